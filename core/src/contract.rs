@@ -1,0 +1,1 @@
+//! The widget/edge contract (next).

@@ -1,0 +1,1 @@
+//! Checkout intents (next).

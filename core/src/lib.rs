@@ -1,0 +1,37 @@
+//! # checkout-core
+//!
+//! The pure heart of the TrustPay checkout, shared by the browser widget and the edge Worker.
+//! It decides things and never does I/O: callers pass bytes, `now` and keys, and get values.
+//!
+//! | module | what it owns |
+//! | --- | --- |
+//! | [`money`] | exact amounts in minor units, strict parsing, the two renderings |
+//! | [`codes`] | TrustPay's enums (statuses, error codes, ...) with their documented names |
+//! | [`wire`] | TrustPay v4 request/response/callback types, spelled like TrustPay |
+//! | [`sign`] | the MD5 `sign`: canonical string, signed request bodies |
+//! | [`callback`] | callback verification against every allowed rendering |
+//! | [`state`] | the forward-only order status state machine |
+//! | [`intent`] | checkout intents: HMAC-signed, expiring order descriptions |
+//! | [`contract`] | the widget ⇄ edge JSON contract and its stable error codes |
+//! | [`secret`] | a redacting secret type |
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod callback;
+pub mod codes;
+pub mod contract;
+pub mod intent;
+pub mod money;
+pub mod secret;
+pub mod sign;
+pub mod state;
+pub mod wire;
+
+pub use money::{Amount, AmountRendering, Currency, Money, MoneyError, MoneyLimits};
+pub use secret::Secret;
+
+/// Constant-time equality of two byte strings (length is not hidden).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}
