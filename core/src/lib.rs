@@ -13,6 +13,7 @@
 //! | [`state`] | the forward-only order status state machine |
 //! | [`intent`] | checkout intents: HMAC-signed, expiring order descriptions |
 //! | [`contract`] | the widget ⇄ edge JSON contract and its stable error codes |
+//! | [`order_no`] | merchant order numbers |
 //! | [`secret`] | a redacting secret type |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,12 +23,14 @@ pub mod codes;
 pub mod contract;
 pub mod intent;
 pub mod money;
+pub mod order_no;
 pub mod secret;
 pub mod sign;
 pub mod state;
 pub mod wire;
 
 pub use money::{Amount, AmountRendering, Currency, Money, MoneyError, MoneyLimits};
+pub use order_no::OrderNo;
 pub use secret::Secret;
 
 /// Constant-time equality of two byte strings (length is not hidden).
