@@ -70,7 +70,9 @@ pub(crate) fn int_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::E
     match serde_json::Value::deserialize(d)? {
         serde_json::Value::Number(n) => n.as_i64().ok_or_else(|| serde::de::Error::custom(format!("expected an integer code, got {n}"))),
         serde_json::Value::String(s) => s.parse().map_err(|_| serde::de::Error::custom(format!("expected an integer code, got {s:?}"))),
-        other => Err(serde::de::Error::custom(format!("expected an integer code, got {other}"))),
+        other @ (serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+            Err(serde::de::Error::custom(format!("expected an integer code, got {other}")))
+        }
     }
 }
 

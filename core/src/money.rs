@@ -189,7 +189,9 @@ impl<'de> Deserialize<'de> for Amount {
         let text = match &value {
             serde_json::Value::Number(n) => number_text(n),
             serde_json::Value::String(s) => s.clone(),
-            other => return Err(serde::de::Error::custom(format!("expected an amount, got {other}"))),
+            other @ (serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+                return Err(serde::de::Error::custom(format!("expected an amount, got {other}")));
+            }
         };
         Amount::parse_decimal(&text).map_err(serde::de::Error::custom)
     }

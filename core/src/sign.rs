@@ -145,11 +145,13 @@ impl SignFields {
     /// Reads the top-level fields of a JSON object, keeping each number's exact text.
     /// Duplicate keys are refused.
     pub fn from_json(body: &[u8]) -> Result<Self, SignError> {
-        let raw: RawFields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data if e.to_string().starts_with(DUPLICATE_MARK) => {
-                SignError::DuplicateKey(e.to_string().trim_start_matches(DUPLICATE_MARK).split(' ').next().unwrap_or_default().to_owned())
+        let raw: RawFields<'_> = serde_json::from_slice(body).map_err(|e| {
+            let text = e.to_string();
+            match text.strip_prefix(DUPLICATE_MARK) {
+                // "duplicate key: <key> at line 1 column 20"
+                Some(rest) => SignError::DuplicateKey(rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key).to_owned()),
+                None => SignError::NotAnObject(text),
             }
-            _ => SignError::NotAnObject(e.to_string()),
         })?;
         let mut fields = BTreeMap::new();
         for (key, raw) in raw.0 {

@@ -215,14 +215,12 @@ mod tests {
         // Every ordered pair reachable by Advance must never be undone by an Advance back.
         for &a in OrderStatus::KNOWN {
             for &b in OrderStatus::KNOWN {
-                if let Transition::Advance(_) = apply(a, b) {
-                    if let Transition::Advance(_) = apply(b, a) {
-                        // Only refunding <-> partially refunded may alternate (successive refunds).
-                        assert!(
-                            matches!((a, b), (OrderStatus::Refunding, OrderStatus::PartiallyRefunded) | (OrderStatus::PartiallyRefunded, OrderStatus::Refunding)),
-                            "{a:?} <-> {b:?} would flip-flop"
-                        );
-                    }
+                if let (Transition::Advance(_), Transition::Advance(_)) = (apply(a, b), apply(b, a)) {
+                    // Only refunding <-> partially refunded may alternate (successive refunds).
+                    assert!(
+                        matches!((a, b), (OrderStatus::Refunding, OrderStatus::PartiallyRefunded) | (OrderStatus::PartiallyRefunded, OrderStatus::Refunding)),
+                        "{a:?} <-> {b:?} would flip-flop"
+                    );
                 }
             }
         }
