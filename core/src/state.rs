@@ -104,6 +104,32 @@ pub fn apply(current: OrderStatus, incoming: OrderStatus) -> Transition {
     }
 }
 
+/// An order's position: its status plus how many refunds TrustPay lists for it
+/// (`merchant_refund_no[]` of the callback, §4.2).
+///
+/// The refund count breaks the one tie statuses alone can't: `refunding` (9) and `partially
+/// refunded` (8) alternate as successive refunds happen, so a late `9` of the *first* refund
+/// must not undo the `8` that completed it. A `9` advances over an `8` only when it lists more
+/// refunds; an `8` advances over a `9` when it lists at least as many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The status.
+    pub status: OrderStatus,
+    /// Number of refunds listed (0 when the callback has no `merchant_refund_no`).
+    pub refunds: usize,
+}
+
+/// [`apply`], refined by the refund count (see [`Progress`]). Use this for callbacks and
+/// query results that carry `merchant_refund_no`.
+pub fn apply_progress(current: Progress, incoming: Progress) -> Transition {
+    use OrderStatus::{PartiallyRefunded, Refunding};
+    match (current.status, incoming.status) {
+        (PartiallyRefunded, Refunding) if incoming.refunds <= current.refunds => Transition::Stale,
+        (Refunding, PartiallyRefunded) if incoming.refunds < current.refunds => Transition::Stale,
+        (current_status, incoming_status) => apply(current_status, incoming_status),
+    }
+}
+
 /// What the shopper-facing side calls each status (the edge API's `state`).
 pub fn state_name(status: OrderStatus) -> &'static str {
     match status {
