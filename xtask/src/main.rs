@@ -1,0 +1,70 @@
+//! Project tasks, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+
+mod bench;
+mod dev;
+mod env;
+mod proc;
+mod setup;
+mod size;
+mod test;
+mod wasm;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::env::Env;
+
+const HELP: &str = "\
+Usage: cargo xtask <command> [args]
+
+Commands:
+  setup           Install what this machine lacks (wasm32 target, wasm-bindgen-cli at the
+                  Cargo.lock version, worker-build, npm packages, Chromium); skips what is present
+  test [STAGE..]  setup, then every test stage (or only the named ones); stops at the first failure
+  bench           Run the benchmarks; writes bench/results.json and bench/results.md
+  size            Build the release widget (wasm-bindgen + wasm-opt -Oz) and check the 60 KiB gzip budget
+  dev             setup, build, and run the local stack until Ctrl-C
+  help            Show this message
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\nerror: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{HELP}");
+        bail!("no command given");
+    };
+    if matches!(command.as_str(), "help" | "--help" | "-h") {
+        print!("{HELP}");
+        return Ok(());
+    }
+    let env = Env::new()?;
+    proc::install_signal_handler()?;
+    let no_args = |name: &str| -> Result<()> {
+        if let Some(extra) = rest.first() {
+            bail!("`{name}` takes no arguments (got `{extra}`)");
+        }
+        Ok(())
+    };
+    match command.as_str() {
+        "setup" => no_args("setup").and_then(|()| setup::run(&env)),
+        "test" => test::run(&env, rest),
+        "bench" => no_args("bench").and_then(|()| bench::run(&env)),
+        "size" => no_args("size").and_then(|()| size::run(&env)),
+        "dev" => no_args("dev").and_then(|()| dev::run(&env)),
+        other => {
+            print!("{HELP}");
+            bail!("unknown command `{other}`");
+        }
+    }
+}

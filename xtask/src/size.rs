@@ -1,0 +1,105 @@
+//! `cargo xtask size`: builds the release widget exactly as merchants get it (release wasm,
+//! wasm-bindgen `--target web`, `wasm-opt -Oz`) and checks what a browser downloads —
+//! widget.js + widget_bg.wasm, gzip -9 — against the budget.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::env::{self, Env};
+use crate::wasm::{self, Profile};
+
+/// What the widget may cost a merchant's page, gzip -9, js + wasm: 60 KiB.
+pub(crate) const GZIP_BUDGET: u64 = 60 * 1024;
+
+/// Raw and gzip sizes of one file.
+#[derive(Debug, Clone)]
+pub(crate) struct FileSize {
+    pub(crate) name: String,
+    pub(crate) raw: u64,
+    pub(crate) gzip: u64,
+}
+
+/// Sizes of the widget's downloadable files.
+#[derive(Debug, Clone)]
+pub(crate) struct SizeReport {
+    pub(crate) files: Vec<FileSize>,
+}
+
+impl SizeReport {
+    pub(crate) fn raw_total(&self) -> u64 {
+        self.files.iter().map(|f| f.raw).sum()
+    }
+
+    pub(crate) fn gzip_total(&self) -> u64 {
+        self.files.iter().map(|f| f.gzip).sum()
+    }
+}
+
+/// Builds the optimised widget and measures it (also usable as a bench suite).
+pub(crate) fn measure(env: &Env) -> Result<SizeReport> {
+    let pkg = wasm::build_widget_pkg(env, Profile::Release, true)?;
+    let files = [&pkg.js, &pkg.wasm]
+        .into_iter()
+        .map(|path| file_size(env, path))
+        .collect::<Result<_>>()?;
+    Ok(SizeReport { files })
+}
+
+pub(crate) fn run(env: &Env) -> Result<()> {
+    let report = measure(env)?;
+    let width = report
+        .files
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    println!("\n{:<width$} {:>10} {:>10}", "file", "raw B", "gzip -9 B");
+    for file in &report.files {
+        println!("{:<width$} {:>10} {:>10}", file.name, file.raw, file.gzip);
+    }
+    let (raw, gzip) = (report.raw_total(), report.gzip_total());
+    println!("{:<width$} {raw:>10} {gzip:>10}", "total");
+    let verdict = format!("{} gzip of {} budget", kib(gzip), kib(GZIP_BUDGET));
+    if gzip > GZIP_BUDGET {
+        bail!("widget is too big: {verdict}");
+    }
+    println!("size ok: {verdict}");
+    Ok(())
+}
+
+fn file_size(env: &Env, path: &Path) -> Result<FileSize> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(FileSize {
+        name: env::rel(env, path).to_string_lossy().into_owned(),
+        raw: bytes.len() as u64,
+        gzip: gzip_len(&bytes)?,
+    })
+}
+
+/// Length of `bytes` compressed with gzip level 9.
+pub(crate) fn gzip_len(bytes: &[u8]) -> Result<u64> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?.len() as u64)
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB ({bytes} B)", bytes as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_shrinks_repetitive_input() {
+        let input = vec![b'a'; 10_000];
+        let len = gzip_len(&input).expect("gzip");
+        assert!(len > 0 && len < 100, "{len}");
+    }
+}

@@ -1,0 +1,233 @@
+//! `cargo xtask test [STAGE...]`: setup, then every test stage in order, stopping at the first
+//! failure. Ends with a table of stages and durations and the line `N passed, M failed`.
+//!
+//! To add a stage (widget wasm-bindgen-test in Chromium, edge e2e with `wrangler dev` and the
+//! simulator, Playwright), add one entry to [`STAGES`] and write its function below. Stages that
+//! need servers start them with [`crate::proc::Service::start`]; the returned group is stopped
+//! when it goes out of scope, also when the stage fails.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::env::{self, Env};
+use crate::setup;
+
+/// One step of the test run.
+#[derive(Debug)]
+struct Stage {
+    /// Short name, also usable as a filter: `cargo xtask test native`.
+    name: &'static str,
+    /// What it runs, for the header.
+    what: &'static str,
+    run: fn(&Env) -> Result<()>,
+}
+
+const STAGES: &[Stage] = &[
+    Stage {
+        name: "native",
+        what: "cargo test --workspace",
+        run: native,
+    },
+    Stage {
+        name: "wasm-build",
+        what: "cargo build -p widget -p edge --target wasm32-unknown-unknown",
+        run: wasm_build,
+    },
+    Stage {
+        name: "widget-browser",
+        what: "cargo test -p widget --target wasm32-unknown-unknown (wasm-bindgen-test, headless Chromium)",
+        run: widget_browser,
+    },
+    Stage {
+        name: "widget-size",
+        what: "release widget bundle (checkout.js + checkout_bg.wasm), gzip budget",
+        run: crate::size::run,
+    },
+    Stage {
+        name: "edge-build",
+        what: "worker-build --release (in edge/)",
+        run: edge_build,
+    },
+    Stage {
+        name: "edge-e2e",
+        what: "cargo test -p tests --test edge_e2e -- --include-ignored (trustpay-sim + wrangler dev)",
+        run: edge_e2e,
+    },
+];
+
+/// Native unit, property and integration tests of the whole workspace.
+fn native(env: &Env) -> Result<()> {
+    env::run(env.cargo().args(["test", "--workspace"]))
+}
+
+/// The browser widget and the Cloudflare worker compile for wasm32.
+fn wasm_build(env: &Env) -> Result<()> {
+    env::run(env.cargo().args([
+        "build",
+        "-p",
+        "widget",
+        "-p",
+        "edge",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))
+}
+
+/// The widget's DOM tests (`widget/tests/web.rs`) in headless Chromium. The runner comes from
+/// `.cargo/config.toml`, chromedriver from `CHROMEDRIVER` (set by [`Env`]), browser flags from
+/// `widget/webdriver.json` (the runner reads it from the package directory).
+fn widget_browser(env: &Env) -> Result<()> {
+    env::run(
+        env.cargo()
+            .args(["test", "-p", "widget", "--target", "wasm32-unknown-unknown"])
+            .current_dir(env.root.join("widget")),
+    )
+}
+
+/// The Worker bundle `wrangler dev` / `wrangler deploy` run: `edge/build/index.js` + wasm.
+/// worker-build finds wasm-bindgen, wasm-opt and esbuild through the env's `*_BIN` variables.
+fn edge_build(env: &Env) -> Result<()> {
+    env::run(
+        env.command("worker-build")
+            .arg("--release")
+            .current_dir(env.root.join("edge")),
+    )
+}
+
+/// End-to-end: the simulator in-process, the built Worker under `wrangler dev`, local D1.
+/// The tests are `#[ignore]`d in the plain `cargo test --workspace` run (they need the build).
+fn edge_e2e(env: &Env) -> Result<()> {
+    env::run(env.cargo().args([
+        "test",
+        "-p",
+        "tests",
+        "--test",
+        "edge_e2e",
+        "--",
+        "--include-ignored",
+    ]))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+pub(crate) fn run(env: &Env, filters: &[String]) -> Result<()> {
+    let stages = select(filters)?;
+    let (setup_result, setup_took) = env::timed(|| setup::run(env));
+    setup_result?;
+
+    let mut results: Vec<(&Stage, Status, Duration)> = Vec::new();
+    let mut failure = None;
+    for (index, stage) in stages.iter().enumerate() {
+        if failure.is_some() {
+            results.push((stage, Status::NotRun, Duration::ZERO));
+            continue;
+        }
+        println!(
+            "\n==> [{}/{}] {}: {}",
+            index + 1,
+            stages.len(),
+            stage.name,
+            stage.what
+        );
+        let (outcome, took) = env::timed(|| (stage.run)(env));
+        match outcome {
+            Ok(()) => {
+                println!("<== {}: passed in {}", stage.name, env::fmt_duration(took));
+                results.push((stage, Status::Passed, took));
+            }
+            Err(err) => {
+                println!(
+                    "<== {}: FAILED after {}: {err:#}",
+                    stage.name,
+                    env::fmt_duration(took)
+                );
+                results.push((stage, Status::Failed, took));
+                failure = Some(stage.name);
+            }
+        }
+    }
+
+    print_summary(setup_took, &results);
+    let passed = results
+        .iter()
+        .filter(|(_, status, _)| *status == Status::Passed)
+        .count();
+    let failed = results
+        .iter()
+        .filter(|(_, status, _)| *status == Status::Failed)
+        .count();
+    println!("{passed} passed, {failed} failed");
+    match failure {
+        None => Ok(()),
+        Some(name) => bail!("stage `{name}` failed"),
+    }
+}
+
+fn select(filters: &[String]) -> Result<Vec<&'static Stage>> {
+    if filters.is_empty() {
+        return Ok(STAGES.iter().collect());
+    }
+    for filter in filters {
+        if !STAGES.iter().any(|stage| stage.name == filter) {
+            let names: Vec<&str> = STAGES.iter().map(|stage| stage.name).collect();
+            bail!("no test stage `{filter}`; stages: {}", names.join(", "));
+        }
+    }
+    Ok(STAGES
+        .iter()
+        .filter(|stage| filters.iter().any(|f| f == stage.name))
+        .collect())
+}
+
+fn print_summary(setup_took: Duration, results: &[(&Stage, Status, Duration)]) {
+    let width = results
+        .iter()
+        .map(|(stage, _, _)| stage.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("(setup)".len());
+    println!("\n{:<width$}  {:<7}  {:>9}", "stage", "result", "time");
+    println!(
+        "{:<width$}  {:<7}  {:>9}",
+        "(setup)",
+        "done",
+        env::fmt_duration(setup_took)
+    );
+    let mut total = setup_took;
+    for (stage, status, took) in results {
+        let (label, time) = match status {
+            Status::Passed => ("passed", env::fmt_duration(*took)),
+            Status::Failed => ("FAILED", env::fmt_duration(*took)),
+            Status::NotRun => ("not run", "-".to_owned()),
+        };
+        total += *took;
+        println!("{:<width$}  {label:<7}  {time:>9}", stage.name);
+    }
+    println!(
+        "{:<width$}  {:<7}  {:>9}",
+        "total",
+        "",
+        env::fmt_duration(total)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_names_are_unique_and_selectable() {
+        let mut names: Vec<&str> = STAGES.iter().map(|stage| stage.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), STAGES.len());
+        assert_eq!(select(&["native".to_owned()]).expect("exists").len(), 1);
+        assert!(select(&["nope".to_owned()]).is_err());
+    }
+}

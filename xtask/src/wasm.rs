@@ -1,0 +1,208 @@
+//! Building the widget merchants load: cargo → wasm-bindgen `--target no-modules` → wasm-opt
+//! → one `checkout.js` (bindgen glue + `widget/js/element.js` + `widget/js/boot.js`, wrapped in
+//! one IIFE, minified) next to `checkout_bg.wasm`. Shared by `size` (release, optimised) and
+//! `dev` (debug, fast).
+//!
+//! Why `no-modules`: the embed is one classic tag, `<script src=".../checkout.js" data-…
+//! async>`. `--target web` is an ES module, which needs `type="module"`, has no
+//! `document.currentScript` (the boot glue reads its `data-*` attributes and finds the wasm
+//! next to itself through it) and exports instead of defining `TrustPayCheckout`.
+//!
+//! Output (`www/pkg` is the dist root, so a static server or Workers assets serve it as is):
+//! `www/pkg/widget/v1/` (the moving major-version path) and `www/pkg/widget/<version>/` (the
+//! immutable path to pin with SRI). The wasm's sha384 is baked into checkout.js and checked by
+//! `fetch(..., {integrity})`, so one SRI hash on the script tag covers both files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use base64::Engine as _;
+use sha2::{Digest as _, Sha384};
+
+use crate::env::{self, Env};
+
+/// Which cargo profile to build the widget with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    Debug,
+    Release,
+}
+
+/// The files a page loads (under `www/pkg/widget/v1/`).
+#[derive(Debug)]
+pub(crate) struct WidgetPkg {
+    pub(crate) js: PathBuf,
+    pub(crate) wasm: PathBuf,
+}
+
+/// `sha384-<base64>`, the Subresource Integrity form.
+pub(crate) fn sri(bytes: &[u8]) -> String {
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes))
+    )
+}
+
+/// The widget crate's version (`widget/Cargo.toml`), for the immutable path.
+fn widget_version(env: &Env) -> Result<String> {
+    let manifest = std::fs::read_to_string(env.root.join("widget").join("Cargo.toml"))
+        .context("reading widget/Cargo.toml")?;
+    manifest
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("version = \"")?
+                .strip_suffix('"')
+                .map(str::to_owned)
+        })
+        .context("no `version = \"..\"` in widget/Cargo.toml")
+}
+
+/// The bindgen glue + our JS glue as one classic script with one IIFE around it, so only
+/// `window.TrustPayCheckout` becomes global.
+fn bundle_js(env: &Env, bindgen_js: &str, wasm_sri: &str) -> Result<String> {
+    let js_dir = env.root.join("widget").join("js");
+    let element = std::fs::read_to_string(js_dir.join("element.js"))
+        .context("reading widget/js/element.js")?;
+    let boot =
+        std::fs::read_to_string(js_dir.join("boot.js")).context("reading widget/js/boot.js")?;
+    if !boot.contains("__TP_WASM_SRI__") {
+        bail!("widget/js/boot.js lost its __TP_WASM_SRI__ placeholder");
+    }
+    // element.js is an ES module for the browser tests; as part of a classic script it must not export.
+    let element = element.replace("export function ", "function ");
+    Ok(format!(
+        "/*! TrustPay checkout {version} */\n(function () {{\n\"use strict\";\n{bindgen_js}\n{element}\n{boot}\n}})();\n",
+        version = widget_version(env)?,
+        boot = boot.replace("__TP_WASM_SRI__", wasm_sri),
+    ))
+}
+
+/// Builds `www/pkg/widget/{v1,<version>}/checkout.js` + `checkout_bg.wasm`; `optimize` runs
+/// `wasm-opt -Oz` on the wasm and minifies the JS (esbuild, pinned through wrangler).
+pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> Result<WidgetPkg> {
+    let mut cargo = env.cargo();
+    cargo.args([
+        "build",
+        "-p",
+        "widget",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    if profile == Profile::Release {
+        cargo.arg("--release");
+    }
+    env::run(&mut cargo)?;
+
+    let dir = match profile {
+        Profile::Debug => "debug",
+        Profile::Release => "release",
+    };
+    let input = env.wasm_artifact(dir, "widget.wasm");
+    // Intermediate output stays in target/; only the finished files go to www/pkg.
+    let work = env.target_dir.join("widget-bindgen").join(dir);
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
+    }
+    env::run(
+        env.command("wasm-bindgen")
+            .args([
+                "--target",
+                "no-modules",
+                "--no-typescript",
+                "--out-name",
+                "checkout",
+                "--out-dir",
+            ])
+            .arg(&work)
+            .arg(&input),
+    )?;
+    let bindgen_js = work.join("checkout.js");
+    let mut wasm = work.join("checkout_bg.wasm");
+    for file in [&bindgen_js, &wasm] {
+        if !file.is_file() {
+            bail!(
+                "wasm-bindgen did not produce {}",
+                env::rel(env, file).to_string_lossy()
+            );
+        }
+    }
+
+    if optimize {
+        let optimized = work.join("checkout_bg.opt.wasm");
+        // npm binaryen 132: Debian's and crates.io's wasm-opt are too old for rustc 1.95 output.
+        env::run(
+            env.command(&env.npm_bin("wasm-opt").to_string_lossy())
+                .arg("-Oz")
+                .arg("--converge")
+                .arg(&wasm)
+                .arg("-o")
+                .arg(&optimized),
+        )?;
+        wasm = optimized;
+    }
+    let wasm_bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let wasm_sri = sri(&wasm_bytes);
+
+    let bundle = bundle_js(
+        env,
+        &std::fs::read_to_string(&bindgen_js).context("reading the bindgen glue")?,
+        &wasm_sri,
+    )?;
+    let bundle_path = work.join("checkout.bundle.js");
+    std::fs::write(&bundle_path, &bundle).context("writing the JS bundle")?;
+    let js_bytes = if optimize {
+        let minified = work.join("checkout.min.js");
+        env::run(
+            env.command(&env.npm_bin("esbuild").to_string_lossy())
+                .args(["--minify", "--legal-comments=inline", "--log-level=warning"])
+                .arg(&bundle_path)
+                .arg(format!("--outfile={}", minified.display())),
+        )?;
+        std::fs::read(&minified).context("reading the minified bundle")?
+    } else {
+        bundle.into_bytes()
+    };
+
+    let version = widget_version(env)?;
+    let dist = env.root.join("www").join("pkg");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
+    }
+    let dts = std::fs::read(env.root.join("widget").join("js").join("checkout.d.ts"))
+        .context("reading widget/js/checkout.d.ts")?;
+    for sub in ["v1", version.as_str()] {
+        let out = dist.join("widget").join(sub);
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        write(&out.join("checkout.js"), &js_bytes)?;
+        write(&out.join("checkout_bg.wasm"), &wasm_bytes)?;
+        write(&out.join("checkout.d.ts"), &dts)?;
+    }
+    // Workers static assets / Pages honour `_headers`: the versioned path never changes.
+    write(
+        &dist.join("_headers"),
+        format!(
+            "/widget/{version}/*\n  Cache-Control: public, max-age=31536000, immutable\n  Access-Control-Allow-Origin: *\n\
+             /widget/v1/*\n  Cache-Control: public, max-age=300, stale-while-revalidate=86400\n  Access-Control-Allow-Origin: *\n"
+        )
+        .as_bytes(),
+    )?;
+
+    let js_sri = sri(&js_bytes);
+    println!("\nwidget {version}: www/pkg/widget/{{v1,{version}}}/checkout.js + checkout_bg.wasm");
+    println!("  checkout.js       {js_sri}");
+    println!("  checkout_bg.wasm  {wasm_sri}  (checked by checkout.js)");
+    println!(
+        "  embed: <script src=\"https://EDGE/widget/{version}/checkout.js\" integrity=\"{js_sri}\" crossorigin=\"anonymous\"\n         \
+         data-edge=\"https://EDGE\" data-intent=\"INTENT\" data-target=\"#pay\" async></script>"
+    );
+
+    let v1 = dist.join("widget").join("v1");
+    Ok(WidgetPkg {
+        js: v1.join("checkout.js"),
+        wasm: v1.join("checkout_bg.wasm"),
+    })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
