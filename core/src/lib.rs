@@ -10,6 +10,7 @@
 //! | [`wire`] | TrustPay v4 request/response/callback types, spelled like TrustPay |
 //! | [`sign`] | the MD5 `sign`: canonical string, signed request bodies |
 //! | [`callback`] | callback verification against every allowed rendering |
+//! | [`client_secret`] | per-order client secrets: encoding, hashing, constant-time check |
 //! | [`state`] | the forward-only order status state machine |
 //! | [`intent`] | checkout intents: HMAC-signed, expiring order descriptions |
 //! | [`contract`] | the widget ⇄ edge JSON contract and its stable error codes |
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod callback;
+pub mod client_secret;
 pub mod codes;
 pub mod contract;
 pub mod intent;

@@ -44,7 +44,7 @@ fn lifecycle(kind: u8, refunds: usize, settled: bool) -> Vec<Progress> {
         for n in 1..=refunds {
             out.push(p(Refunding, n));
             let last = n == refunds;
-            out.push(p(if last && kind % 2 == 0 { Refunded } else { PartiallyRefunded }, n));
+            out.push(p(if last && kind.is_multiple_of(2) { Refunded } else { PartiallyRefunded }, n));
         }
     }
     out

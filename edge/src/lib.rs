@@ -1,5 +1,167 @@
-//! The TrustPay checkout edge Worker (placeholder until the edge issue lands).
+//! # edge: the TrustPay checkout Worker
+//!
+//! The only place that knows the TrustPay API key and signing secret. The widget talks to it;
+//! it talks to TrustPay. A thin shell around `checkout-core`: routes parse, call core, maybe
+//! call the one outbound module ([`gateway`]) or D1 (`store`), and respond.
+//!
+//! | route | auth | what |
+//! | --- | --- | --- |
+//! | `POST /v1/intents` | Bearer `MERCHANT_API_TOKEN` | mint a checkout intent |
+//! | `POST /v1/orders` | intent (CORS: `ALLOWED_ORIGINS`) | create the TrustPay cashier order, idempotent per intent |
+//! | `GET /v1/orders/{order_no}` | `X-Client-Secret` (CORS) | status, refreshed from TrustPay when pending and stale |
+//! | `POST /v1/trustpay/callback` | TrustPay `sign` | callbacks |
+//! | `POST /v1/admin/refunds` | Bearer | refund |
+//! | `GET /v1/admin/balance?currency=USD` | Bearer | balance |
+//! | `GET /v1/admin/fees` | Bearer | fee overview |
+//! | `GET /v1/admin/orders/{order_no}` | Bearer | order + refunds + event log |
+//! | `GET /healthz` | none | liveness |
+//!
+//! Routing is a plain `match` on method and path segments rather than `worker::Router`, so
+//! unknown routes and methods get the API's JSON errors and CORS wraps exactly the widget
+//! routes. Modules that need the Workers runtime are compiled for wasm32 only; the pure ones
+//! ([`config`], [`error`], [`gateway`]'s classification, [`log`]) are unit-tested natively.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod log;
+
+#[cfg(target_arch = "wasm32")]
+pub mod cors;
+#[cfg(target_arch = "wasm32")]
+pub mod http;
+#[cfg(target_arch = "wasm32")]
+pub mod routes;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod transition;
 
 /// The edge's version, as reported by `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use worker::{Context, Date, Env, Method, Request, Response, event};
+
+    use crate::cors;
+    use crate::error::EdgeError;
+    use crate::http::{self, REQUEST_ID_HEADER};
+    use crate::log::Log;
+    use crate::routes::{Ctx, admin, callback, health, intents, orders};
+
+    #[event(fetch)]
+    async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+        let ctx = Ctx::new(env, Log::new(http::new_request_id()));
+        let method = req.method();
+        let path = req.path();
+        let mut response = match dispatch(req, &ctx, &method, &path).await {
+            Ok(response) => response,
+            Err(error) => refuse(&ctx, &method, &path, &error),
+        };
+        http::set_header(&mut response, REQUEST_ID_HEADER, ctx.log.request_id());
+        let took_ms = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX) - ctx.now_ms;
+        ctx.log.info(
+            "request",
+            &[
+                ("method", method.to_string().into()),
+                ("path", path.as_str().into()),
+                ("status", response.status_code().into()),
+                ("ms", took_ms.into()),
+            ],
+        );
+        Ok(response)
+    }
+
+    /// Logs an error (detail included; it never holds a secret) and answers its code.
+    fn refuse(ctx: &Ctx, method: &Method, path: &str, error: &EdgeError) -> Response {
+        let fields = [
+            ("method", method.to_string().into()),
+            ("path", path.into()),
+            ("code", error.code().as_str().into()),
+            ("detail", error.to_string().into()),
+        ];
+        if error.is_server_side() {
+            ctx.log.error("request_failed", &fields);
+        } else {
+            ctx.log.warn("request_refused", &fields);
+        }
+        http::error_response(error)
+    }
+
+    /// The route table. Widget routes (`/v1/orders...`) go through CORS first.
+    async fn dispatch(
+        req: Request,
+        ctx: &Ctx,
+        method: &Method,
+        path: &str,
+    ) -> Result<Response, EdgeError> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let ["v1", "orders", rest @ ..] = segments.as_slice()
+            && rest.len() <= 1
+        {
+            return widget(req, ctx, method, rest.first().copied()).await;
+        }
+        match (method, segments.as_slice()) {
+            (Method::Get, ["healthz"]) => health::get(ctx),
+            (Method::Post, ["v1", "intents"]) => intents::create(req, ctx).await,
+            (Method::Post, ["v1", "trustpay", "callback"]) => callback::receive(req, ctx).await,
+            (Method::Post, ["v1", "admin", "refunds"]) => admin::refund(req, ctx).await,
+            (Method::Get, ["v1", "admin", "balance"]) => admin::balance(req, ctx).await,
+            (Method::Get, ["v1", "admin", "fees"]) => admin::fees(req, ctx).await,
+            (Method::Get, ["v1", "admin", "orders", order_no]) => {
+                admin::order(req, ctx, order_no).await
+            }
+            (
+                _,
+                ["healthz"]
+                | ["v1", "intents"]
+                | ["v1", "trustpay", "callback"]
+                | ["v1", "admin", "refunds" | "balance" | "fees"]
+                | ["v1", "admin", "orders", _],
+            ) => Err(EdgeError::MethodNotAllowed),
+            _ => Err(EdgeError::NotFound),
+        }
+    }
+
+    /// `/v1/orders` and `/v1/orders/{order_no}`: origin check, preflight, then the route.
+    async fn widget(
+        req: Request,
+        ctx: &Ctx,
+        method: &Method,
+        order_no: Option<&str>,
+    ) -> Result<Response, EdgeError> {
+        let origin = http::header(&req, "Origin");
+        let allowed = match &origin {
+            Some(_) => cors::check(origin.as_deref(), &ctx.config()?.allowed_origins)?,
+            None => None,
+        };
+        let result = match (method, order_no) {
+            (Method::Options, _) => match &allowed {
+                Some(origin) => return Ok(cors::preflight(origin)),
+                None => Err(EdgeError::MethodNotAllowed),
+            },
+            (Method::Post, None) => orders::create(req, ctx).await,
+            (Method::Get, Some(order_no)) => orders::status(req, ctx, order_no).await,
+            _ => Err(EdgeError::MethodNotAllowed),
+        };
+        // Errors are decorated too, so the widget can read their codes.
+        let mut response = match result {
+            Ok(response) => response,
+            Err(error) => refuse(ctx, method, &req_path(order_no), &error),
+        };
+        if let Some(origin) = &allowed {
+            cors::decorate(&mut response, origin);
+        }
+        Ok(response)
+    }
+
+    fn req_path(order_no: Option<&str>) -> String {
+        match order_no {
+            Some(no) => format!("/v1/orders/{no}"),
+            None => "/v1/orders".to_owned(),
+        }
+    }
+}

@@ -7,4 +7,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod demo_shop;
 pub mod sim;
+pub mod edge_harness;

@@ -45,6 +45,11 @@ const STAGES: &[Stage] = &[
         run: crate::size::run,
     },
     Stage {
+        name: "widget-bundle",
+        what: "node widget/tests/bundle_smoke.mjs (the built checkout.js under strict CSP, Chromium)",
+        run: widget_bundle,
+    },
+    Stage {
         name: "edge-build",
         what: "worker-build --release (in edge/)",
         run: edge_build,
@@ -83,6 +88,12 @@ fn widget_browser(env: &Env) -> Result<()> {
             .args(["test", "-p", "widget", "--target", "wasm32-unknown-unknown"])
             .current_dir(env.root.join("widget")),
     )
+}
+
+/// The shipped bundle from `widget-size` (`www/pkg/widget/v1/`): one-tag embed, `mount()`,
+/// `<trustpay-checkout>`, and the fallback when CSP blocks wasm, via playwright-core.
+fn widget_bundle(env: &Env) -> Result<()> {
+    env::run(env.command("node").arg("widget/tests/bundle_smoke.mjs"))
 }
 
 /// The Worker bundle `wrangler dev` / `wrangler deploy` run: `edge/build/index.js` + wasm.

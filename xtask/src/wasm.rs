@@ -134,6 +134,8 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
             env.command(&env.npm_bin("wasm-opt").to_string_lossy())
                 .arg("-Oz")
                 .arg("--converge")
+                .arg("--strip-producers")
+                .arg("--strip-target-features")
                 .arg(&wasm)
                 .arg("-o")
                 .arg(&optimized),

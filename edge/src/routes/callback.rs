@@ -1,0 +1,139 @@
+//! `POST /v1/trustpay/callback`: TrustPay's payment notifications.
+//!
+//! The raw body is read first and verified by core (every allowed rendering); only then is it
+//! trusted. The order must exist and match `merchant_id` and `order_amount`; the transition
+//! is core's state machine, applied with a conditional update. Every callback, refused ones
+//! included, is appended to `order_events`. Answers: 200 `{}` once stored (duplicates, stale
+//! and conflicting statuses too: a retry would not change anything); 401 bad or missing
+//! sign; 400 malformed; 404 unknown order; 409 mismatch. Refusals change no order.
+//! The `Content-Type` is not checked: the signature decides, and refusing a correctly signed
+//! callback over a header would only make TrustPay retry it.
+
+use checkout_core::callback::verify_callback;
+use checkout_core::order_no::OrderNo;
+use checkout_core::wire::CALLBACK_ACK_BODY;
+use worker::{Request, Response};
+
+use super::Ctx;
+use crate::error::EdgeError;
+use crate::http;
+use crate::store::{NewEvent, Store};
+use crate::transition::{self, Incoming};
+
+/// Handles one callback.
+pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
+    let body = http::read_body(&mut req).await?;
+    let config = ctx.config()?;
+    let store = ctx.store()?;
+    let now = ctx.now_ms;
+
+    let verified = match verify_callback(&body, &config.trustpay_secret) {
+        Ok(verified) => verified,
+        Err(e) => {
+            let outcome = format!("rejected_{}", e.code().trim_start_matches("callback_"));
+            record_refusal(
+                &store,
+                claimed_order_no(&body).as_deref(),
+                &outcome,
+                None,
+                now,
+            )
+            .await?;
+            ctx.log
+                .warn("callback_refused", &[("reason", e.code().into())]);
+            return Err(e.into());
+        }
+    };
+    let callback = verified.callback;
+    let order_no = callback.order_no.as_str();
+    let Some(row) = store.order(order_no).await? else {
+        let known = OrderNo::parse(order_no).ok().map(|o| o.as_str().to_owned());
+        record_refusal(
+            &store,
+            known.as_deref(),
+            "unknown_order",
+            Some(callback.status.code()),
+            now,
+        )
+        .await?;
+        ctx.log.warn(
+            "callback_refused",
+            &[
+                ("reason", "unknown_order".into()),
+                ("order_no", order_no.into()),
+            ],
+        );
+        return Err(EdgeError::CallbackUnknownOrder);
+    };
+    if let Err(mismatch) = callback.check_order(row.merchant_id, row.amount()?) {
+        let event = NewEvent {
+            order_no: Some(order_no),
+            source: "callback",
+            outcome: "mismatch",
+            status_from: Some(row.status),
+            status_to: Some(callback.status.code()),
+            detail: Some(mismatch.to_string()),
+        };
+        store.append_event(event, now).await?;
+        ctx.log.warn(
+            "callback_refused",
+            &[
+                ("reason", "mismatch".into()),
+                ("order_no", order_no.into()),
+                ("detail", mismatch.to_string().into()),
+            ],
+        );
+        return Err(mismatch.into());
+    }
+
+    let incoming = Incoming {
+        status: callback.status,
+        paid: callback.paid_amount,
+        refund: callback.refund_amount,
+        fee: callback.fee,
+        detail: Some(format!(
+            "reason={}; sign={:?}",
+            truncate(&callback.reason, 100),
+            verified.matched
+        )),
+    };
+    let outcome = transition::apply(&store, row, &incoming, "callback", now).await?;
+    ctx.log.info(
+        "callback_stored",
+        &[
+            ("order_no", order_no.into()),
+            ("status", callback.status.code().into()),
+            ("outcome", outcome.into()),
+        ],
+    );
+    http::raw_json(200, CALLBACK_ACK_BODY.as_bytes().to_vec())
+}
+
+async fn record_refusal(
+    store: &Store,
+    order_no: Option<&str>,
+    outcome: &str,
+    status_to: Option<i64>,
+    now: i64,
+) -> Result<(), EdgeError> {
+    let event = NewEvent {
+        order_no,
+        source: "callback",
+        outcome,
+        status_from: None,
+        status_to,
+        detail: None,
+    };
+    store.append_event(event, now).await
+}
+
+/// The `order_no` a refused body claims, if it is a well-formed order number.
+fn claimed_order_no(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = value.get("order_no")?.as_str()?;
+    OrderNo::parse(text).ok().map(|o| o.as_str().to_owned())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}

@@ -1,0 +1,82 @@
+//! The routes, one file per resource. Each handler parses, calls core, maybe calls the
+//! gateway or the store, and returns a response or an [`EdgeError`].
+
+pub mod admin;
+pub mod callback;
+pub mod health;
+pub mod intents;
+pub mod orders;
+
+use std::cell::OnceCell;
+
+use worker::{Date, Env};
+
+use crate::config::{Config, ConfigError};
+use crate::error::EdgeError;
+use crate::log::Log;
+use crate::store::Store;
+
+/// What every handler gets: the environment, the request's logger and the request time.
+#[derive(Debug)]
+pub struct Ctx {
+    env: Env,
+    /// The request's logger.
+    pub log: Log,
+    /// Request time, Unix milliseconds.
+    pub now_ms: i64,
+    /// The configuration, read once per request on first use.
+    config: OnceCell<Result<Config, ConfigError>>,
+}
+
+impl Ctx {
+    /// A context for one request.
+    pub fn new(env: Env, log: Log) -> Self {
+        let now_ms = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX);
+        Self {
+            env,
+            log,
+            now_ms,
+            config: OnceCell::new(),
+        }
+    }
+
+    /// Request time, Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        self.now_ms / 1000
+    }
+
+    /// The configuration, read and validated on first use. A failure is logged once, naming
+    /// the variable at fault (never a value).
+    pub fn config(&self) -> Result<&Config, EdgeError> {
+        let loaded = self.config.get_or_init(|| {
+            let loaded = Config::from_lookup(|name| self.env.var(name).ok().map(|v| v.to_string()));
+            if let Err(e) = &loaded {
+                self.log.error(
+                    "misconfigured",
+                    &[
+                        ("variable", e.variable().into()),
+                        ("reason", e.to_string().into()),
+                    ],
+                );
+            }
+            loaded
+        });
+        loaded
+            .as_ref()
+            .map_err(|e| EdgeError::Misconfigured(e.clone()))
+    }
+
+    /// The D1 store (binding `DB`).
+    pub fn store(&self) -> Result<Store, EdgeError> {
+        self.env.d1("DB").map(Store::new).map_err(|_| {
+            self.log.error(
+                "misconfigured",
+                &[
+                    ("variable", "DB".into()),
+                    ("reason", "no D1 binding named DB".into()),
+                ],
+            );
+            EdgeError::Misconfigured(ConfigError::Missing { name: "DB" })
+        })
+    }
+}

