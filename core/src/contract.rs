@@ -99,6 +99,10 @@ pub struct OrderView {
     pub refund_amount: Option<Amount>,
     /// Last change, Unix milliseconds.
     pub updated_at: i64,
+    /// Once the order is final: the edge-signed, short-lived [`crate::client_result`] token
+    /// the merchant page may post to its backend (verified there with `CLIENT_RESULT_SECRET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_token: Option<String>,
 }
 
 /// The body of every error response.
@@ -378,6 +382,7 @@ mod tests {
             paid_amount: Amount::from_minor(500),
             refund_amount: None,
             updated_at: 1,
+            result_token: None,
         };
         let json = serde_json::to_string(&view).expect("serializes");
         assert_eq!(json, r#"{"order_no":"A-1","status":5,"state":"paid","amount":"5.00","currency":"USD","paid_amount":"5.00","updated_at":1}"#);

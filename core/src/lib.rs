@@ -13,6 +13,9 @@
 //! | [`client_secret`] | per-order client secrets: encoding, hashing, constant-time check |
 //! | [`state`] | the forward-only order status state machine |
 //! | [`intent`] | checkout intents: HMAC-signed, expiring order descriptions |
+//! | [`client_result`] | signed client results: the edge's short-lived word on a final order state |
+//! | [`risk`] | the risk-control hook's decision (BIN lists, holder name, order state, attempts) |
+//! | [`webhook`] | merchant notifications, Standard Webhooks style: event JSON, signing, verification |
 //! | [`contract`] | the widget ⇄ edge JSON contract and its stable error codes |
 //! | [`order_no`] | merchant order numbers |
 //! | [`secret`] | a redacting secret type |
@@ -20,15 +23,18 @@
 #![deny(missing_docs)]
 
 pub mod callback;
+pub mod client_result;
 pub mod client_secret;
 pub mod codes;
 pub mod contract;
 pub mod intent;
 pub mod money;
 pub mod order_no;
+pub mod risk;
 pub mod secret;
 pub mod sign;
 pub mod state;
+pub mod webhook;
 pub mod wire;
 
 pub use money::{Amount, AmountRendering, Currency, Money, MoneyError, MoneyLimits};

@@ -146,16 +146,25 @@ impl Amount {
 
     /// Writes the amount as decimal text in the chosen rendering.
     pub fn render(self, rendering: AmountRendering) -> String {
+        let mut out = String::with_capacity(24);
+        self.write(rendering, &mut out);
+        out
+    }
+
+    /// Appends the amount's text in the chosen rendering to `out` (no allocation of its own).
+    pub fn write(self, rendering: AmountRendering, out: &mut String) {
+        use std::fmt::Write as _;
         let whole = self.minor / SCALE;
         let cents = self.minor % SCALE;
-        match rendering {
-            AmountRendering::TwoDecimals => format!("{whole}.{cents:02}"),
+        // Writing into a String cannot fail.
+        let _ = match rendering {
+            AmountRendering::TwoDecimals => write!(out, "{whole}.{cents:02}"),
             AmountRendering::Trimmed => match cents {
-                0 => format!("{whole}"),
-                c if c % 10 == 0 => format!("{whole}.{}", c / 10),
-                c => format!("{whole}.{c:02}"),
+                0 => write!(out, "{whole}"),
+                c if c % 10 == 0 => write!(out, "{whole}.{}", c / 10),
+                c => write!(out, "{whole}.{c:02}"),
             },
-        }
+        };
     }
 
     /// Parses decimal text leniently enough for what TrustPay sends (`106`, `106.00`, `4.5`,

@@ -163,24 +163,34 @@ impl SignFields {
     /// The canonical string, **without** the secret: safe to log and to show in tests.
     pub fn canonical(&self, options: SignOptions) -> String {
         let mut out = String::new();
+        self.write_canonical(options, &mut |piece| out.push_str(piece));
+        out
+    }
+
+    /// Feeds the canonical string, piece by piece, to `sink` (no intermediate string).
+    fn write_canonical(&self, options: SignOptions, sink: &mut impl FnMut(&str)) {
+        let mut first = true;
+        let mut scratch = String::new();
         for (key, value) in &self.fields {
             if key == "sign" {
                 continue;
             }
-            let Some(text) = render(key, value, options) else { continue };
-            if !out.is_empty() {
-                out.push('&');
+            let Some(text) = render(key, value, options, &mut scratch) else { continue };
+            if !first {
+                sink("&");
             }
-            out.push_str(key);
-            out.push('=');
-            out.push_str(&text);
+            first = false;
+            sink(key);
+            sink("=");
+            sink(text);
         }
-        out
     }
 
     /// The lowercase-hex MD5 `sign` for these fields.
     pub fn sign(&self, options: SignOptions, secret: &Secret) -> Sign {
-        sign_canonical(&self.canonical(options), secret)
+        let mut hasher = Md5::new();
+        self.write_canonical(options, &mut |piece| hasher.update(piece.as_bytes()));
+        finish_sign(hasher, secret)
     }
 
     /// The JSON body to send: every field (in key order) plus `sign`, numbers written as
@@ -224,6 +234,10 @@ impl SignFields {
 pub fn sign_canonical(canonical: &str, secret: &Secret) -> Sign {
     let mut hasher = Md5::new();
     hasher.update(canonical.as_bytes());
+    finish_sign(hasher, secret)
+}
+
+fn finish_sign(mut hasher: Md5, secret: &Secret) -> Sign {
     hasher.update(b"&secret=");
     hasher.update(secret.expose().as_bytes());
     Sign(hex::encode(hasher.finalize()))
@@ -257,26 +271,41 @@ impl fmt::Display for Sign {
     }
 }
 
-fn render(key: &str, value: &SignValue, options: SignOptions) -> Option<String> {
+/// The text a value contributes, or `None` when it is dropped. Borrowed where possible;
+/// re-rendered amounts and joined lists are written into `scratch`.
+fn render<'a>(key: &str, value: &'a SignValue, options: SignOptions, scratch: &'a mut String) -> Option<&'a str> {
     match value {
         SignValue::Null | SignValue::Bool(false) => None,
-        SignValue::Bool(true) => Some("true".to_owned()),
+        SignValue::Bool(true) => Some("true"),
         SignValue::Str(s) if s.is_empty() => None,
-        SignValue::Str(s) => Some(s.clone()),
+        SignValue::Str(s) => Some(s),
         SignValue::Number(n) if is_numeric_zero(n) => None,
-        SignValue::Number(n) => Some(match options.numbers {
-            NumberRendering::AsSent => n.clone(),
-            NumberRendering::Amounts(rendering) if AMOUNT_KEYS.contains(&key) => {
-                Amount::parse_decimal(n).map(|a| a.render(rendering)).unwrap_or_else(|_| n.clone())
-            }
-            NumberRendering::Amounts(_) => n.clone(),
-        }),
+        SignValue::Number(n) => match options.numbers {
+            NumberRendering::Amounts(rendering) if AMOUNT_KEYS.contains(&key) => match Amount::parse_decimal(n) {
+                Ok(amount) => {
+                    scratch.clear();
+                    amount.write(rendering, scratch);
+                    Some(scratch)
+                }
+                Err(_) => Some(n),
+            },
+            NumberRendering::Amounts(_) | NumberRendering::AsSent => Some(n),
+        },
         SignValue::List(items) if items.is_empty() => None,
         SignValue::List(items) => match options.lists {
-            ListRendering::CommaJoined => Some(items.join(",")),
+            ListRendering::CommaJoined => {
+                scratch.clear();
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        scratch.push(',');
+                    }
+                    scratch.push_str(item);
+                }
+                Some(scratch)
+            }
             ListRendering::Omitted => None,
         },
-        SignValue::Json(text) => Some(text.clone()),
+        SignValue::Json(text) => Some(text),
     }
 }
 
@@ -292,6 +321,8 @@ fn classify(raw: &RawValue) -> SignValue {
         Some(b'n') => SignValue::Null,
         Some(b't') => SignValue::Bool(true),
         Some(b'f') => SignValue::Bool(false),
+        // Fast path: a string without escapes is its raw text between the quotes.
+        Some(b'"') if !text.contains('\\') && text.len() >= 2 => SignValue::Str(text[1..text.len() - 1].to_owned()),
         Some(b'"') => serde_json::from_str(text).map(SignValue::Str).unwrap_or_else(|_| SignValue::Json(text.to_owned())),
         Some(b'[') => match serde_json::from_str::<Vec<String>>(text) {
             Ok(items) => SignValue::List(items),
@@ -307,8 +338,23 @@ fn compact(json: &str) -> String {
 }
 
 fn push_json_str(out: &mut String, s: &str) {
-    // serde_json's string escaping; writing to a String cannot fail.
-    out.push_str(&serde_json::Value::String(s.to_owned()).to_string());
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // Writing into a String cannot fail.
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 const DUPLICATE_MARK: &str = "duplicate key: ";

@@ -1,0 +1,290 @@
+//! Merchant notifications, signed the [Standard Webhooks](https://www.standardwebhooks.com/) way.
+//!
+//! The edge POSTs one event per order state change to the merchant backend:
+//!
+//! ```text
+//! POST {MERCHANT_WEBHOOK_URL}
+//! content-type: application/json
+//! webhook-id: evt_09abde2c3ec83731e105c1923303eabe
+//! webhook-timestamp: 1800000000
+//! webhook-signature: v1,<base64(HMAC-SHA256(secret, "{webhook-id}.{webhook-timestamp}.{body}"))>[ v1,<...>]
+//!
+//! {"id":"evt_…","type":"order.paid","created_at":1800000000,"data":{"order_no":"A-1","status":5,"state":"paid",…}}
+//! ```
+//!
+//! * **Event id** ([`event_id`]): `evt_` + the first 32 hex digits of
+//!   SHA-256(`"{order_no}|{status}|{seq}"`), `seq` being the order's status-change sequence
+//!   number. One state change has exactly one id however often it is delivered; the receiver
+//!   deduplicates on `webhook-id`.
+//! * **Secrets** ([`WebhookSecret::parse`]): `whsec_<standard base64>` (the Standard Webhooks
+//!   form: the key is the decoded bytes), or any other text, used as raw UTF-8 key bytes.
+//! * **Rotation**: with two secrets active, [`signature_header`] sends both signatures,
+//!   space-separated; [`verify`] accepts a message when any signature matches any secret.
+//! * **Replay window**: [`verify`] refuses timestamps more than [`TOLERANCE_SECS`] (300 s) away
+//!   from `now`, in either direction. Signatures are compared in constant time.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::contract::OrderView;
+
+/// Replay window: how far `webhook-timestamp` may be from `now`, seconds.
+pub const TOLERANCE_SECS: i64 = 300;
+/// The prefix of a base64-encoded Standard Webhooks secret.
+pub const SECRET_PREFIX: &str = "whsec_";
+/// Header names.
+pub const HEADER_ID: &str = "webhook-id";
+/// Header names.
+pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
+/// Header names.
+pub const HEADER_SIGNATURE: &str = "webhook-signature";
+
+/// A webhook signing key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret([redacted])")
+    }
+}
+
+/// Why a secret or a notification was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// Empty secret, or `whsec_` followed by invalid base64.
+    #[error("the webhook secret is empty or not valid whsec_<base64>")]
+    BadSecret,
+    /// A header is missing or the timestamp is not an integer.
+    #[error("webhook headers are missing or malformed")]
+    MissingHeaders,
+    /// The timestamp is more than 300 s in the past.
+    #[error("the webhook timestamp is too old")]
+    Expired,
+    /// The timestamp is more than 300 s in the future.
+    #[error("the webhook timestamp is in the future")]
+    FromTheFuture,
+    /// No signature matches any secret.
+    #[error("no webhook signature matches")]
+    BadSignature,
+}
+
+impl WebhookSecret {
+    /// `whsec_<base64>` → the decoded bytes; any other non-blank text → its UTF-8 bytes.
+    pub fn parse(text: &str) -> Result<Self, WebhookError> {
+        if text.trim().is_empty() {
+            return Err(WebhookError::BadSecret);
+        }
+        match text.strip_prefix(SECRET_PREFIX) {
+            Some(b64) => match STANDARD.decode(b64.trim()) {
+                Ok(key) if !key.is_empty() => Ok(Self(key)),
+                Ok(_) | Err(_) => Err(WebhookError::BadSecret),
+            },
+            None => Ok(Self(text.as_bytes().to_vec())),
+        }
+    }
+
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// The deterministic event id of one state change.
+pub fn event_id(order_no: &str, status: i64, seq: i64) -> String {
+    let digest = Sha256::digest(format!("{order_no}|{status}|{seq}").as_bytes());
+    format!("evt_{}", &hex::encode(digest)[..32])
+}
+
+/// `order.<state>`, e.g. `order.paid`.
+pub fn event_type(state: &str) -> String {
+    format!("order.{state}")
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: String,
+    created_at: i64,
+    data: &'a OrderView,
+}
+
+/// The event body: `{"id","type":"order.<state>","created_at":<Unix s>,"data":<the order view>}`.
+pub fn event_body(id: &str, created_at: i64, order: &OrderView) -> String {
+    let event = Event { id, kind: event_type(&order.state), created_at, data: order };
+    serde_json::to_string(&event).unwrap_or_default()
+}
+
+/// `webhook-signature`: `v1,<base64>` per secret, space-separated.
+pub fn signature_header(id: &str, timestamp: i64, body: &[u8], secrets: &[WebhookSecret]) -> String {
+    secrets
+        .iter()
+        .map(|s| format!("v1,{}", STANDARD.encode(s.mac(id, timestamp, body))))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The three headers to send (besides `content-type: application/json`).
+pub fn headers(id: &str, timestamp: i64, body: &[u8], secrets: &[WebhookSecret]) -> [(&'static str, String); 3] {
+    [
+        (HEADER_ID, id.to_owned()),
+        (HEADER_TIMESTAMP, timestamp.to_string()),
+        (HEADER_SIGNATURE, signature_header(id, timestamp, body, secrets)),
+    ]
+}
+
+/// Verifies a received notification at `now` (Unix seconds): the raw body and the values of
+/// `webhook-id`, `webhook-timestamp` and `webhook-signature`. Accepted when the timestamp is
+/// within 300 s of `now` and any `v1,` signature matches any of `secrets`.
+pub fn verify(
+    id: &str,
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+    now: i64,
+) -> Result<(), WebhookError> {
+    if id.is_empty() || signature.is_empty() {
+        return Err(WebhookError::MissingHeaders);
+    }
+    let ts: i64 = timestamp.trim().parse().map_err(|_| WebhookError::MissingHeaders)?;
+    if now.saturating_sub(ts) > TOLERANCE_SECS {
+        return Err(WebhookError::Expired);
+    }
+    if ts.saturating_sub(now) > TOLERANCE_SECS {
+        return Err(WebhookError::FromTheFuture);
+    }
+    let expected: Vec<[u8; 32]> = secrets.iter().map(|s| s.mac(id, ts, body)).collect();
+    let mut matched = false;
+    for candidate in signature.split(' ').filter(|s| !s.is_empty()) {
+        let Some(b64) = candidate.strip_prefix("v1,") else { continue };
+        let Ok(presented) = STANDARD.decode(b64) else { continue };
+        for mac in &expected {
+            // No early exit: every pair is compared, each in constant time.
+            matched |= crate::ct_eq(mac, &presented);
+        }
+    }
+    if matched { Ok(()) } else { Err(WebhookError::BadSignature) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Independently computed with Python:
+    //   key = b"webhook-key-for-tests-0123456789"
+    //   "whsec_" + base64.b64encode(key).decode()
+    //     == "whsec_d2ViaG9vay1rZXktZm9yLXRlc3RzLTAxMjM0NTY3ODk="
+    //   msg = b'msg_A-1_5_1.1800000000.{"id":"msg_A-1_5_1","type":"order.paid"}'
+    //   base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest())
+    //     == "eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0="
+    //   base64.b64encode(hmac.new(b"raw-secret", msg, hashlib.sha256).digest())
+    //     == "wVHXRAKIrgA+kUUctLJ4w2zZijarbu+MDVEPRXb7Upw="
+    //   hashlib.sha256(b"A-1|5|1").hexdigest()[:32] == "09abde2c3ec83731e105c1923303eabe"
+    const ID: &str = "msg_A-1_5_1";
+    const TS: i64 = 1_800_000_000;
+    const BODY: &[u8] = br#"{"id":"msg_A-1_5_1","type":"order.paid"}"#;
+    const SIG_WHSEC: &str = "v1,eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0=";
+    const SIG_RAW: &str = "v1,wVHXRAKIrgA+kUUctLJ4w2zZijarbu+MDVEPRXb7Upw=";
+
+    fn current() -> WebhookSecret {
+        WebhookSecret::parse("whsec_d2ViaG9vay1rZXktZm9yLXRlc3RzLTAxMjM0NTY3ODk=").expect("valid")
+    }
+
+    fn previous() -> WebhookSecret {
+        WebhookSecret::parse("raw-secret").expect("valid")
+    }
+
+    #[test]
+    fn known_answers() {
+        assert_eq!(signature_header(ID, TS, BODY, &[current()]), SIG_WHSEC);
+        assert_eq!(signature_header(ID, TS, BODY, &[previous()]), SIG_RAW);
+        assert_eq!(signature_header(ID, TS, BODY, &[current(), previous()]), format!("{SIG_WHSEC} {SIG_RAW}"));
+        assert_eq!(event_id("A-1", 5, 1), "evt_09abde2c3ec83731e105c1923303eabe");
+        // The whsec_ form is the decoded key, not the text.
+        assert_eq!(current(), WebhookSecret::parse("webhook-key-for-tests-0123456789").expect("valid"));
+    }
+
+    #[test]
+    fn verifies_and_refuses_tampering() {
+        let ts = TS.to_string();
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS), Ok(()));
+        let tampered_body = br#"{"id":"msg_A-1_5_1","type":"order.failed"}"#;
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, tampered_body, &[current()], TS), Err(WebhookError::BadSignature));
+        assert_eq!(verify(ID, &(TS + 1).to_string(), SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::BadSignature));
+        assert_eq!(verify("msg_other", &ts, SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::BadSignature));
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[previous()], TS), Err(WebhookError::BadSignature));
+        assert_eq!(verify(ID, &ts, "v2,eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0=", BODY, &[current()], TS), Err(WebhookError::BadSignature));
+        assert_eq!(verify(ID, &ts, "v1,!!!", BODY, &[current()], TS), Err(WebhookError::BadSignature));
+        assert_eq!(verify(ID, "soon", SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::MissingHeaders));
+        assert_eq!(verify("", &ts, SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::MissingHeaders));
+        assert_eq!(verify(ID, &ts, "", BODY, &[current()], TS), Err(WebhookError::MissingHeaders));
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[], TS), Err(WebhookError::BadSignature));
+    }
+
+    #[test]
+    fn replay_window() {
+        let ts = TS.to_string();
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 300), Ok(()));
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 300), Ok(()));
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 301), Err(WebhookError::Expired));
+        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 301), Err(WebhookError::FromTheFuture));
+    }
+
+    #[test]
+    fn rotation() {
+        let ts = TS.to_string();
+        let both = signature_header(ID, TS, BODY, &[current(), previous()]);
+        // A receiver that knows only the old secret, only the new one, or both: all accept.
+        assert_eq!(verify(ID, &ts, &both, BODY, &[previous()], TS), Ok(()));
+        assert_eq!(verify(ID, &ts, &both, BODY, &[current()], TS), Ok(()));
+        assert_eq!(verify(ID, &ts, &both, BODY, &[previous(), current()], TS), Ok(()));
+        // A receiver already on the new secret accepts a sender still on the old one if it keeps both.
+        assert_eq!(verify(ID, &ts, SIG_RAW, BODY, &[current(), previous()], TS), Ok(()));
+        let stranger = WebhookSecret::parse("whsec_c3RyYW5nZXI=").expect("valid");
+        assert_eq!(verify(ID, &ts, &both, BODY, &[stranger], TS), Err(WebhookError::BadSignature));
+    }
+
+    #[test]
+    fn secrets() {
+        assert_eq!(WebhookSecret::parse(""), Err(WebhookError::BadSecret));
+        assert_eq!(WebhookSecret::parse("whsec_"), Err(WebhookError::BadSecret));
+        assert_eq!(WebhookSecret::parse("whsec_not base64!"), Err(WebhookError::BadSecret));
+        assert!(!format!("{:?}", current()).contains("webhook-key"));
+    }
+
+    #[test]
+    fn event_shape_and_ids() {
+        let view = OrderView {
+            order_no: "A-1".into(),
+            status: crate::codes::OrderStatus::Paid,
+            state: "paid".into(),
+            amount: crate::money::Amount::from_minor(500).expect("positive"),
+            currency: crate::money::Currency::Usd,
+            paid_amount: None,
+            refund_amount: None,
+            updated_at: 7,
+            result_token: None,
+        };
+        let id = event_id("A-1", 5, 1);
+        assert_eq!(
+            event_body(&id, TS, &view),
+            r#"{"id":"evt_09abde2c3ec83731e105c1923303eabe","type":"order.paid","created_at":1800000000,"data":{"order_no":"A-1","status":5,"state":"paid","amount":"5.00","currency":"USD","updated_at":7}}"#
+        );
+        // Same change, same id; another status or sequence number, another id.
+        assert_eq!(event_id("A-1", 5, 1), id);
+        assert_ne!(event_id("A-1", 5, 2), id);
+        assert_ne!(event_id("A-1", 9, 1), id);
+        assert_ne!(event_id("A-11", 5, 1), event_id("A-1", 5, 11));
+    }
+}
