@@ -1,5 +1,172 @@
-//! The TrustPay checkout widget (placeholder until the widget issue lands).
+//! The TrustPay checkout widget: a pay button, the hosted cashier page in a popup (or a
+//! redirect), and live order status, in 15 locales, from one script tag.
+//!
+//! Pure modules (build and test natively, no browser types):
+//! - [`i18n`]: compile-time message tables, `Msg` → `Phrase` → text per locale.
+//! - [`negotiate`]: `navigator.languages` → locale, with the zh-HK → zh-TW → zh-CN → en chain.
+//! - [`reducer`]: the UI state machine; events in, state + effects out.
+//! - [`backoff`]: bounded exponential backoff with injected jitter.
+//! - [`tracker`]: the order-tracking trait and the pure polling schedule.
+//! - [`wire`]: the edge's JSON answers → `checkout-core` contract types (no serde).
+//!
+//! Browser shell (wasm32 only): `dom` (Shadow DOM rendering), `api` (edge client),
+//! `flow` (popup / new tab / redirect + sessionStorage), `polling` (the polling tracker),
+//! `mount` (script tag, `TrustPayCheckout.mount`, `<trustpay-checkout>`), and `widget`
+//! (wiring: runs the reducer's effects).
 #![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod i18n;
+pub mod negotiate;
+pub mod reducer;
+pub mod tracker;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod dom;
+#[cfg(target_arch = "wasm32")]
+mod flow;
+#[cfg(target_arch = "wasm32")]
+pub mod mount;
+#[cfg(target_arch = "wasm32")]
+mod polling;
+#[cfg(target_arch = "wasm32")]
+mod widget;
+
+/// std's dlmalloc is ~7 KB of wasm; lol_alloc's coalescing free list is ~1 KB, and the widget
+/// allocates little (strings, a few Rc's). The spin-lock wrapper is the crate's safe constructor
+/// (wasm here is single-threaded, so the lock is never contended).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
+/// Concatenates strings. Used instead of `format!` on the wasm side: every `format!` call
+/// site costs its own formatting code, and the widget is paid for in bytes.
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+/// Decimal digits of an integer (no `core::fmt`, see [`cat`]).
+pub fn decimal(n: i64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    let mut rest = n.unsigned_abs();
+    loop {
+        digits.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        digits.push(b'-');
+    }
+    digits.iter().rev().map(|&b| char::from(b)).collect()
+}
 
 /// The widget's version, as shown in diagnostics.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(target_arch = "wasm32")]
+pub use js_api::{Handle, auto_mount, mount, mount_element, set_default_edge, version};
+
+/// The JavaScript API (`TrustPayCheckout.*` once the boot glue has run); typed in
+/// `widget/js/checkout.d.ts`.
+#[cfg(target_arch = "wasm32")]
+mod js_api {
+    use std::rc::Rc;
+
+    use wasm_bindgen::prelude::*;
+    use web_sys::Element;
+
+    use crate::widget::{EVENTS, Inner};
+
+    /// A mounted widget.
+    #[wasm_bindgen]
+    #[derive(Debug)]
+    pub struct Handle(Rc<Inner>);
+
+    #[wasm_bindgen]
+    impl Handle {
+        /// Removes the widget: listeners, timers, tracking and requests in flight stop.
+        pub fn destroy(&self) {
+            self.0.destroy();
+        }
+
+        /// Calls `listener(detail)` for `ready`, `state`, `error`, `redirect` or `close`.
+        pub fn on(&self, event: &str, listener: js_sys::Function) -> Result<(), JsValue> {
+            if !EVENTS.contains(&event) {
+                return Err(js_sys::Error::new(&crate::cat(&[
+                    "unknown event `",
+                    event,
+                    "`; events: ready, state, error, redirect, close",
+                ]))
+                .into());
+            }
+            self.0.on(event, move |detail| {
+                let _ = listener.call1(&JsValue::NULL, detail);
+            });
+            Ok(())
+        }
+
+        /// The current state name (`idle`, `waiting`, `final`, ..., or `destroyed`).
+        #[wasm_bindgen(getter)]
+        pub fn state(&self) -> String {
+            self.0.state_name().to_owned()
+        }
+    }
+
+    /// `TrustPayCheckout.mount(target, opts)`.
+    #[wasm_bindgen]
+    pub fn mount(target: JsValue, opts: JsValue) -> Result<Handle, JsValue> {
+        let (host, cfg) = crate::mount::from_options(&target, &opts)?;
+        Inner::mount(host, cfg).map(Handle)
+    }
+
+    /// Auto-mount from the loading `<script>`'s `data-*` attributes (called by the boot glue
+    /// with `document.currentScript`). `undefined` when the tag has no `data-target`.
+    #[wasm_bindgen(js_name = autoMount)]
+    pub fn auto_mount(script: Element) -> Result<Option<Handle>, JsValue> {
+        match crate::mount::from_script(&script) {
+            Some((host, cfg)) => Inner::mount(host, cfg).map(|w| Some(Handle(w))),
+            None => Ok(None),
+        }
+    }
+
+    /// Mount on a `<trustpay-checkout>` element from its attributes (called by the element's
+    /// `connectedCallback`).
+    #[wasm_bindgen(js_name = mountElement)]
+    pub fn mount_element(element: Element) -> Result<Handle, JsValue> {
+        let cfg = crate::mount::from_attributes(&element, "");
+        Inner::mount(element, cfg).map(Handle)
+    }
+
+    /// The edge used when a mount names none (the boot glue sets the script's).
+    #[wasm_bindgen(js_name = setDefaultEdge)]
+    pub fn set_default_edge(edge: &str) {
+        crate::mount::set_default_edge(edge);
+    }
+
+    /// The widget version.
+    #[wasm_bindgen]
+    pub fn version() -> String {
+        crate::VERSION.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_and_cat() {
+        for n in [0, 7, 10, 880_017, -42, i64::MAX, i64::MIN] {
+            assert_eq!(super::decimal(n), n.to_string());
+        }
+        assert_eq!(super::cat(&["a", "", "bc"]), "abc");
+    }
+}

@@ -109,6 +109,11 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
                 "--target",
                 "no-modules",
                 "--no-typescript",
+                // TextEncoder.encodeInto is everywhere we support; boot.js always passes the
+                // wasm URL, so the default-path code is dead weight.
+                "--encode-into",
+                "always",
+                "--omit-default-module-path",
                 "--out-name",
                 "checkout",
                 "--out-dir",

@@ -1,0 +1,241 @@
+//! Rendering into a Shadow DOM: a constructed stylesheet (no `<style>`, no `style=""`, so
+//! `style-src 'self'` holds), text through `set_text_content` only, a `role="status"`
+//! `aria-live="polite"` region for every state change, `dir="rtl"` for Arabic.
+//!
+//! Theming: `--tp-*` custom properties set on the host element (they inherit into the
+//! shadow tree), and `theme: light | dark | auto` (`auto` follows `prefers-color-scheme`).
+
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    CssStyleSheet, Document, Element, HtmlAnchorElement, HtmlButtonElement, ShadowRoot,
+    ShadowRootInit, ShadowRootMode,
+};
+
+use crate::i18n::{Locale, Msg, Overrides, Ui, with_amount};
+use crate::reducer::{Button, Tone, View, is_http_url};
+
+/// The widget's stylesheet. Documented custom properties (set them on the host element):
+/// `--tp-color-text`, `--tp-color-background`, `--tp-color-primary`, `--tp-color-on-primary`,
+/// `--tp-color-success`, `--tp-color-danger`, `--tp-color-focus`, `--tp-radius`,
+/// `--tp-font-family`, `--tp-font-size`. Defaults meet WCAG AA in light and dark.
+const CSS: &str = "\
+:host{display:block}\
+.tp{--_fg:var(--tp-color-text,#1b1b1f);--_bg:var(--tp-color-background,#fff);--_ac:var(--tp-color-primary,#0b57d0);\
+--_on:var(--tp-color-on-primary,#fff);--_ok:var(--tp-color-success,#146c2e);--_err:var(--tp-color-danger,#b3261e);\
+--_focus:var(--tp-color-focus,#0b57d0);color:var(--_fg);background:var(--_bg);\
+font-family:var(--tp-font-family,system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",sans-serif);\
+font-size:var(--tp-font-size,1rem);line-height:1.5;padding:.75em;border-radius:var(--tp-radius,8px)}\
+.tp[data-theme=dark]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);--_ac:var(--tp-color-primary,#a8c7fa);\
+--_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);--_err:var(--tp-color-danger,#ffb4ab);--_focus:var(--tp-color-focus,#a8c7fa)}\
+@media (prefers-color-scheme:dark){.tp[data-theme=auto]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);\
+--_ac:var(--tp-color-primary,#a8c7fa);--_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);\
+--_err:var(--tp-color-danger,#ffb4ab);--_focus:var(--tp-color-focus,#a8c7fa)}}\
+button{font:inherit;font-weight:600;min-height:44px;min-width:44px;padding:.6em 1.4em;border:0;cursor:pointer;\
+border-radius:var(--tp-radius,8px);background:var(--_ac);color:var(--_on);transition:opacity .2s}\
+button[aria-disabled=true]{opacity:.7;cursor:progress}\
+button:focus-visible,a:focus-visible{outline:3px solid var(--_focus);outline-offset:2px}\
+a{color:var(--_ac);display:inline-block;margin-top:.5em}\
+p{margin:.5em 0 0}p:empty{margin:0}\
+.tp[data-tone=success] p{color:var(--_ok);font-weight:600}.tp[data-tone=error] p{color:var(--_err)}\
+[hidden]{display:none!important}\
+@media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}";
+
+/// The widget's elements inside its shadow root.
+#[derive(Debug)]
+pub(crate) struct Dom {
+    pub(crate) shadow: ShadowRoot,
+    pub(crate) root: Element,
+    pub(crate) button: HtmlButtonElement,
+    pub(crate) status: Element,
+    pub(crate) reopen: HtmlAnchorElement,
+}
+
+/// Everything the text of the view depends on besides the state.
+#[derive(Debug, Clone)]
+pub(crate) struct TextCtx {
+    pub(crate) locale: Locale,
+    pub(crate) overrides: Overrides,
+    /// The formatted amount (`$5.00`, `₹100.00`) once known.
+    pub(crate) amount: Option<String>,
+}
+
+impl TextCtx {
+    pub(crate) fn text(&self, msg: &Msg) -> String {
+        self.overrides.text(self.locale, msg)
+    }
+}
+
+/// A new element with its attributes (one loop, not a call site per attribute: bytes).
+fn make(doc: &Document, tag: &str, attrs: &[(&str, &str)]) -> Result<Element, JsValue> {
+    let el = doc.create_element(tag)?;
+    for (name, value) in attrs {
+        el.set_attribute(name, value)?;
+    }
+    Ok(el)
+}
+
+impl Dom {
+    /// Attaches (or reuses) the host's shadow root and builds the widget in it.
+    pub(crate) fn build(host: &Element, locale: Locale, theme: &str) -> Result<Dom, JsValue> {
+        let doc = host
+            .owner_document()
+            .ok_or_else(|| JsValue::from_str("no document"))?;
+        let shadow = match host.shadow_root() {
+            Some(shadow) => shadow,
+            None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+        };
+        shadow.set_text_content(None);
+        let sheet = CssStyleSheet::new()?;
+        sheet.replace_sync(CSS)?;
+        shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
+
+        let theme = match theme {
+            "light" | "dark" => theme,
+            _ => "auto",
+        };
+        let dir = if locale.is_rtl() { "rtl" } else { "ltr" };
+        let root = make(
+            &doc,
+            "div",
+            &[
+                ("class", "tp"),
+                ("part", "root"),
+                ("lang", locale.tag()),
+                ("dir", dir),
+                ("data-theme", theme),
+            ],
+        )?;
+        let button: HtmlButtonElement =
+            make(&doc, "button", &[("type", "button"), ("part", "button")])?.unchecked_into();
+        // tabindex=-1: focus lands here when the focused button goes away (payment done).
+        let status = make(
+            &doc,
+            "p",
+            &[
+                ("role", "status"),
+                ("aria-live", "polite"),
+                ("part", "status"),
+                ("tabindex", "-1"),
+            ],
+        )?;
+        let reopen: HtmlAnchorElement = make(
+            &doc,
+            "a",
+            &[
+                ("target", "_blank"),
+                ("rel", "noopener"),
+                ("part", "reopen"),
+                ("hidden", ""),
+            ],
+        )?
+        .unchecked_into();
+
+        root.append_child(&button)?;
+        root.append_child(&status)?;
+        root.append_child(&reopen)?;
+        shadow.append_child(&root)?;
+        Ok(Dom {
+            shadow,
+            root,
+            button,
+            status,
+            reopen,
+        })
+    }
+
+    /// Shows a view. Only changed text is written, so screen readers announce real changes.
+    pub(crate) fn render(&self, view: &View, ctx: &TextCtx) {
+        let status = view
+            .status
+            .as_ref()
+            .map(|m| ctx.text(m))
+            .unwrap_or_default();
+        if self.status.text_content().unwrap_or_default() != status {
+            self.status.set_text_content(Some(&status));
+        }
+        let tone = match view.tone {
+            Tone::Info => "info",
+            Tone::Success => "success",
+            Tone::Error => "error",
+        };
+        let _ = self.root.set_attribute("data-tone", tone);
+        let _ = self
+            .root
+            .set_attribute("aria-busy", if view.busy { "true" } else { "false" });
+
+        match view.button {
+            Some(kind) => {
+                let label = match (kind, &ctx.amount) {
+                    (Button::Pay, Some(amount)) => {
+                        with_amount(&ctx.text(&Msg::Ui(Ui::PayAmount)), amount)
+                    }
+                    (Button::Pay, None) => ctx.text(&Msg::Ui(Ui::PayNow)),
+                    (Button::Retry, _) => ctx.text(&Msg::Ui(Ui::Retry)),
+                };
+                if self.button.text_content().unwrap_or_default() != label {
+                    self.button.set_text_content(Some(&label));
+                }
+                let _ = self
+                    .button
+                    .set_attribute("aria-disabled", if view.busy { "true" } else { "false" });
+                hide(&self.button, false);
+            }
+            None => {
+                let focused = self
+                    .shadow
+                    .active_element()
+                    .is_some_and(|el| el == **self.button);
+                hide(&self.button, true);
+                if focused {
+                    // A <p> we created: always an HTMLElement.
+                    let _ = self.status.unchecked_ref::<web_sys::HtmlElement>().focus();
+                }
+            }
+        }
+
+        match &view.reopen {
+            Some(url) if is_http_url(url) => {
+                let _ = self.reopen.set_attribute("href", url);
+                let label = ctx.text(&Msg::Ui(Ui::Reopen));
+                if self.reopen.text_content().unwrap_or_default() != label {
+                    self.reopen.set_text_content(Some(&label));
+                }
+                hide(&self.reopen, false);
+            }
+            Some(_) | None => hide(&self.reopen, true),
+        }
+    }
+
+    /// Empties the shadow root (destroy).
+    pub(crate) fn clear(&self) {
+        self.shadow.set_text_content(None);
+        self.shadow.set_adopted_style_sheets(&js_sys::Array::new());
+    }
+}
+
+/// Shows or hides an element with the `hidden` attribute (no inline styles).
+fn hide(el: &Element, hidden: bool) {
+    let _ = el.toggle_attribute_with_force("hidden", hidden);
+}
+
+/// `Intl.NumberFormat(locale, {style: "currency", currency})` of minor units.
+pub(crate) fn format_amount(locale: Locale, minor: i64, currency: &str) -> String {
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"style".into(), &"currency".into());
+    let _ = js_sys::Reflect::set(&opts, &"currency".into(), &currency.into());
+    let fmt = js_sys::Intl::NumberFormat::new(&js_sys::Array::of1(&locale.tag().into()), &opts);
+    fmt.format()
+        .call1(&JsValue::NULL, &JsValue::from_f64(minor as f64 / 100.0))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| {
+            let cents = crate::decimal(100 + minor.rem_euclid(100));
+            crate::cat(&[
+                currency,
+                " ",
+                &crate::decimal(minor / 100),
+                ".",
+                cents.get(1..).unwrap_or("00"),
+            ])
+        })
+}

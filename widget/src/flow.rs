@@ -1,0 +1,154 @@
+//! Getting the shopper to TrustPay's cashier page and back.
+//!
+//! TrustPay documents no return URL for the cashier page, so the default is a popup: an
+//! empty window opened synchronously inside the click (a popup opened after an `await` is
+//! blocked by every browser), pointed at `pay_url` once the order exists. If that fails, a
+//! new tab; if that fails too, the view shows a "reopen payment page" link (a real link
+//! click is never blocked). Redirect mode navigates the page and keeps
+//! `{order_no, client_secret}` in sessionStorage so tracking resumes on return.
+
+use wasm_bindgen::JsValue;
+use web_sys::Window;
+
+use crate::reducer::OrderRef;
+
+const POPUP_FEATURES: &str = "popup=yes,width=480,height=760";
+
+/// Opens an empty popup inside the user gesture. `None` when blocked.
+pub(crate) fn prepare_window() -> Option<Window> {
+    let window = web_sys::window()?;
+    let popup = window
+        .open_with_url_and_target_and_features("about:blank", "_blank", POPUP_FEATURES)
+        .ok()
+        .flatten()?;
+    // The cashier page must not be able to reach back into the merchant page.
+    let _ = popup.set_opener(&JsValue::NULL);
+    Some(popup)
+}
+
+/// Shows `url` in the prepared popup, else in a new tab. `None` when both are blocked.
+pub(crate) fn show(prepared: Option<Window>, url: &str) -> Option<Window> {
+    if let Some(popup) = prepared.filter(|p| !p.closed().unwrap_or(true))
+        && popup.location().set_href(url).is_ok()
+    {
+        return Some(popup);
+    }
+    let window = web_sys::window()?;
+    let tab = window
+        .open_with_url_and_target(url, "_blank")
+        .ok()
+        .flatten()?;
+    let _ = tab.set_opener(&JsValue::NULL);
+    Some(tab)
+}
+
+/// Closes a window we opened (ignored if the shopper already closed it).
+pub(crate) fn close(popup: &Window) {
+    if !popup.closed().unwrap_or(true) {
+        let _ = popup.close();
+    }
+}
+
+/// Redirect mode: leave for the pay page.
+pub(crate) fn navigate(url: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(url);
+    }
+}
+
+/// How long a stored order may be resumed: longer than any cashier session.
+const RESUME_MAX_AGE_MS: f64 = 60.0 * 60.0 * 1000.0;
+
+/// sessionStorage for redirect mode (and popup-mode reloads), one entry per edge.
+#[derive(Debug)]
+pub(crate) struct Session {
+    key: String,
+    /// Which intent the order belongs to (its MAC tail), so a new intent never resumes an
+    /// old order. Empty until known (`fetchIntent` fills it on the first click).
+    tag: std::cell::RefCell<String>,
+}
+
+fn intent_tag(intent: &str) -> String {
+    intent
+        .get(intent.len().saturating_sub(24)..)
+        .unwrap_or(intent)
+        .to_owned()
+}
+
+impl Session {
+    pub(crate) fn new(edge: &str, intent: Option<&str>) -> Session {
+        Session {
+            key: crate::cat(&["trustpay.checkout:", edge]),
+            tag: std::cell::RefCell::new(intent.map(intent_tag).unwrap_or_default()),
+        }
+    }
+
+    /// The intent became known (from `fetchIntent`).
+    pub(crate) fn set_intent(&self, intent: &str) {
+        *self.tag.borrow_mut() = intent_tag(intent);
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.session_storage().ok().flatten()
+    }
+
+    pub(crate) fn save(&self, order: &OrderRef) {
+        let Some(storage) = Self::storage() else {
+            return;
+        };
+        let obj = js_sys::Object::new();
+        let tag = self.tag.borrow();
+        for (k, v) in [
+            ("order_no", order.order_no.as_str()),
+            ("client_secret", &order.client_secret),
+            ("tag", &tag),
+        ] {
+            let _ = js_sys::Reflect::set(&obj, &k.into(), &v.into());
+        }
+        let _ = js_sys::Reflect::set(&obj, &"at".into(), &js_sys::Date::now().into());
+        if let Some(url) = &order.pay_url {
+            let _ = js_sys::Reflect::set(&obj, &"pay_url".into(), &url.into());
+        }
+        if let Ok(text) = js_sys::JSON::stringify(&obj) {
+            let _ = storage.set_item(&self.key, &String::from(text));
+        }
+    }
+
+    /// The stored order, if it is recent and belongs to this intent. A mount without an
+    /// intent yet (`fetchIntent`, or a return page) resumes only when `untagged_ok`
+    /// (redirect mode: coming back from the pay page is the point).
+    pub(crate) fn load(&self, untagged_ok: bool) -> Option<OrderRef> {
+        let text = Self::storage()?.get_item(&self.key).ok().flatten()?;
+        let obj = js_sys::JSON::parse(&text).ok()?;
+        let get = |k: &str| {
+            js_sys::Reflect::get(&obj, &k.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let stored_tag = get("tag").unwrap_or_default();
+        let tag = self.tag.borrow();
+        let belongs = if tag.is_empty() {
+            untagged_ok
+        } else {
+            *tag == stored_tag
+        };
+        let at = js_sys::Reflect::get(&obj, &"at".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        if !belongs || js_sys::Date::now() - at > RESUME_MAX_AGE_MS {
+            return None;
+        }
+        Some(OrderRef {
+            order_no: get("order_no")?,
+            client_secret: get("client_secret")?,
+            pay_url: get("pay_url"),
+        })
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Some(storage) = Self::storage() {
+            let _ = storage.remove_item(&self.key);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The polling [`Tracker`]: `GET /v1/orders/{order_no}` on the [`PollPlan`] schedule, with
+//! a gloo `Timeout` for the wait and an `AbortController` for the request in flight. Both
+//! are dropped/aborted by `stop()`, so nothing fires after `destroy()`.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use checkout_core::state::is_final;
+use gloo_timers::callback::Timeout;
+use web_sys::AbortController;
+
+use crate::api::Edge;
+use crate::backoff::Backoff;
+use crate::reducer::OrderRef;
+use crate::tracker::{PollPlan, Report, Step, Tracker};
+
+struct Shared {
+    edge: Edge,
+    order: OrderRef,
+    plan: RefCell<PollPlan>,
+    timer: RefCell<Option<Timeout>>,
+    abort: RefCell<Option<AbortController>>,
+    report: Box<dyn Fn(Report)>,
+}
+
+/// Polls the edge for one order.
+pub(crate) struct PollingTracker(Rc<Shared>);
+
+impl std::fmt::Debug for PollingTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollingTracker")
+            .field("order_no", &self.0.order.order_no)
+            .finish()
+    }
+}
+
+impl PollingTracker {
+    pub(crate) fn new(edge: Edge, order: OrderRef, report: impl Fn(Report) + 'static) -> Self {
+        PollingTracker(Rc::new(Shared {
+            edge,
+            order,
+            plan: RefCell::new(PollPlan::new(Backoff::POLL)),
+            timer: RefCell::new(None),
+            abort: RefCell::new(None),
+            report: Box::new(report),
+        }))
+    }
+}
+
+fn run(shared: &Rc<Shared>, step: Step) {
+    match step {
+        Step::Idle => {}
+        Step::GiveUp => (shared.report)(Report::GaveUp),
+        Step::Wait(ms) => {
+            let weak: Weak<Shared> = Rc::downgrade(shared);
+            let timer = Timeout::new(ms, move || {
+                if let Some(shared) = weak.upgrade() {
+                    shared.timer.borrow_mut().take();
+                    let step = shared.plan.borrow_mut().on_timer();
+                    run(&shared, step);
+                }
+            });
+            *shared.timer.borrow_mut() = Some(timer);
+        }
+        Step::Fetch => {
+            let Ok(controller) = AbortController::new() else {
+                return;
+            };
+            let signal = controller.signal();
+            *shared.abort.borrow_mut() = Some(controller);
+            let weak = Rc::downgrade(shared);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = {
+                    let Some(shared) = weak.upgrade() else { return };
+                    let (edge, order) = (shared.edge.clone(), shared.order.clone());
+                    drop(shared);
+                    edge.order(&order.order_no, &order.client_secret, &signal)
+                        .await
+                };
+                if signal.aborted() {
+                    return;
+                }
+                let Some(shared) = weak.upgrade() else { return };
+                shared.abort.borrow_mut().take();
+                let done = match result {
+                    Ok(view) => {
+                        let done = is_final(view.status);
+                        (shared.report)(Report::Status(view.status, view.result_token));
+                        done
+                    }
+                    Err(failure) => {
+                        (shared.report)(Report::Failed(failure));
+                        false
+                    }
+                };
+                let step = shared
+                    .plan
+                    .borrow_mut()
+                    .on_answer(done, js_sys::Math::random());
+                run(&shared, step);
+            });
+        }
+    }
+}
+
+impl Tracker for PollingTracker {
+    fn start(&mut self) {
+        let step = self.0.plan.borrow_mut().start();
+        run(&self.0, step);
+    }
+
+    fn set_hidden(&mut self, hidden: bool) {
+        if hidden {
+            self.0.timer.borrow_mut().take();
+        }
+        let step = self.0.plan.borrow_mut().set_hidden(hidden);
+        run(&self.0, step);
+    }
+
+    fn poke(&mut self) {
+        self.0.timer.borrow_mut().take();
+        let step = self.0.plan.borrow_mut().poke();
+        run(&self.0, step);
+    }
+
+    fn stop(&mut self) {
+        self.0.plan.borrow_mut().stop();
+        self.0.timer.borrow_mut().take();
+        if let Some(controller) = self.0.abort.borrow_mut().take() {
+            controller.abort();
+        }
+    }
+}
+
+impl Drop for PollingTracker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

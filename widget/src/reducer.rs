@@ -1,0 +1,1041 @@
+//! The widget's UI state machine: events in, state + effects out. Pure; the browser shell
+//! (`lib.rs`) performs the effects and feeds their outcomes back as events.
+//!
+//! ```text
+//! Loading ─► Idle ─click─► Creating ─created─► Waiting ─final─► Final
+//!              ▲             │   ▲ (network / in-progress: retry with the SAME intent)
+//!              │             │   └──────────┘
+//!              │             └─error─► Error ─retry─► Creating
+//!              │ (redirect mode) created ─► Redirecting ─(page unloads; on return: Resume)─► Waiting
+//!              Waiting ─tracking budget spent─► StillProcessing
+//! ```
+//!
+//! Double clicks are harmless: a click outside `Idle`/`Error` does nothing.
+
+use checkout_core::codes::{ErrorCode, OrderStatus};
+use checkout_core::contract::ApiErrorCode;
+use checkout_core::state::{is_final, state_name};
+
+use crate::backoff::Backoff;
+use crate::i18n::{Msg, Ui};
+
+/// How the pay page is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A popup window (new tab if popups are blocked); the merchant page keeps tracking.
+    #[default]
+    Popup,
+    /// Navigate the whole page; tracking resumes from sessionStorage on return.
+    Redirect,
+}
+
+impl Mode {
+    /// `"popup"` / `"redirect"`; anything else is popup.
+    pub fn parse(text: &str) -> Mode {
+        if text.trim().eq_ignore_ascii_case("redirect") {
+            Mode::Redirect
+        } else {
+            Mode::Popup
+        }
+    }
+}
+
+/// An order the widget is tracking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRef {
+    /// The order number.
+    pub order_no: String,
+    /// The per-order secret for status requests.
+    pub client_secret: String,
+    /// TrustPay's cashier page (absent when resumed from storage).
+    pub pay_url: Option<String>,
+}
+
+/// Why a request failed, as the widget sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer: offline, DNS, CORS, aborted, timeout.
+    Network,
+    /// The edge answered with an error body.
+    Api {
+        /// The edge's stable code.
+        code: ApiErrorCode,
+        /// The TrustPay code behind it, if any.
+        trustpay: Option<ErrorCode>,
+    },
+    /// The edge answered something we can't read.
+    BadResponse,
+}
+
+impl Failure {
+    /// The message shoppers see: the TrustPay code when there is one, else the edge code.
+    pub fn msg(&self) -> Msg {
+        match self {
+            Failure::Network => Msg::Ui(Ui::NetworkError),
+            Failure::Api {
+                trustpay: Some(code),
+                ..
+            } => Msg::Gateway(*code),
+            Failure::Api {
+                code,
+                trustpay: None,
+            } => Msg::Api(code.clone()),
+            Failure::BadResponse => Msg::Api(ApiErrorCode::Internal),
+        }
+    }
+
+    /// The stable code of the `error` event: `network`, `bad_response`, or the edge code.
+    pub fn code(&self) -> String {
+        match self {
+            Failure::Network => "network".to_owned(),
+            Failure::Api { code, .. } => code.as_str().to_owned(),
+            Failure::BadResponse => "bad_response".to_owned(),
+        }
+    }
+
+    /// Whether repeating the same request may succeed (so retrying is worth it).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Failure::Network | Failure::BadResponse => true,
+            Failure::Api { code, .. } => matches!(
+                code,
+                ApiErrorCode::OrderInProgress
+                    | ApiErrorCode::RateLimited
+                    | ApiErrorCode::GatewayUnavailable
+                    | ApiErrorCode::Internal
+            ),
+        }
+    }
+}
+
+/// The UI state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for the intent (fetchIntent) or the page to settle.
+    Loading,
+    /// The pay button.
+    Idle,
+    /// Creating the order; `attempt` counts automatic retries.
+    Creating {
+        /// Retries so far.
+        attempt: u32,
+    },
+    /// Redirect mode: leaving for the pay page.
+    Redirecting {
+        /// The order.
+        order: OrderRef,
+    },
+    /// The pay page is (or should be) open; tracking.
+    Waiting {
+        /// The order.
+        order: OrderRef,
+        /// Popup and new tab were both blocked: show the reopen link prominently.
+        blocked: bool,
+        /// The popup was closed before a final status.
+        closed: bool,
+        /// Still asking for the first status after a resume.
+        checking: bool,
+        /// Last known status.
+        status: OrderStatus,
+    },
+    /// A final status.
+    Final {
+        /// The order.
+        order_no: String,
+        /// The status.
+        status: OrderStatus,
+        /// The edge-signed client result, when the edge sent one (passed on in `state`
+        /// events for the merchant's backend to verify).
+        result_token: Option<String>,
+    },
+    /// Tracking gave up without a final status.
+    StillProcessing {
+        /// The order.
+        order: OrderRef,
+    },
+    /// Something failed.
+    Error {
+        /// The failure.
+        failure: Failure,
+    },
+}
+
+impl State {
+    /// The name in `state` events: `loading`, `idle`, `creating`, `redirecting`,
+    /// `waiting`, `final`, `still_processing`, `error`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Loading => "loading",
+            State::Idle => "idle",
+            State::Creating { .. } => "creating",
+            State::Redirecting { .. } => "redirecting",
+            State::Waiting { .. } => "waiting",
+            State::Final { .. } => "final",
+            State::StillProcessing { .. } => "still_processing",
+            State::Error { .. } => "error",
+        }
+    }
+
+    /// The order's status name (`pending`, `paid`, ...) when one is known.
+    pub fn status_name(&self) -> Option<&'static str> {
+        match self {
+            State::Waiting { status, .. } | State::Final { status, .. } => {
+                Some(state_name(*status))
+            }
+            State::Loading
+            | State::Idle
+            | State::Creating { .. }
+            | State::Redirecting { .. }
+            | State::StillProcessing { .. }
+            | State::Error { .. } => None,
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The widget can take payments (intent known).
+    Ready,
+    /// The intent couldn't be obtained (`fetchIntent` failed).
+    IntentFailed,
+    /// An order found in sessionStorage (the shopper came back from the pay page).
+    Resume(OrderRef),
+    /// The pay button.
+    PayClicked,
+    /// The edge created (or replayed) the order.
+    Created(OrderRef, OrderStatus),
+    /// Creating failed.
+    CreateFailed(Failure),
+    /// A create retry timer fired.
+    RetryDue,
+    /// The popup or a new tab opened.
+    PopupOpened,
+    /// Both were blocked.
+    PopupBlocked,
+    /// The shopper closed the popup.
+    PopupClosed,
+    /// The reopen link was used.
+    ReopenClicked,
+    /// A status from the tracker, with the edge's signed client result if it sent one.
+    Status(OrderStatus, Option<String>),
+    /// A tracker check failed.
+    TrackFailed(Failure),
+    /// The tracker gave up.
+    TrackGaveUp,
+    /// navigator.onLine changed.
+    Online(bool),
+    /// The retry button.
+    RetryClicked,
+}
+
+/// Events the widget emits to the merchant page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Emit {
+    /// Mounted and interactive.
+    Ready,
+    /// The state changed (name from [`State::name`]).
+    State,
+    /// An error with a stable code.
+    Error(String),
+    /// Leaving for (or opening) the pay page.
+    Redirect(String),
+    /// The popup was closed by the shopper.
+    Close,
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Open an empty popup now, inside the click (a popup opened after `await` is blocked).
+    PrepareWindow,
+    /// POST /v1/orders with the intent (the same intent on every retry).
+    CreateOrder,
+    /// Fire [`Event::RetryDue`] after this many ms.
+    ScheduleRetry(u32),
+    /// Show the pay page in the prepared popup, else a new tab; report opened/blocked.
+    OpenPopup(String),
+    /// Navigate the page to the pay page.
+    Navigate(String),
+    /// Close the prepared popup (creating failed).
+    ClosePopup,
+    /// Store `{order_no, client_secret}` in sessionStorage.
+    SaveSession(OrderRef),
+    /// Remove it.
+    ClearSession,
+    /// Start tracking this order.
+    Track(OrderRef),
+    /// Ask the tracker to check now.
+    Poke,
+    /// Stop tracking.
+    StopTracking,
+    /// Tell the merchant page.
+    Emit(Emit),
+}
+
+/// The state machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    state: State,
+    mode: Mode,
+    offline: bool,
+    create_policy: Backoff,
+}
+
+impl Machine {
+    /// A machine in `Loading`.
+    pub fn new(mode: Mode) -> Self {
+        Machine {
+            state: State::Loading,
+            mode,
+            offline: false,
+            create_policy: Backoff::CREATE,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Whether the browser reported being offline.
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Applies an event. `unit` is a random number in `[0, 1)` for jitter.
+    pub fn handle(&mut self, event: Event, unit: f64) -> Vec<Effect> {
+        let before = self.state.name();
+        let before_status = self.state.status_name();
+        let mut fx = self.step(event, unit);
+        if self.state.name() != before || self.state.status_name() != before_status {
+            fx.push(Effect::Emit(Emit::State));
+        }
+        fx
+    }
+
+    // Events that don't apply to the current state change nothing; each arm says which
+    // states it acts in (`let .. else` / `if`), so a new state needs no catch-all `_` arm.
+    fn step(&mut self, event: Event, unit: f64) -> Vec<Effect> {
+        use Effect as F;
+        match event {
+            Event::Ready => {
+                if self.state != State::Loading {
+                    return vec![];
+                }
+                self.state = State::Idle;
+                vec![F::Emit(Emit::Ready)]
+            }
+            Event::IntentFailed => {
+                if !matches!(self.state, State::Loading | State::Idle) {
+                    return vec![];
+                }
+                self.fail(Failure::Network)
+            }
+            Event::Resume(order) => {
+                if !matches!(self.state, State::Loading | State::Idle) {
+                    return vec![];
+                }
+                self.state = State::Waiting {
+                    order: order.clone(),
+                    blocked: false,
+                    closed: false,
+                    checking: true,
+                    status: OrderStatus::Pending,
+                };
+                vec![F::Emit(Emit::Ready), F::Track(order)]
+            }
+            Event::PayClicked | Event::RetryClicked => match &self.state {
+                State::Idle | State::Error { .. } => {
+                    self.state = State::Creating { attempt: 0 };
+                    let mut fx = Vec::with_capacity(2);
+                    if self.mode == Mode::Popup {
+                        fx.push(F::PrepareWindow);
+                    }
+                    fx.push(F::CreateOrder);
+                    fx
+                }
+                State::StillProcessing { order } => {
+                    // "Check again": one more round of tracking.
+                    let order = order.clone();
+                    self.state = State::Waiting {
+                        order: order.clone(),
+                        blocked: false,
+                        closed: true,
+                        checking: true,
+                        status: OrderStatus::Pending,
+                    };
+                    vec![F::Track(order)]
+                }
+                // Double click, or clicks while busy: nothing.
+                State::Loading
+                | State::Creating { .. }
+                | State::Redirecting { .. }
+                | State::Waiting { .. }
+                | State::Final { .. } => vec![],
+            },
+            Event::Created(order, status) => {
+                if !matches!(self.state, State::Creating { .. }) {
+                    return vec![];
+                }
+                self.created(order, status)
+            }
+            Event::CreateFailed(failure) => {
+                let State::Creating { attempt } = self.state else {
+                    return vec![];
+                };
+                if failure.is_transient()
+                    && let Some(ms) = self.create_policy.delay(attempt, unit)
+                {
+                    self.state = State::Creating {
+                        attempt: attempt + 1,
+                    };
+                    return vec![F::ScheduleRetry(ms)];
+                }
+                let mut fx = vec![F::ClosePopup];
+                fx.extend(self.fail(failure));
+                fx
+            }
+            Event::RetryDue => {
+                if !matches!(self.state, State::Creating { .. }) {
+                    return vec![];
+                }
+                vec![F::CreateOrder]
+            }
+            Event::PopupOpened => {
+                let State::Waiting {
+                    blocked, closed, ..
+                } = &mut self.state
+                else {
+                    return vec![];
+                };
+                *blocked = false;
+                *closed = false;
+                vec![]
+            }
+            Event::PopupBlocked => {
+                let State::Waiting { blocked, .. } = &mut self.state else {
+                    return vec![];
+                };
+                *blocked = true;
+                vec![]
+            }
+            Event::PopupClosed => {
+                let State::Waiting { closed, .. } = &mut self.state else {
+                    return vec![F::Emit(Emit::Close)];
+                };
+                *closed = true;
+                vec![F::Emit(Emit::Close), F::Poke]
+            }
+            Event::ReopenClicked => {
+                let State::Waiting {
+                    order,
+                    closed,
+                    blocked,
+                    ..
+                } = &mut self.state
+                else {
+                    return vec![];
+                };
+                *closed = false;
+                *blocked = false;
+                match order.pay_url.clone() {
+                    Some(url) => vec![F::Emit(Emit::Redirect(url))],
+                    None => vec![],
+                }
+            }
+            Event::Status(status, token) => self.status(status, token),
+            Event::TrackFailed(failure) => {
+                let gone = matches!(
+                    &failure,
+                    Failure::Api {
+                        code: ApiErrorCode::OrderNotFound | ApiErrorCode::ClientSecretInvalid,
+                        ..
+                    }
+                );
+                // Anything else is transient: the tracker keeps going on its schedule.
+                if !gone || !matches!(self.state, State::Waiting { .. }) {
+                    return vec![];
+                }
+                // The order or its secret is gone: tracking can't succeed.
+                let mut fx = vec![F::StopTracking, F::ClearSession];
+                fx.extend(self.fail(failure));
+                fx
+            }
+            Event::TrackGaveUp => {
+                let State::Waiting { order, .. } = &self.state else {
+                    return vec![];
+                };
+                self.state = State::StillProcessing {
+                    order: order.clone(),
+                };
+                vec![]
+            }
+            Event::Online(online) => {
+                let was_offline = self.offline;
+                self.offline = !online;
+                if online && was_offline && matches!(self.state, State::Waiting { .. }) {
+                    vec![F::Poke]
+                } else {
+                    vec![]
+                }
+            }
+        }
+    }
+
+    fn created(&mut self, order: OrderRef, status: OrderStatus) -> Vec<Effect> {
+        use Effect as F;
+        if is_final(status) {
+            // The same intent again after the order ended: show the outcome, open nothing.
+            self.state = State::Final {
+                order_no: order.order_no,
+                status,
+                result_token: None,
+            };
+            return vec![F::ClosePopup, F::ClearSession];
+        }
+        // Only http(s): a `javascript:` pay URL would run in the merchant's page.
+        let Some(url) = order.pay_url.clone().filter(|u| is_http_url(u)) else {
+            return self.fail(Failure::BadResponse);
+        };
+        match self.mode {
+            Mode::Popup => {
+                self.state = State::Waiting {
+                    order: order.clone(),
+                    blocked: false,
+                    closed: false,
+                    checking: false,
+                    status,
+                };
+                vec![
+                    F::SaveSession(order.clone()),
+                    F::OpenPopup(url.clone()),
+                    F::Emit(Emit::Redirect(url)),
+                    F::Track(order),
+                ]
+            }
+            Mode::Redirect => {
+                self.state = State::Redirecting {
+                    order: order.clone(),
+                };
+                vec![
+                    F::SaveSession(order),
+                    F::Emit(Emit::Redirect(url.clone())),
+                    F::Navigate(url),
+                ]
+            }
+        }
+    }
+
+    fn status(&mut self, new: OrderStatus, result_token: Option<String>) -> Vec<Effect> {
+        use Effect as F;
+        let State::Waiting {
+            order,
+            status,
+            checking,
+            ..
+        } = &mut self.state
+        else {
+            return vec![];
+        };
+        *checking = false;
+        // Forward-only: never let a late "pending" undo something newer.
+        let next = match checkout_core::state::apply(*status, new).new_status() {
+            Some(next) => next,
+            None => return vec![],
+        };
+        *status = next;
+        if is_final(next) {
+            let order_no = order.order_no.clone();
+            self.state = State::Final {
+                order_no,
+                status: next,
+                result_token,
+            };
+            return vec![F::StopTracking, F::ClearSession, F::ClosePopup];
+        }
+        vec![]
+    }
+
+    fn fail(&mut self, failure: Failure) -> Vec<Effect> {
+        let code = failure.code();
+        self.state = State::Error { failure };
+        vec![Effect::Emit(Emit::Error(code))]
+    }
+}
+
+/// Whether `url` is an absolute http(s) URL (the only kind we open, navigate to or link).
+pub fn is_http_url(url: &str) -> bool {
+    let head = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    head.starts_with("https://") || head.starts_with("http://")
+}
+
+/// Which button the view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    /// "Pay {amount}" / "Pay now".
+    Pay,
+    /// "Try again".
+    Retry,
+}
+
+/// What to render, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// The live-region text.
+    pub status: Option<Msg>,
+    /// The button, if any.
+    pub button: Option<Button>,
+    /// The button is shown but busy (disabled, aria-busy).
+    pub busy: bool,
+    /// The "reopen payment page" link target.
+    pub reopen: Option<String>,
+    /// The final status, for styling (`data-status`).
+    pub tone: Tone,
+}
+
+/// The visual tone of the status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Neutral / in progress.
+    Info,
+    /// Paid.
+    Success,
+    /// Failed, expired, error.
+    Error,
+}
+
+/// The view for a state.
+pub fn view(machine: &Machine) -> View {
+    let offline = machine.offline();
+    let mut v = View {
+        status: None,
+        button: None,
+        busy: false,
+        reopen: None,
+        tone: Tone::Info,
+    };
+    match machine.state() {
+        State::Loading => v.status = Some(Msg::Ui(Ui::Loading)),
+        State::Idle => {
+            v.button = Some(Button::Pay);
+            if offline {
+                v.status = Some(Msg::Ui(Ui::Offline));
+            }
+        }
+        State::Creating { .. } => {
+            v.button = Some(Button::Pay);
+            v.busy = true;
+            v.status = Some(Msg::Ui(if offline { Ui::Offline } else { Ui::Creating }));
+        }
+        State::Redirecting { .. } => {
+            v.busy = true;
+            v.button = Some(Button::Pay);
+            v.status = Some(Msg::Ui(Ui::Opening));
+        }
+        State::Waiting {
+            order,
+            blocked,
+            closed,
+            checking,
+            status,
+        } => {
+            v.reopen = order.pay_url.clone();
+            let ui = if offline {
+                Ui::Offline
+            } else if *blocked {
+                Ui::PopupBlocked
+            } else if *closed {
+                Ui::WindowClosed
+            } else if *checking {
+                Ui::Checking
+            } else {
+                Ui::Waiting
+            };
+            // A known non-pending status (none today) would be shown instead of "waiting".
+            v.status = Some(
+                if *status == OrderStatus::Pending || offline || *blocked || *closed || *checking {
+                    Msg::Ui(ui)
+                } else {
+                    Msg::Status(*status)
+                },
+            );
+        }
+        State::Final { status, .. } => {
+            v.status = Some(Msg::Status(*status));
+            v.tone = match status {
+                OrderStatus::Paid | OrderStatus::Settled | OrderStatus::PayoutPaid => Tone::Success,
+                OrderStatus::Failed | OrderStatus::TimedOut => Tone::Error,
+                OrderStatus::Pending
+                | OrderStatus::Refunded
+                | OrderStatus::PartiallyRefunded
+                | OrderStatus::Refunding
+                | OrderStatus::Unknown(_) => Tone::Info,
+            };
+        }
+        State::StillProcessing { order } => {
+            v.status = Some(Msg::Ui(Ui::StillProcessing));
+            v.reopen = order.pay_url.clone();
+            v.button = Some(Button::Retry);
+        }
+        State::Error { failure } => {
+            v.status = Some(failure.msg());
+            v.tone = Tone::Error;
+            if failure.is_transient() {
+                v.button = Some(Button::Retry);
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(url: bool) -> OrderRef {
+        OrderRef {
+            order_no: "A-1".into(),
+            client_secret: "cs".into(),
+            pay_url: url.then(|| "https://pay.example/c/1".to_owned()),
+        }
+    }
+
+    fn ready(mode: Mode) -> Machine {
+        let mut m = Machine::new(mode);
+        let fx = m.handle(Event::Ready, 0.5);
+        assert_eq!(
+            fx,
+            vec![Effect::Emit(Emit::Ready), Effect::Emit(Emit::State)]
+        );
+        m
+    }
+
+    #[test]
+    fn happy_path_popup() {
+        let mut m = ready(Mode::Popup);
+        assert_eq!(view(&m).button, Some(Button::Pay));
+        let fx = m.handle(Event::PayClicked, 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::PrepareWindow,
+                Effect::CreateOrder,
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert!(view(&m).busy);
+        // Double click: nothing at all.
+        assert_eq!(m.handle(Event::PayClicked, 0.5), vec![]);
+        let fx = m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::SaveSession(order(true)),
+                Effect::OpenPopup("https://pay.example/c/1".into()),
+                Effect::Emit(Emit::Redirect("https://pay.example/c/1".into())),
+                Effect::Track(order(true)),
+                Effect::Emit(Emit::State),
+            ]
+        );
+        assert_eq!(view(&m).status, Some(Msg::Ui(Ui::Waiting)));
+        assert_eq!(
+            m.handle(Event::Status(OrderStatus::Pending, None), 0.5),
+            vec![]
+        );
+        let fx = m.handle(Event::Status(OrderStatus::Paid, None), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::StopTracking,
+                Effect::ClearSession,
+                Effect::ClosePopup,
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(m.state().status_name(), Some("paid"));
+        let v = view(&m);
+        assert_eq!(v.status, Some(Msg::Status(OrderStatus::Paid)));
+        assert_eq!(v.tone, Tone::Success);
+        assert_eq!(v.button, None);
+        // A late status after the end changes nothing.
+        assert_eq!(
+            m.handle(Event::Status(OrderStatus::Failed, None), 0.5),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn network_failure_retries_the_same_create_then_errors() {
+        let mut m = ready(Mode::Popup);
+        m.handle(Event::PayClicked, 0.5);
+        for attempt in 0..Backoff::CREATE.max_attempts {
+            let fx = m.handle(Event::CreateFailed(Failure::Network), 0.0);
+            let cap = Backoff::CREATE.cap(attempt);
+            assert_eq!(
+                fx,
+                vec![Effect::ScheduleRetry(cap / 2)],
+                "attempt {attempt}"
+            );
+            assert_eq!(m.handle(Event::RetryDue, 0.5), vec![Effect::CreateOrder]);
+        }
+        let fx = m.handle(Event::CreateFailed(Failure::Network), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::ClosePopup,
+                Effect::Emit(Emit::Error("network".into())),
+                Effect::Emit(Emit::State)
+            ]
+        );
+        let v = view(&m);
+        assert_eq!(v.button, Some(Button::Retry));
+        assert_eq!(v.status, Some(Msg::Ui(Ui::NetworkError)));
+        // Retry starts a fresh create.
+        let fx = m.handle(Event::RetryClicked, 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::PrepareWindow,
+                Effect::CreateOrder,
+                Effect::Emit(Emit::State)
+            ]
+        );
+    }
+
+    #[test]
+    fn order_in_progress_is_retried_but_intent_expired_is_not() {
+        let mut m = ready(Mode::Redirect);
+        assert_eq!(
+            m.handle(Event::PayClicked, 0.5),
+            vec![Effect::CreateOrder, Effect::Emit(Emit::State)]
+        );
+        let busy = Failure::Api {
+            code: ApiErrorCode::OrderInProgress,
+            trustpay: None,
+        };
+        assert!(matches!(
+            m.handle(Event::CreateFailed(busy), 0.5).as_slice(),
+            [Effect::ScheduleRetry(_)]
+        ));
+        let expired = Failure::Api {
+            code: ApiErrorCode::IntentExpired,
+            trustpay: None,
+        };
+        let fx = m.handle(Event::CreateFailed(expired), 0.5);
+        assert!(fx.contains(&Effect::Emit(Emit::Error("intent_expired".into()))));
+        let v = view(&m);
+        assert_eq!(v.button, None, "retrying an expired intent can't help");
+        assert_eq!(v.status, Some(Msg::Api(ApiErrorCode::IntentExpired)));
+    }
+
+    #[test]
+    fn gateway_code_wins_over_edge_code_for_the_message() {
+        let f = Failure::Api {
+            code: ApiErrorCode::GatewayRejected,
+            trustpay: Some(ErrorCode::UserRiskControlFailed),
+        };
+        assert_eq!(f.msg(), Msg::Gateway(ErrorCode::UserRiskControlFailed));
+        assert_eq!(f.code(), "gateway_rejected");
+        assert!(!f.is_transient());
+    }
+
+    #[test]
+    fn redirect_mode_saves_then_navigates_and_resumes() {
+        let mut m = ready(Mode::Redirect);
+        m.handle(Event::PayClicked, 0.5);
+        let fx = m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::SaveSession(order(true)),
+                Effect::Emit(Emit::Redirect("https://pay.example/c/1".into())),
+                Effect::Navigate("https://pay.example/c/1".into()),
+                Effect::Emit(Emit::State),
+            ]
+        );
+        assert_eq!(m.state().name(), "redirecting");
+        // The shopper comes back: a new page, a new machine.
+        let mut back = Machine::new(Mode::Redirect);
+        let fx = back.handle(Event::Resume(order(false)), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Emit(Emit::Ready),
+                Effect::Track(order(false)),
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(view(&back).status, Some(Msg::Ui(Ui::Checking)));
+        let fx = back.handle(Event::Status(OrderStatus::Failed, None), 0.5);
+        assert!(fx.contains(&Effect::ClearSession));
+        assert_eq!(view(&back).tone, Tone::Error);
+    }
+
+    #[test]
+    fn popup_blocked_shows_reopen_link_and_close_pokes() {
+        let mut m = ready(Mode::Popup);
+        m.handle(Event::PayClicked, 0.5);
+        m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        assert_eq!(m.handle(Event::PopupBlocked, 0.5), vec![]);
+        let v = view(&m);
+        assert_eq!(v.status, Some(Msg::Ui(Ui::PopupBlocked)));
+        assert_eq!(v.reopen.as_deref(), Some("https://pay.example/c/1"));
+        assert_eq!(
+            m.handle(Event::ReopenClicked, 0.5),
+            vec![Effect::Emit(Emit::Redirect(
+                "https://pay.example/c/1".into()
+            ))]
+        );
+        assert_eq!(view(&m).status, Some(Msg::Ui(Ui::Waiting)));
+        assert_eq!(
+            m.handle(Event::PopupClosed, 0.5),
+            vec![Effect::Emit(Emit::Close), Effect::Poke]
+        );
+        assert_eq!(view(&m).status, Some(Msg::Ui(Ui::WindowClosed)));
+    }
+
+    #[test]
+    fn tracking_gives_up_to_still_processing_and_can_check_again() {
+        let mut m = ready(Mode::Popup);
+        m.handle(Event::PayClicked, 0.5);
+        m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        // Transient tracking errors keep waiting.
+        assert_eq!(m.handle(Event::TrackFailed(Failure::Network), 0.5), vec![]);
+        assert_eq!(m.state().name(), "waiting");
+        assert_eq!(
+            m.handle(Event::TrackGaveUp, 0.5),
+            vec![Effect::Emit(Emit::State)]
+        );
+        assert_eq!(view(&m).status, Some(Msg::Ui(Ui::StillProcessing)));
+        let fx = m.handle(Event::RetryClicked, 0.5);
+        assert_eq!(
+            fx,
+            vec![Effect::Track(order(true)), Effect::Emit(Emit::State)]
+        );
+    }
+
+    #[test]
+    fn lost_order_stops_tracking_with_an_error() {
+        let mut m = Machine::new(Mode::Popup);
+        m.handle(Event::Resume(order(false)), 0.5);
+        let gone = Failure::Api {
+            code: ApiErrorCode::ClientSecretInvalid,
+            trustpay: None,
+        };
+        let fx = m.handle(Event::TrackFailed(gone), 0.5);
+        assert_eq!(fx[..2], [Effect::StopTracking, Effect::ClearSession]);
+        assert_eq!(m.state().name(), "error");
+    }
+
+    #[test]
+    fn offline_then_online_pokes_tracker() {
+        let mut m = Machine::new(Mode::Popup);
+        m.handle(Event::Resume(order(true)), 0.5);
+        assert_eq!(m.handle(Event::Online(false), 0.5), vec![]);
+        assert_eq!(view(&m).status, Some(Msg::Ui(Ui::Offline)));
+        assert_eq!(m.handle(Event::Online(true), 0.5), vec![Effect::Poke]);
+        assert_eq!(m.handle(Event::Online(true), 0.5), vec![]);
+    }
+
+    #[test]
+    fn replayed_final_order_shows_outcome_without_opening() {
+        let mut m = ready(Mode::Popup);
+        m.handle(Event::PayClicked, 0.5);
+        let fx = m.handle(Event::Created(order(true), OrderStatus::Paid), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::ClosePopup,
+                Effect::ClearSession,
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(view(&m).status, Some(Msg::Status(OrderStatus::Paid)));
+    }
+
+    #[test]
+    fn statuses_only_move_forward_and_unknown_is_ignored() {
+        let mut m = Machine::new(Mode::Popup);
+        m.handle(Event::Resume(order(true)), 0.5);
+        assert_eq!(
+            m.handle(Event::Status(OrderStatus::Unknown(77), None), 0.5),
+            vec![]
+        );
+        assert_eq!(m.state().name(), "waiting");
+        assert_eq!(
+            view(&m).status,
+            Some(Msg::Ui(Ui::Waiting)),
+            "first answer ends 'checking'"
+        );
+    }
+
+    #[test]
+    fn intent_failure_is_an_error() {
+        let mut m = Machine::new(Mode::Popup);
+        let fx = m.handle(Event::IntentFailed, 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Emit(Emit::Error("network".into())),
+                Effect::Emit(Emit::State)
+            ]
+        );
+    }
+
+    #[test]
+    fn non_http_pay_urls_are_refused() {
+        for url in [
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "",
+        ] {
+            let mut m = ready(Mode::Redirect);
+            m.handle(Event::PayClicked, 0.5);
+            let bad = OrderRef {
+                pay_url: Some(url.to_owned()),
+                ..order(true)
+            };
+            let fx = m.handle(Event::Created(bad, OrderStatus::Pending), 0.5);
+            assert!(
+                !fx.iter()
+                    .any(|f| matches!(f, Effect::Navigate(_) | Effect::OpenPopup(_))),
+                "{url}"
+            );
+            assert_eq!(m.state().name(), "error", "{url}");
+        }
+        assert!(is_http_url("HTTPS://cashier.example/x"));
+        assert!(is_http_url("http://127.0.0.1:8787/x"));
+    }
+
+    #[test]
+    fn final_status_keeps_the_signed_client_result() {
+        let mut m = Machine::new(Mode::Popup);
+        m.handle(Event::Resume(order(true)), 0.5);
+        m.handle(Event::Status(OrderStatus::Pending, None), 0.5);
+        m.handle(Event::Status(OrderStatus::Paid, Some("v1.p.s".into())), 0.5);
+        assert_eq!(
+            m.state(),
+            &State::Final {
+                order_no: "A-1".into(),
+                status: OrderStatus::Paid,
+                result_token: Some("v1.p.s".into())
+            }
+        );
+    }
+
+    #[test]
+    fn mode_parsing() {
+        assert_eq!(Mode::parse("redirect"), Mode::Redirect);
+        assert_eq!(Mode::parse(" REDIRECT "), Mode::Redirect);
+        assert_eq!(Mode::parse("popup"), Mode::Popup);
+        assert_eq!(Mode::parse("weird"), Mode::Popup);
+    }
+}

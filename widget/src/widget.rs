@@ -1,0 +1,506 @@
+//! One mounted widget: owns its DOM, reducer, tracker, timers and listeners, and performs
+//! the reducer's effects. Every callback holds a `Weak` to it, and every listener and timer
+//! is a gloo handle stored here, so `destroy()` (dropping them) leaves nothing running.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use checkout_core::contract::{ApiErrorCode, CreateOrderResponse};
+use gloo_events::EventListener;
+use gloo_timers::callback::{Interval, Timeout};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
+
+use crate::api::Edge;
+use crate::dom::{Dom, TextCtx, format_amount};
+use crate::flow::{self, Session};
+use crate::i18n::{Locale, Overrides};
+use crate::polling::PollingTracker;
+use crate::reducer::{Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, view};
+use crate::tracker::{Report, Tracker};
+
+/// Everything a mount needs, whichever way it was embedded.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) edge: String,
+    pub(crate) intent: Option<String>,
+    pub(crate) fetch_intent: Option<js_sys::Function>,
+    pub(crate) locale: Locale,
+    pub(crate) mode: Mode,
+    pub(crate) theme: String,
+    pub(crate) overrides: Overrides,
+    pub(crate) on_event: Option<js_sys::Function>,
+}
+
+/// The event names a page can listen to (`trustpay:<name>` DOM events on the host).
+pub(crate) const EVENTS: [&str; 5] = ["ready", "state", "error", "redirect", "close"];
+
+pub(crate) struct Inner {
+    host: Element,
+    edge: Edge,
+    fetch_intent: Option<js_sys::Function>,
+    session: Session,
+    machine: RefCell<Machine>,
+    dom: Dom,
+    text: RefCell<TextCtx>,
+    intent: RefCell<Option<String>>,
+    popup: RefCell<Option<Window>>,
+    tracker: RefCell<Option<Box<dyn Tracker>>>,
+    retry: RefCell<Option<Timeout>>,
+    popup_watch: RefCell<Option<Interval>>,
+    create_abort: RefCell<Option<AbortController>>,
+    listeners: RefCell<Vec<EventListener>>,
+    destroyed: Cell<bool>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Widget")
+            .field("state", &self.machine.borrow().state().name())
+            .finish()
+    }
+}
+
+thread_local! {
+    /// Live widgets. The widget's life is `mount` → `destroy()`, not the JS handle's: a
+    /// handle the page drops (and the GC collects) must not stop a checkout in progress.
+    static LIVE: RefCell<Vec<Rc<Inner>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Destroys a widget already mounted on `host` (re-mount, element re-connect).
+pub(crate) fn destroy_on(host: &Element) {
+    let existing = LIVE.with(|live| live.borrow().iter().find(|w| &w.host == host).cloned());
+    if let Some(w) = existing {
+        w.destroy();
+    }
+}
+
+impl Inner {
+    pub(crate) fn mount(host: Element, cfg: Config) -> Result<Rc<Inner>, JsValue> {
+        destroy_on(&host);
+        let dom = Dom::build(&host, cfg.locale, &cfg.theme)?;
+        let amount = cfg
+            .intent
+            .as_deref()
+            .and_then(|i| peek_amount(cfg.locale, i));
+        let session = Session::new(&cfg.edge, cfg.intent.as_deref());
+        let inner = Rc::new(Inner {
+            edge: Edge::new(&cfg.edge),
+            fetch_intent: cfg.fetch_intent,
+            session,
+            machine: RefCell::new(Machine::new(cfg.mode)),
+            dom,
+            text: RefCell::new(TextCtx {
+                locale: cfg.locale,
+                overrides: cfg.overrides,
+                amount,
+            }),
+            intent: RefCell::new(cfg.intent),
+            popup: RefCell::new(None),
+            tracker: RefCell::new(None),
+            retry: RefCell::new(None),
+            popup_watch: RefCell::new(None),
+            create_abort: RefCell::new(None),
+            listeners: RefCell::new(Vec::new()),
+            destroyed: Cell::new(false),
+            host,
+        });
+        if let Some(f) = cfg.on_event {
+            for name in EVENTS {
+                let f = f.clone();
+                inner.on(name, move |detail| {
+                    let _ = f.call1(&JsValue::NULL, detail);
+                });
+            }
+        }
+        inner.listen();
+        inner.render();
+        LIVE.with(|live| live.borrow_mut().push(inner.clone()));
+
+        // Start after the caller got its handle, so `handle.on("ready", ..)` sees `ready`.
+        let weak = Rc::downgrade(&inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(w) = weak.upgrade() else { return };
+            if w.destroyed.get() {
+                return;
+            }
+            if !web_sys::window()
+                .map(|win| win.navigator().on_line())
+                .unwrap_or(true)
+            {
+                w.dispatch(Event::Online(false));
+            }
+            let redirect = w.machine.borrow().mode() == Mode::Redirect;
+            match w.session.load(redirect) {
+                Some(order) => w.dispatch(Event::Resume(order)),
+                None => w.dispatch(Event::Ready),
+            }
+        });
+        Ok(inner)
+    }
+
+    fn weak(self: &Rc<Self>) -> Weak<Inner> {
+        Rc::downgrade(self)
+    }
+
+    /// DOM listeners: the button, the reopen link, visibility, online/offline.
+    fn listen(self: &Rc<Self>) {
+        let mut listeners = Vec::with_capacity(6);
+        let weak = self.weak();
+        listeners.push(EventListener::new(&self.dom.button, "click", move |_| {
+            if let Some(w) = weak.upgrade() {
+                let event = match view(&w.machine.borrow()).button {
+                    Some(Button::Retry) => Event::RetryClicked,
+                    Some(Button::Pay) | None => Event::PayClicked,
+                };
+                w.dispatch(event);
+            }
+        }));
+        let weak = self.weak();
+        listeners.push(EventListener::new(&self.dom.reopen, "click", move |_| {
+            if let Some(w) = weak.upgrade() {
+                w.dispatch(Event::ReopenClicked);
+            }
+        }));
+        if let Some(window) = web_sys::window() {
+            if let Some(document) = window.document() {
+                let weak = self.weak();
+                let doc = document.clone();
+                listeners.push(EventListener::new(
+                    &document,
+                    "visibilitychange",
+                    move |_| {
+                        if let Some(w) = weak.upgrade()
+                            && let Some(t) = w.tracker.borrow_mut().as_mut()
+                        {
+                            t.set_hidden(doc.hidden());
+                        }
+                    },
+                ));
+            }
+            for (name, online) in [("online", true), ("offline", false)] {
+                let weak = self.weak();
+                listeners.push(EventListener::new(&window, name, move |_| {
+                    if let Some(w) = weak.upgrade() {
+                        w.dispatch(Event::Online(online));
+                    }
+                }));
+            }
+        }
+        self.listeners.borrow_mut().extend(listeners);
+    }
+
+    /// `handle.on(name, fn)`: a listener for `trustpay:<name>` on the host, dropped on destroy.
+    pub(crate) fn on(self: &Rc<Self>, name: &str, f: impl Fn(&JsValue) + 'static) {
+        if self.destroyed.get() {
+            return;
+        }
+        let listener =
+            EventListener::new(&self.host, crate::cat(&["trustpay:", name]), move |event| {
+                // Only our own `trustpay:*` events; a plain Event gives `undefined` detail.
+                f(&event.unchecked_ref::<CustomEvent>().detail());
+            });
+        self.listeners.borrow_mut().push(listener);
+    }
+
+    pub(crate) fn state_name(&self) -> &'static str {
+        if self.destroyed.get() {
+            "destroyed"
+        } else {
+            self.machine.borrow().state().name()
+        }
+    }
+
+    /// Feeds an event to the reducer, renders, then performs the effects.
+    pub(crate) fn dispatch(self: &Rc<Self>, event: Event) {
+        if self.destroyed.get() {
+            return;
+        }
+        let effects = self
+            .machine
+            .borrow_mut()
+            .handle(event, js_sys::Math::random());
+        self.render();
+        for effect in effects {
+            if self.destroyed.get() {
+                return;
+            }
+            self.perform(effect);
+        }
+    }
+
+    fn render(&self) {
+        let view = view(&self.machine.borrow());
+        self.dom.render(&view, &self.text.borrow());
+    }
+
+    fn perform(self: &Rc<Self>, effect: Effect) {
+        match effect {
+            Effect::PrepareWindow => *self.popup.borrow_mut() = flow::prepare_window(),
+            Effect::CreateOrder => self.create_order(),
+            Effect::ScheduleRetry(ms) => {
+                let weak = self.weak();
+                *self.retry.borrow_mut() = Some(Timeout::new(ms, move || {
+                    if let Some(w) = weak.upgrade() {
+                        w.retry.borrow_mut().take();
+                        w.dispatch(Event::RetryDue);
+                    }
+                }));
+            }
+            Effect::OpenPopup(url) => {
+                let prepared = self.popup.borrow_mut().take();
+                match flow::show(prepared, &url) {
+                    Some(win) => {
+                        *self.popup.borrow_mut() = Some(win);
+                        self.watch_popup();
+                        self.dispatch(Event::PopupOpened);
+                    }
+                    None => self.dispatch(Event::PopupBlocked),
+                }
+            }
+            Effect::Navigate(url) => flow::navigate(&url),
+            Effect::ClosePopup => {
+                self.popup_watch.borrow_mut().take();
+                if let Some(popup) = self.popup.borrow_mut().take() {
+                    flow::close(&popup);
+                }
+            }
+            Effect::SaveSession(order) => self.session.save(&order),
+            Effect::ClearSession => self.session.clear(),
+            Effect::Track(order) => self.track(order),
+            Effect::Poke => {
+                if let Some(t) = self.tracker.borrow_mut().as_mut() {
+                    t.poke();
+                }
+            }
+            Effect::StopTracking => drop(self.tracker.borrow_mut().take()),
+            Effect::Emit(emit) => self.emit(emit),
+        }
+    }
+
+    fn track(self: &Rc<Self>, order: OrderRef) {
+        let weak = self.weak();
+        let mut tracker: Box<dyn Tracker> = Box::new(PollingTracker::new(
+            self.edge.clone(),
+            order,
+            move |report| {
+                if let Some(w) = weak.upgrade() {
+                    w.dispatch(match report {
+                        Report::Status(status, token) => Event::Status(status, token),
+                        Report::Failed(failure) => Event::TrackFailed(failure),
+                        Report::GaveUp => Event::TrackGaveUp,
+                    });
+                }
+            },
+        ));
+        if web_sys::window()
+            .and_then(|w| w.document())
+            .map(|d| d.hidden())
+            .unwrap_or(false)
+        {
+            tracker.set_hidden(true);
+        }
+        // Replace (and so stop) any previous tracker before starting the new one.
+        *self.tracker.borrow_mut() = None;
+        tracker.start();
+        *self.tracker.borrow_mut() = Some(tracker);
+    }
+
+    /// Checks once a second whether the shopper closed the popup.
+    fn watch_popup(self: &Rc<Self>) {
+        let weak = self.weak();
+        *self.popup_watch.borrow_mut() = Some(Interval::new(1_000, move || {
+            let Some(w) = weak.upgrade() else { return };
+            let closed = w
+                .popup
+                .borrow()
+                .as_ref()
+                .map(|p| p.closed().unwrap_or(true))
+                .unwrap_or(true);
+            if closed {
+                w.popup.borrow_mut().take();
+                // Dropping the Interval from inside its own callback is fine in gloo.
+                w.popup_watch.borrow_mut().take();
+                w.dispatch(Event::PopupClosed);
+            }
+        }));
+    }
+
+    fn create_order(self: &Rc<Self>) {
+        let Ok(controller) = AbortController::new() else {
+            return;
+        };
+        let signal = controller.signal();
+        if let Some(previous) = self.create_abort.borrow_mut().replace(controller) {
+            previous.abort();
+        }
+        let weak = self.weak();
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(w) = weak.upgrade() else { return };
+            let intent = w.intent().await;
+            let result = match intent {
+                Ok(intent) => {
+                    let edge = w.edge.clone();
+                    drop(w);
+                    edge.create_order(&intent, &signal).await
+                }
+                Err(failure) => {
+                    drop(w);
+                    Err(failure)
+                }
+            };
+            if signal.aborted() {
+                return;
+            }
+            let Some(w) = weak.upgrade() else { return };
+            w.create_abort.borrow_mut().take();
+            match result {
+                Ok(created) => w.created(created),
+                Err(failure) => w.dispatch(Event::CreateFailed(failure)),
+            }
+        });
+    }
+
+    /// The intent: given, or from `fetchIntent()` (once; cached after success).
+    async fn intent(&self) -> Result<String, Failure> {
+        if let Some(intent) = self.intent.borrow().clone() {
+            return Ok(intent);
+        }
+        let missing = Failure::Api {
+            code: ApiErrorCode::IntentMissing,
+            trustpay: None,
+        };
+        let Some(fetch) = &self.fetch_intent else {
+            return Err(missing);
+        };
+        let value = fetch.call0(&JsValue::NULL).map_err(|_| Failure::Network)?;
+        // A promise or a plain string: `Promise.resolve` takes both.
+        let value = JsFuture::from(js_sys::Promise::resolve(&value))
+            .await
+            .map_err(|_| Failure::Network)?;
+        let intent = value.as_string().filter(|s| !s.is_empty()).ok_or(missing)?;
+        let amount = peek_amount(self.text.borrow().locale, &intent);
+        if amount.is_some() {
+            self.text.borrow_mut().amount = amount;
+        }
+        self.session.set_intent(&intent);
+        *self.intent.borrow_mut() = Some(intent.clone());
+        Ok(intent)
+    }
+
+    fn created(self: &Rc<Self>, created: CreateOrderResponse) {
+        let locale = self.text.borrow().locale;
+        self.text.borrow_mut().amount = Some(format_amount(
+            locale,
+            created.amount.minor(),
+            created.currency.code(),
+        ));
+        let order = OrderRef {
+            order_no: created.order_no,
+            client_secret: created.client_secret,
+            pay_url: Some(created.pay_url),
+        };
+        self.dispatch(Event::Created(order, created.status));
+    }
+
+    /// Dispatches `trustpay:<type>` on the host (bubbles, crosses shadow roots).
+    fn emit(&self, emit: Emit) {
+        let detail = js_sys::Object::new();
+        let set = |k: &str, v: &str| {
+            let _ = js_sys::Reflect::set(&detail, &k.into(), &v.into());
+        };
+        let machine = self.machine.borrow();
+        let state = machine.state();
+        set("state", state.name());
+        if let Some(status) = state.status_name() {
+            set("status", status);
+        }
+        if let State::Final {
+            order_no,
+            result_token,
+            ..
+        } = state
+        {
+            set("order_no", order_no);
+            if let Some(token) = result_token {
+                set("result_token", token);
+            }
+        }
+        drop(machine);
+        let name = match &emit {
+            Emit::Ready => "ready",
+            Emit::State => "state",
+            Emit::Error(code) => {
+                set("code", code);
+                "error"
+            }
+            Emit::Redirect(url) => {
+                set("url", url);
+                "redirect"
+            }
+            Emit::Close => "close",
+        };
+        set("type", name);
+        let init = CustomEventInit::new();
+        crate::api::set(&init, "bubbles", &JsValue::TRUE);
+        crate::api::set(&init, "composed", &JsValue::TRUE);
+        crate::api::set(&init, "detail", &detail);
+        if let Ok(event) =
+            CustomEvent::new_with_event_init_dict(&crate::cat(&["trustpay:", name]), &init)
+        {
+            let _ = self.host.dispatch_event(&event);
+        }
+    }
+
+    /// Stops everything: listeners, timers, tracker, request in flight; empties the DOM.
+    pub(crate) fn destroy(self: &Rc<Self>) {
+        if self.destroyed.replace(true) {
+            return;
+        }
+        self.listeners.borrow_mut().clear();
+        self.retry.borrow_mut().take();
+        self.popup_watch.borrow_mut().take();
+        self.tracker.borrow_mut().take();
+        if let Some(controller) = self.create_abort.borrow_mut().take() {
+            controller.abort();
+        }
+        // A popup still blank (the order was being created) would stay empty forever; one
+        // showing the cashier page is the shopper's, and stays.
+        let blank = matches!(self.machine.borrow().state(), State::Creating { .. });
+        if let Some(popup) = self.popup.borrow_mut().take()
+            && blank
+        {
+            flow::close(&popup);
+        }
+        self.dom.clear();
+        LIVE.with(|live| live.borrow_mut().retain(|w| !Rc::ptr_eq(w, self)));
+    }
+}
+
+/// The amount inside an intent, for the button label only (the edge verifies the intent;
+/// nothing here trusts it). `v1.<base64url payload>.<mac>`.
+fn peek_amount(locale: Locale, intent: &str) -> Option<String> {
+    let payload = intent.split('.').nth(1)?;
+    let mut b64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !b64.len().is_multiple_of(4) {
+        b64.push('=');
+    }
+    let json = web_sys::window()?.atob(&b64).ok()?;
+    let obj = js_sys::JSON::parse(&json).ok()?;
+    let get = |k: &str| {
+        js_sys::Reflect::get(&obj, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let amount = checkout_core::Amount::parse_decimal(&get("amount")?).ok()?;
+    let currency = checkout_core::Currency::parse(&get("currency")?).ok()?;
+    Some(format_amount(locale, amount.minor(), currency.code()))
+}

@@ -1,0 +1,218 @@
+//! Reading the edge's JSON answers into `checkout-core`'s contract types, without serde.
+//!
+//! The browser parses the JSON (`Response.json()`); this module picks the fields out through
+//! a three-method trait and builds [`CreateOrderResponse`] / [`OrderView`] / a [`Failure`]
+//! with struct literals, so a field added to or renamed in the contract is still a compile
+//! error here. Why not serde-wasm-bindgen: measured, serde's deserializer plus
+//! `checkout-core`'s `serde_json::Value`-based impls (and the float formatting they bring)
+//! cost ~60 KB of wasm before `wasm-opt`; this costs a few hundred bytes. The native tests
+//! feed it `serde_json` renderings of the real core types, so both sides stay in step.
+
+use checkout_core::codes::{ErrorCode, OrderStatus};
+use checkout_core::contract::{ApiErrorCode, CreateOrderResponse, OrderView};
+use checkout_core::{Amount, Currency};
+
+use crate::reducer::Failure;
+
+/// A parsed JSON value, as far as the widget needs it.
+pub trait Json: Sized {
+    /// A member of an object.
+    fn field(&self, key: &str) -> Option<Self>;
+    /// The value as a string.
+    fn string(&self) -> Option<String>;
+    /// The value as a number.
+    fn number(&self) -> Option<f64>;
+}
+
+fn s<J: Json>(j: &J, key: &str) -> Option<String> {
+    j.field(key)?.string()
+}
+
+/// An integer code sent as a number or a digit string (core accepts both).
+fn int<J: Json>(j: &J, key: &str) -> Option<i64> {
+    let v = j.field(key)?;
+    match v.number() {
+        Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(n as i64),
+        Some(_) => None,
+        None => v.string()?.trim().parse().ok(),
+    }
+}
+
+/// An amount sent as a decimal string (or a number), parsed by core's strict parser.
+fn amount<J: Json>(j: &J, key: &str) -> Option<Amount> {
+    let v = j.field(key)?;
+    match v.string() {
+        Some(text) => Amount::parse_decimal(&text).ok(),
+        None => {
+            let minor = (v.number()? * 100.0).round();
+            (0.0..9.0e15)
+                .contains(&minor)
+                .then(|| Amount::from_minor(minor as i64))
+                .flatten()
+        }
+    }
+}
+
+/// `201`/`200` answer to `POST /v1/orders`.
+pub fn create_order_response<J: Json>(j: &J) -> Option<CreateOrderResponse> {
+    let status = OrderStatus::from_code(int(j, "status")?);
+    Some(CreateOrderResponse {
+        order_no: s(j, "order_no")?,
+        pay_url: s(j, "pay_url")?,
+        status,
+        state: s(j, "state").unwrap_or_else(|| checkout_core::state::state_name(status).to_owned()),
+        amount: amount(j, "amount")?,
+        currency: Currency::parse(&s(j, "currency")?).ok()?,
+        client_secret: s(j, "client_secret")?,
+    })
+}
+
+/// `GET /v1/orders/{order_no}` answer.
+pub fn order_view<J: Json>(j: &J) -> Option<OrderView> {
+    let status = OrderStatus::from_code(int(j, "status")?);
+    Some(OrderView {
+        order_no: s(j, "order_no")?,
+        status,
+        state: s(j, "state").unwrap_or_else(|| checkout_core::state::state_name(status).to_owned()),
+        amount: amount(j, "amount")?,
+        currency: Currency::parse(&s(j, "currency")?).ok()?,
+        paid_amount: amount(j, "paid_amount"),
+        refund_amount: amount(j, "refund_amount"),
+        updated_at: int(j, "updated_at").unwrap_or(0),
+        result_token: s(j, "result_token"),
+    })
+}
+
+/// An error answer (`{"error":{"code":..,"trustpay_code":..}}`) → [`Failure::Api`];
+/// anything else → [`Failure::BadResponse`].
+pub fn error_failure<J: Json>(j: Option<&J>) -> Failure {
+    let Some(error) = j.and_then(|j| j.field("error")) else {
+        return Failure::BadResponse;
+    };
+    match s(&error, "code") {
+        Some(code) => Failure::Api {
+            code: ApiErrorCode::from_code(&code),
+            trustpay: int(&error, "trustpay_code").map(ErrorCode::from_code),
+        },
+        None => Failure::BadResponse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checkout_core::contract::ErrorBody;
+    use serde_json::{Value, json};
+
+    impl Json for Value {
+        fn field(&self, key: &str) -> Option<Self> {
+            self.get(key).filter(|v| !v.is_null()).cloned()
+        }
+        fn string(&self) -> Option<String> {
+            self.as_str().map(str::to_owned)
+        }
+        fn number(&self) -> Option<f64> {
+            self.as_f64()
+        }
+    }
+
+    fn created() -> CreateOrderResponse {
+        CreateOrderResponse {
+            order_no: "A-1".into(),
+            pay_url: "https://cashier.example/p/1".into(),
+            status: OrderStatus::Pending,
+            state: "pending".into(),
+            amount: Amount::from_minor(500).expect("positive"),
+            currency: Currency::Inr,
+            client_secret: "cs_123".into(),
+        }
+    }
+
+    #[test]
+    fn reads_core_create_order_response_as_serialized_by_core() {
+        let original = created();
+        let json = serde_json::to_value(&original).expect("serializes");
+        assert_eq!(create_order_response(&json), Some(original));
+    }
+
+    #[test]
+    fn reads_core_order_view_as_serialized_by_core() {
+        let view = OrderView {
+            order_no: "A-1".into(),
+            status: OrderStatus::Paid,
+            state: "paid".into(),
+            amount: Amount::from_minor(12_345).expect("positive"),
+            currency: Currency::Usd,
+            paid_amount: Amount::from_minor(12_345),
+            refund_amount: None,
+            updated_at: 1_764_000_000_000,
+            result_token: Some("v1.eyJ9.sig".into()),
+        };
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(order_view(&json), Some(view));
+    }
+
+    #[test]
+    fn tolerant_where_core_is_tolerant() {
+        let json = json!({"order_no":"A","status":"6","amount":5,"currency":"USD","updated_at":1,"state":"settled"});
+        let view = order_view(&json).expect("reads");
+        assert_eq!(view.status, OrderStatus::Settled);
+        assert_eq!(view.amount.minor(), 500);
+        let json =
+            json!({"order_no":"A","status":42,"amount":"1.00","currency":"USD","updated_at":1});
+        assert_eq!(
+            order_view(&json).map(|v| v.status),
+            Some(OrderStatus::Unknown(42))
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use() {
+        let mut json = serde_json::to_value(created()).expect("serializes");
+        json["currency"] = json!("EUR");
+        assert_eq!(create_order_response(&json), None);
+        let mut json = serde_json::to_value(created()).expect("serializes");
+        json.as_object_mut()
+            .expect("object")
+            .remove("client_secret");
+        assert_eq!(create_order_response(&json), None);
+        assert_eq!(order_view(&json!({"status":1.5})), None);
+    }
+
+    #[test]
+    fn error_bodies_from_core() {
+        let body = serde_json::to_value(
+            ErrorBody::new(ApiErrorCode::GatewayRejected).with_trustpay_code(880017),
+        )
+        .expect("serializes");
+        assert_eq!(
+            error_failure(Some(&body)),
+            Failure::Api {
+                code: ApiErrorCode::GatewayRejected,
+                trustpay: Some(ErrorCode::UserRiskControlFailed)
+            }
+        );
+        let body =
+            serde_json::to_value(ErrorBody::new(ApiErrorCode::IntentExpired)).expect("serializes");
+        assert_eq!(
+            error_failure(Some(&body)),
+            Failure::Api {
+                code: ApiErrorCode::IntentExpired,
+                trustpay: None
+            }
+        );
+        let body = json!({"error":{"code":"brand_new","message":"x"}});
+        assert_eq!(
+            error_failure(Some(&body)),
+            Failure::Api {
+                code: ApiErrorCode::Unknown("brand_new".into()),
+                trustpay: None
+            }
+        );
+        assert_eq!(
+            error_failure(Some(&json!({"oops":1}))),
+            Failure::BadResponse
+        );
+        assert_eq!(error_failure::<Value>(None), Failure::BadResponse);
+    }
+}

@@ -1,0 +1,634 @@
+//! DOM behaviour in headless Chromium (wasm-bindgen-test):
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p widget --target wasm32-unknown-unknown`
+//! (or `cargo xtask test widget-browser`).
+//!
+//! The edge is a `fetch` stub installed from JS (it counts calls and answers like the real
+//! edge), so the tests are deterministic and need no server. Each test uses its own edge URL
+//! so sessionStorage entries never leak between tests.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+let calls = [];
+let statuses = [1];
+let createAnswer = null;
+let failCreates = 0;
+let bodies = [];
+export function install_stub(statusList, create, fail) {
+  calls = [];
+  bodies = [];
+  failCreates = fail || 0;
+  statuses = Array.from(statusList);
+  createAnswer = create || null;
+  if (!window.__tpRealFetch) window.__tpRealFetch = window.fetch;
+  if (!window.__tpRealOpen) window.__tpRealOpen = window.open;
+  window.open = window.__tpRealOpen;
+  const json = (status, body) => Promise.resolve(new Response(JSON.stringify(body),
+    { status, headers: { 'Content-Type': 'application/json' } }));
+  window.fetch = function (url, init) {
+    url = String(url);
+    calls.push((init && init.method || 'GET') + ' ' + url);
+    if (init && init.method === 'POST' && url.endsWith('/v1/orders')) {
+      bodies.push(String(init.body));
+      if (failCreates > 0) { failCreates -= 1; return Promise.reject(new TypeError('Failed to fetch')); }
+      if (createAnswer) return json(createAnswer[0], createAnswer[1]);
+      return json(201, { order_no: 'T-1', pay_url: 'http://127.0.0.1:9/pay/T-1', status: 1,
+        state: 'pending', amount: '5.00', currency: 'USD', client_secret: 'cs_test' });
+    }
+    if (url.indexOf('/v1/orders/') >= 0) {
+      const secret = init && init.headers && init.headers.get('X-Client-Secret');
+      if (secret !== 'cs_test') return json(401, { error: { code: 'client_secret_invalid', message: 'x' } });
+      const s = statuses.length > 1 ? statuses.shift() : statuses[0];
+      return json(200, { order_no: 'T-1', status: s, state: 'x', amount: '5.00', currency: 'USD', updated_at: 1,
+        result_token: s === 5 ? 'v1.tok.sig' : undefined });
+    }
+    return json(404, { error: { code: 'not_found', message: 'x' } });
+  };
+}
+export function block_popups() { window.open = function () { return null; }; }
+export function fetch_calls() { return calls.length; }
+export function create_bodies() { return bodies.slice(); }
+export function save_session(key, value) { sessionStorage.setItem(key, value); }
+export function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
+export function b64url(s) { return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''); }
+"#)]
+extern "C" {
+    fn install_stub(statuses: Vec<u32>, create: JsValue, fail_creates: u32);
+    fn create_bodies() -> Vec<String>;
+    fn save_session(key: &str, value: &str);
+    fn block_popups();
+    fn fetch_calls() -> u32;
+    fn sleep(ms: u32) -> js_sys::Promise;
+    fn b64url(s: &str) -> String;
+}
+
+/// The real `<trustpay-checkout>` glue, imported as a module (the build appends it to
+/// checkout.js as a classic script).
+#[wasm_bindgen(module = "/js/element.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = defineElement)]
+    fn define_element(mount_element: &js_sys::Function);
+}
+
+async fn wait(ms: u32) {
+    wasm_bindgen_futures::JsFuture::from(sleep(ms))
+        .await
+        .expect("sleep");
+}
+
+/// Polls until `cond` holds (up to `ms`).
+async fn until(ms: u32, cond: impl Fn() -> bool) -> bool {
+    let mut waited = 0;
+    while waited < ms {
+        if cond() {
+            return true;
+        }
+        wait(20).await;
+        waited += 20;
+    }
+    cond()
+}
+
+fn document() -> web_sys::Document {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("document")
+}
+
+fn host(id: &str) -> Element {
+    let el = document().create_element("div").expect("div");
+    el.set_id(id);
+    document()
+        .body()
+        .expect("body")
+        .append_child(&el)
+        .expect("append");
+    el
+}
+
+fn intent(amount: &str, currency: &str) -> String {
+    let payload = format!(
+        r#"{{"order_no":"T-1","amount":"{amount}","currency":"{currency}","exp":4102444800}}"#
+    );
+    format!("v1.{}.c2lnbmF0dXJl", b64url(&payload))
+}
+
+fn shadow_q(host: &Element, selector: &str) -> Option<Element> {
+    host.shadow_root()?.query_selector(selector).ok().flatten()
+}
+
+fn text(host: &Element, selector: &str) -> String {
+    shadow_q(host, selector)
+        .and_then(|e| e.text_content())
+        .unwrap_or_default()
+}
+
+fn is_hidden(host: &Element, selector: &str) -> bool {
+    shadow_q(host, selector)
+        .map(|e| e.has_attribute("hidden"))
+        .unwrap_or(true)
+}
+
+fn click(host: &Element, selector: &str) {
+    shadow_q(host, selector)
+        .expect("element")
+        .unchecked_into::<HtmlElement>()
+        .click();
+}
+
+fn opts(edge: &str, intent: &str, locale: &str) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in [("edge", edge), ("intent", intent), ("locale", locale)] {
+        js_sys::Reflect::set(&o, &k.into(), &v.into()).expect("set");
+    }
+    o.into()
+}
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+/// Records `type:state[:status|code]` for every event the handle emits.
+fn record(handle: &widget::Handle) -> Log {
+    let log: Log = Rc::default();
+    for name in ["ready", "state", "error", "redirect", "close"] {
+        let log = log.clone();
+        let f = Closure::<dyn Fn(JsValue)>::new(move |detail: JsValue| {
+            let get = |k: &str| {
+                js_sys::Reflect::get(&detail, &k.into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+            };
+            let extra = get("code")
+                .or_else(|| get("status"))
+                .map(|x| format!(":{x}"))
+                .unwrap_or_default();
+            let token = get("result_token")
+                .map(|t| format!("#{t}"))
+                .unwrap_or_default();
+            log.borrow_mut().push(format!(
+                "{}:{}{}{}",
+                get("type").unwrap_or_default(),
+                get("state").unwrap_or_default(),
+                extra,
+                token
+            ));
+        });
+        handle
+            .on(name, f.as_ref().unchecked_ref::<js_sys::Function>().clone())
+            .expect("on");
+        f.forget();
+    }
+    log
+}
+
+const EN_WAITING: &str = "Finish paying in the payment window. This page updates by itself.";
+const EN_PAID: &str = "Payment received. Thank you!";
+
+#[wasm_bindgen_test]
+async fn mount_renders_accessibly_and_tracks_to_paid() {
+    install_stub(vec![1, 5], JsValue::UNDEFINED, 0);
+    let el = host("pay-1");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-1.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    assert!(
+        until(1000, || log.borrow().iter().any(|e| e == "ready:idle")).await,
+        "{:?}",
+        log.borrow()
+    );
+
+    // Shadow DOM, constructed stylesheet, live region, lang/dir, amount via Intl.
+    let shadow = el.shadow_root().expect("shadow root");
+    assert_eq!(shadow.adopted_style_sheets().length(), 1);
+    assert!(shadow.query_selector("style").expect("query").is_none());
+    assert!(
+        shadow.query_selector("[style]").expect("query").is_none(),
+        "no inline style attributes"
+    );
+    let status = shadow_q(&el, "[role=status]").expect("live region");
+    assert_eq!(status.get_attribute("aria-live").as_deref(), Some("polite"));
+    let root = shadow_q(&el, ".tp").expect("root");
+    assert_eq!(root.get_attribute("dir").as_deref(), Some("ltr"));
+    assert_eq!(root.get_attribute("lang").as_deref(), Some("en"));
+    assert_eq!(text(&el, "button"), "Pay $5.00");
+    assert_eq!(handle.state(), "idle");
+
+    click(&el, "button");
+    // Double click: still exactly one create request.
+    click(&el, "button");
+    // Keyboard users keep their place: focus on the button now, on the status once it goes.
+    shadow_q(&el, "button")
+        .expect("button")
+        .unchecked_into::<HtmlElement>()
+        .focus()
+        .expect("focus");
+    assert!(
+        until(2000, || text(&el, "[role=status]") == EN_WAITING).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(
+        until(4000, || text(&el, "[role=status]") == EN_PAID).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert_eq!(
+        shadow_q(&el, ".tp")
+            .and_then(|r| r.get_attribute("data-tone"))
+            .as_deref(),
+        Some("success")
+    );
+    assert!(is_hidden(&el, "button"), "no button after payment");
+    let focused = el
+        .shadow_root()
+        .and_then(|s| s.active_element())
+        .and_then(|e| e.get_attribute("role"));
+    assert_eq!(
+        focused.as_deref(),
+        Some("status"),
+        "focus moved to the status"
+    );
+    let log = log.borrow().clone();
+    assert!(log.contains(&"state:creating".to_owned()), "{log:?}");
+    assert!(
+        log.contains(&"redirect:waiting:pending".to_owned()),
+        "{log:?}"
+    );
+    // The edge's signed client result reaches the page with the final state.
+    assert!(
+        log.contains(&"state:final:paid#v1.tok.sig".to_owned()),
+        "{log:?}"
+    );
+    // One POST, then GETs until paid: 1 + 2.
+    assert_eq!(fetch_calls(), 3);
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn destroy_removes_listeners_and_stops_polling() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-2");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-2.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(
+        until(2000, || fetch_calls() >= 2).await,
+        "create + first poll"
+    );
+    assert_eq!(handle.state(), "waiting");
+    handle.destroy();
+    assert_eq!(handle.state(), "destroyed");
+    let calls = fetch_calls();
+    assert_eq!(
+        el.shadow_root().expect("shadow").child_element_count(),
+        0,
+        "DOM removed"
+    );
+    // Window listeners are gone too: online/offline and visibility do nothing now.
+    for name in ["online", "offline"] {
+        let _ = web_sys::window()
+            .expect("window")
+            .dispatch_event(&web_sys::Event::new(name).expect("event"));
+    }
+    let _ = document().dispatch_event(&web_sys::Event::new("visibilitychange").expect("event"));
+    // The next poll would have come within 1.5 s.
+    wait(2_500).await;
+    assert_eq!(fetch_calls(), calls, "no network calls after destroy()");
+}
+
+#[wasm_bindgen_test]
+async fn auto_mounts_from_script_data_attributes_in_zh_cn() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-3");
+    let script = document().create_element("script").expect("script");
+    for (k, v) in [
+        ("data-edge", "https://edge-3.test"),
+        ("data-target", "#pay-3"),
+        ("data-locale", "zh-CN"),
+    ] {
+        script.set_attribute(k, v).expect("attr");
+    }
+    script
+        .set_attribute("data-intent", &intent("100.00", "INR"))
+        .expect("attr");
+    let handle = widget::auto_mount(script.clone())
+        .expect("auto mount")
+        .expect("has data-target");
+    assert!(until(1000, || handle.state() == "idle").await);
+    let label = text(&el, "button");
+    assert!(label.starts_with("支付 "), "{label}");
+    assert!(label.contains("100.00"), "{label}");
+    assert_eq!(
+        shadow_q(&el, ".tp")
+            .and_then(|r| r.get_attribute("lang"))
+            .as_deref(),
+        Some("zh-CN")
+    );
+    // No data-target: nothing mounted (the page calls mount itself).
+    script.remove_attribute("data-target").expect("remove");
+    assert!(widget::auto_mount(script).expect("ok").is_none());
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let mount =
+        Closure::<dyn Fn(Element) -> Result<widget::Handle, JsValue>>::new(widget::mount_element);
+    define_element(mount.as_ref().unchecked_ref());
+    mount.forget();
+    let el = document()
+        .create_element("trustpay-checkout")
+        .expect("element");
+    el.set_attribute("edge", "https://edge-4.test")
+        .expect("attr");
+    el.set_attribute("locale", "ar").expect("attr");
+    el.set_attribute("intent", &intent("5.00", "USD"))
+        .expect("attr");
+    document()
+        .body()
+        .expect("body")
+        .append_child(&el)
+        .expect("append");
+    assert!(
+        until(1000, || !text(&el, "button").is_empty()).await,
+        "upgraded and mounted"
+    );
+    let root = shadow_q(&el, ".tp").expect("root");
+    assert_eq!(root.get_attribute("dir").as_deref(), Some("rtl"));
+    assert_eq!(root.get_attribute("lang").as_deref(), Some("ar"));
+    assert!(
+        text(&el, "button").starts_with("ادفع"),
+        "{}",
+        text(&el, "button")
+    );
+
+    // Live region announces the next state in Arabic.
+    click(&el, "button");
+    assert!(
+        until(2000, || text(&el, "[role=status]")
+            == "أكمل الدفع في نافذة الدفع. ستتحدّث هذه الصفحة تلقائيًا.")
+        .await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+
+    // Removing the element destroys the widget (disconnectedCallback).
+    el.remove();
+    assert_eq!(el.shadow_root().expect("shadow").child_element_count(), 0);
+    let calls = fetch_calls();
+    wait(2_000).await;
+    assert_eq!(fetch_calls(), calls);
+}
+
+#[wasm_bindgen_test]
+async fn popup_blocked_shows_reopen_link() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    block_popups();
+    let el = host("pay-5");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-5.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    assert!(is_hidden(&el, "a"), "no link before the order exists");
+    click(&el, "button");
+    assert!(
+        until(2000, || !is_hidden(&el, "a")).await,
+        "reopen link shown"
+    );
+    assert_eq!(
+        text(&el, "[role=status]"),
+        "The payment window was blocked. Use the link to open it."
+    );
+    assert_eq!(text(&el, "a"), "Reopen payment page");
+    let link = shadow_q(&el, "a").expect("link");
+    assert_eq!(
+        link.get_attribute("href").as_deref(),
+        Some("http://127.0.0.1:9/pay/T-1")
+    );
+    assert_eq!(link.get_attribute("rel").as_deref(), Some("noopener"));
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn edge_errors_become_shopper_messages_and_stable_codes() {
+    let body = js_sys::JSON::parse(
+        r#"{"error":{"code":"intent_expired","message":"The checkout intent has expired."}}"#,
+    )
+    .expect("json");
+    install_stub(vec![1], js_sys::Array::of2(&410.into(), &body).into(), 0);
+    let el = host("pay-6");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-6.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(until(2000, || handle.state() == "error").await);
+    assert_eq!(
+        text(&el, "[role=status]"),
+        "This checkout has expired. Reload the page to start again."
+    );
+    assert!(
+        log.borrow()
+            .contains(&"error:error:intent_expired".to_owned()),
+        "{:?}",
+        log.borrow()
+    );
+    assert_eq!(
+        shadow_q(&el, ".tp")
+            .and_then(|r| r.get_attribute("data-tone"))
+            .as_deref(),
+        Some("error")
+    );
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn messages_option_overrides_text() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-7");
+    let o = opts("https://edge-7.test", &intent("5.00", "USD"), "en");
+    let messages = js_sys::Object::new();
+    js_sys::Reflect::set(
+        &messages,
+        &"pay_amount".into(),
+        &"Buy now for {amount}".into(),
+    )
+    .expect("set");
+    js_sys::Reflect::set(&o, &"messages".into(), &messages).expect("set");
+    let handle = widget::mount(el.clone().into(), o).expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    assert_eq!(text(&el, "button"), "Buy now for $5.00");
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn network_failures_retry_the_same_intent_without_duplicates() {
+    install_stub(vec![1], JsValue::UNDEFINED, 2);
+    let el = host("pay-8");
+    let the_intent = intent("5.00", "USD");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-8.test", &the_intent, "en"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    // Two failures (retried after ≤ 0.6 s and ≤ 1.2 s), then the order.
+    assert!(
+        until(4000, || handle.state() == "waiting").await,
+        "{}",
+        handle.state()
+    );
+    let bodies = create_bodies();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    let expected = format!(r#"{{"intent":"{the_intent}"}}"#);
+    assert!(bodies.iter().all(|b| *b == expected), "{bodies:?}");
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn redirect_mode_resumes_tracking_from_session_storage() {
+    install_stub(vec![5], JsValue::UNDEFINED, 0);
+    let the_intent = intent("5.00", "USD");
+    let tag = &the_intent[the_intent.len() - 24..];
+    let now = js_sys::Date::now();
+    let saved =
+        format!(r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"{tag}","at":{now}}}"#);
+    save_session("trustpay.checkout:https://edge-9.test", &saved);
+    // Stale (2 h old) or for another intent: never resumed.
+    let stale = format!(
+        r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"{tag}","at":{}}}"#,
+        now - 7.2e6
+    );
+    save_session("trustpay.checkout:https://edge-9b.test", &stale);
+    let other = format!(
+        r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"another-intent-tail","at":{now}}}"#
+    );
+    save_session("trustpay.checkout:https://edge-9c.test", &other);
+    for (id, edge) in [
+        ("pay-9b", "https://edge-9b.test"),
+        ("pay-9c", "https://edge-9c.test"),
+    ] {
+        let o = opts(edge, &the_intent, "en");
+        js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
+        let h = widget::mount(host(id).into(), o).expect("mount");
+        assert!(
+            until(1000, || h.state() == "idle").await,
+            "{edge}: {}",
+            h.state()
+        );
+        h.destroy();
+    }
+    assert_eq!(fetch_calls(), 0);
+    let el = host("pay-9");
+    let o = opts("https://edge-9.test", &the_intent, "en");
+    js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
+    let handle = widget::mount(el.clone().into(), o).expect("mount");
+    let log = record(&handle);
+    assert!(
+        until(3000, || text(&el, "[role=status]") == EN_PAID).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(
+        log.borrow().contains(&"ready:waiting:pending".to_owned()),
+        "{:?}",
+        log.borrow()
+    );
+    assert_eq!(fetch_calls(), 1, "no create: one status request");
+    // The finished order is forgotten.
+    let stored = web_sys::window()
+        .and_then(|w| w.session_storage().ok().flatten())
+        .and_then(|s| {
+            s.get_item("trustpay.checkout:https://edge-9.test")
+                .ok()
+                .flatten()
+        });
+    assert_eq!(stored, None);
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn offline_is_announced() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-10");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-10.test", &intent("5.00", "USD"), "es"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    let _ = web_sys::window()
+        .expect("window")
+        .dispatch_event(&web_sys::Event::new("offline").expect("event"));
+    assert_eq!(
+        text(&el, "[role=status]"),
+        "Sin conexión. Volveremos a comprobar cuando te conectes."
+    );
+    let _ = web_sys::window()
+        .expect("window")
+        .dispatch_event(&web_sys::Event::new("online").expect("event"));
+    assert_eq!(text(&el, "[role=status]"), "");
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn fetch_intent_is_called_on_click_and_its_intent_is_used() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-11");
+    let the_intent = intent("250.00", "INR");
+    let calls = Rc::new(RefCell::new(0));
+    let fetch = {
+        let (calls, the_intent) = (calls.clone(), the_intent.clone());
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            *calls.borrow_mut() += 1;
+            js_sys::Promise::resolve(&JsValue::from(the_intent.as_str()))
+        })
+    };
+    let o = js_sys::Object::new();
+    js_sys::Reflect::set(&o, &"edge".into(), &"https://edge-11.test".into()).expect("set");
+    js_sys::Reflect::set(&o, &"locale".into(), &"en".into()).expect("set");
+    js_sys::Reflect::set(&o, &"fetchIntent".into(), fetch.as_ref()).expect("set");
+    fetch.forget();
+    let handle = widget::mount(el.clone().into(), o.into()).expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    assert_eq!(
+        text(&el, "button"),
+        "Pay now",
+        "amount unknown until the intent exists"
+    );
+    assert_eq!(*calls.borrow(), 0, "no intent fetched before the click");
+    click(&el, "button");
+    assert!(
+        until(2000, || handle.state() == "waiting").await,
+        "{}",
+        handle.state()
+    );
+    assert_eq!(*calls.borrow(), 1);
+    assert_eq!(
+        create_bodies(),
+        vec![format!(r#"{{"intent":"{the_intent}"}}"#)]
+    );
+    handle.destroy();
+}
