@@ -129,23 +129,38 @@ impl ClientResult {
         if version != VERSION {
             return Err(ClientResultError::UnsupportedVersion);
         }
-        let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| ClientResultError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag_b64)
+            .map_err(|_| ClientResultError::Malformed)?;
         let signed_part = &token[..version.len() + 1 + payload_b64.len()];
-        mac(key, signed_part).verify_slice(&tag).map_err(|_| ClientResultError::BadSignature)?;
+        mac(key, signed_part)
+            .verify_slice(&tag)
+            .map_err(|_| ClientResultError::BadSignature)?;
 
-        let json = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| ClientResultError::Malformed)?;
-        let payload: Payload =
-            serde_json::from_slice(&json).map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
-        let currency = Currency::parse(&payload.currency).map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
-        let amount = Amount::parse_decimal(&payload.amount).map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
-        let order_no = OrderNo::parse(&payload.order_no).map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
+        let json = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| ClientResultError::Malformed)?;
+        let payload: Payload = serde_json::from_slice(&json)
+            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
+        let currency = Currency::parse(&payload.currency)
+            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
+        let amount = Amount::parse_decimal(&payload.amount)
+            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
+        let order_no = OrderNo::parse(&payload.order_no)
+            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
         if payload.state.is_empty() {
             return Err(ClientResultError::InvalidPayload("empty state".into()));
         }
         if now >= payload.exp {
             return Err(ClientResultError::Expired { exp: payload.exp });
         }
-        Ok(ClientResult { order_no, state: payload.state, amount, currency, exp: payload.exp })
+        Ok(ClientResult {
+            order_no,
+            state: payload.state,
+            amount,
+            currency,
+            exp: payload.exp,
+        })
     }
 }
 
@@ -171,7 +186,10 @@ mod tests {
     fn round_trips() {
         let token = result().mint(&key());
         assert!(token.starts_with("v1."));
-        assert_eq!(ClientResult::verify(&token, &key(), 1_799_999_999), Ok(result()));
+        assert_eq!(
+            ClientResult::verify(&token, &key(), 1_799_999_999),
+            Ok(result())
+        );
     }
 
     #[test]
@@ -181,14 +199,23 @@ mod tests {
         //   t = base64.urlsafe_b64encode(hmac.new(b"client-result-key-for-tests", b"v1." + p, "sha256").digest()).rstrip(b'=')
         let expected = include_str!("client_result_vector.txt").trim();
         assert_eq!(result().mint(&key()), expected);
-        assert_eq!(ClientResult::verify(expected, &key(), 1_700_000_000), Ok(result()));
+        assert_eq!(
+            ClientResult::verify(expected, &key(), 1_700_000_000),
+            Ok(result())
+        );
     }
 
     #[test]
     fn expires() {
         let token = result().mint(&key());
-        assert_eq!(ClientResult::verify(&token, &key(), 1_800_000_000), Err(ClientResultError::Expired { exp: 1_800_000_000 }));
-        assert_eq!(ClientResult::verify(&token, &key(), 1_900_000_000), Err(ClientResultError::Expired { exp: 1_800_000_000 }));
+        assert_eq!(
+            ClientResult::verify(&token, &key(), 1_800_000_000),
+            Err(ClientResultError::Expired { exp: 1_800_000_000 })
+        );
+        assert_eq!(
+            ClientResult::verify(&token, &key(), 1_900_000_000),
+            Err(ClientResultError::Expired { exp: 1_800_000_000 })
+        );
     }
 
     #[test]
@@ -196,13 +223,34 @@ mod tests {
         let token = result().mint(&key());
         let now = 1_700_000_000;
         let other = Secret::new("another-key").expect("non-empty");
-        assert_eq!(ClientResult::verify(&token, &other, now), Err(ClientResultError::BadSignature));
-        assert_eq!(ClientResult::verify(&token.replacen("v1.", "v2.", 1), &key(), now), Err(ClientResultError::UnsupportedVersion));
-        assert_eq!(ClientResult::verify(&token[..token.len() - 3], &key(), now), Err(ClientResultError::BadSignature));
-        assert_eq!(ClientResult::verify("v1.abc", &key(), now), Err(ClientResultError::Malformed));
-        assert_eq!(ClientResult::verify("", &key(), now), Err(ClientResultError::Malformed));
-        assert_eq!(ClientResult::verify(&format!("{token}.x"), &key(), now), Err(ClientResultError::Malformed));
-        assert_eq!(ClientResult::verify(&"a".repeat(2000), &key(), now), Err(ClientResultError::Malformed));
+        assert_eq!(
+            ClientResult::verify(&token, &other, now),
+            Err(ClientResultError::BadSignature)
+        );
+        assert_eq!(
+            ClientResult::verify(&token.replacen("v1.", "v2.", 1), &key(), now),
+            Err(ClientResultError::UnsupportedVersion)
+        );
+        assert_eq!(
+            ClientResult::verify(&token[..token.len() - 3], &key(), now),
+            Err(ClientResultError::BadSignature)
+        );
+        assert_eq!(
+            ClientResult::verify("v1.abc", &key(), now),
+            Err(ClientResultError::Malformed)
+        );
+        assert_eq!(
+            ClientResult::verify("", &key(), now),
+            Err(ClientResultError::Malformed)
+        );
+        assert_eq!(
+            ClientResult::verify(&format!("{token}.x"), &key(), now),
+            Err(ClientResultError::Malformed)
+        );
+        assert_eq!(
+            ClientResult::verify(&"a".repeat(2000), &key(), now),
+            Err(ClientResultError::Malformed)
+        );
         let parts: Vec<&str> = token.split('.').collect();
         // A failed payment rewritten as paid, a later expiry, another amount: old MAC.
         for forged in [
@@ -211,7 +259,10 @@ mod tests {
             r#"{"order_no":"A-2","state":"paid","amount":"5.00","currency":"USD","exp":1800000000}"#,
         ] {
             let forged = URL_SAFE_NO_PAD.encode(forged);
-            assert_eq!(ClientResult::verify(&format!("v1.{forged}.{}", parts[2]), &key(), now), Err(ClientResultError::BadSignature));
+            assert_eq!(
+                ClientResult::verify(&format!("v1.{forged}.{}", parts[2]), &key(), now),
+                Err(ClientResultError::BadSignature)
+            );
         }
         // One flipped character anywhere in the payload.
         let mut bytes = token.clone().into_bytes();
@@ -236,7 +287,13 @@ mod tests {
             r#"{"order_no":"A-1","state":"paid","amount":"5","currency":"USD","exp":10,"extra":1}"#,
             "not json",
         ] {
-            assert!(matches!(ClientResult::verify(&sign(payload), &key(), 1), Err(ClientResultError::InvalidPayload(_))), "{payload}");
+            assert!(
+                matches!(
+                    ClientResult::verify(&sign(payload), &key(), 1),
+                    Err(ClientResultError::InvalidPayload(_))
+                ),
+                "{payload}"
+            );
         }
     }
 }

@@ -66,7 +66,10 @@ impl BinList {
 
     /// The entry matching this card prefix, if any.
     pub fn matching(&self, card_prefix: &str) -> Option<&str> {
-        self.0.iter().map(String::as_str).find(|e| card_prefix.starts_with(e))
+        self.0
+            .iter()
+            .map(String::as_str)
+            .find(|e| card_prefix.starts_with(e))
     }
 }
 
@@ -86,7 +89,11 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 impl Default for RiskRules {
     fn default() -> Self {
-        Self { bin_allow: BinList::default(), bin_deny: BinList::default(), max_attempts: DEFAULT_MAX_ATTEMPTS }
+        Self {
+            bin_allow: BinList::default(),
+            bin_deny: BinList::default(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
     }
 }
 
@@ -232,7 +239,11 @@ pub fn plausible_holder_name(name: &str) -> bool {
     if !name.chars().all(allowed) {
         return false;
     }
-    let letters: Vec<char> = name.chars().filter(|c| c.is_alphabetic()).flat_map(char::to_lowercase).collect();
+    let letters: Vec<char> = name
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .flat_map(char::to_lowercase)
+        .collect();
     letters.len() >= 2 && letters.iter().any(|c| *c != letters[0])
 }
 
@@ -244,7 +255,10 @@ pub fn decide(req: &RiskRequest, facts: OrderFacts, rules: &RiskRules) -> Decisi
     }
     let (status, attempts_before) = match facts {
         OrderFacts::Unknown => return Decision::Deny(UnknownOrder),
-        OrderFacts::Found { status, attempts_before } => (status, attempts_before),
+        OrderFacts::Found {
+            status,
+            attempts_before,
+        } => (status, attempts_before),
     };
     if status != OrderStatus::Pending {
         return Decision::Deny(OrderNotPending);
@@ -281,7 +295,10 @@ mod tests {
     }
 
     fn pending(attempts_before: u32) -> OrderFacts {
-        OrderFacts::Found { status: OrderStatus::Pending, attempts_before }
+        OrderFacts::Found {
+            status: OrderStatus::Pending,
+            attempts_before,
+        }
     }
 
     fn rules(allow: &str, deny: &str, max_attempts: u32) -> RiskRules {
@@ -300,28 +317,166 @@ mod tests {
         let deny_only = rules("", "411111", 3);
         let ok = req("424242", "4242", "John Doe");
         let cases: Vec<(&str, RiskRequest, OrderFacts, &RiskRules, Decision)> = vec![
-            ("all good, no lists", ok.clone(), pending(0), &open, Decision::Allow),
-            ("allow-listed BIN", ok.clone(), pending(0), &listed, Decision::Allow),
-            ("allow-listed 4-digit prefix", req("550012", "0004", "Ana María Pérez-Núñez"), pending(2), &listed, Decision::Allow),
-            ("8-digit BIN", req("42424242", "4242", "John Doe"), pending(0), &open, Decision::Allow),
-            ("deny-listed BIN", req("411111", "1111", "John Doe"), pending(0), &listed, Decision::Deny(BinDenied)),
-            ("deny wins over allow", req("400000", "0002", "John Doe"), pending(0), &listed, Decision::Deny(BinDenied)),
-            ("not on the allow list", req("510510", "5100", "John Doe"), pending(0), &listed, Decision::Deny(BinNotAllowed)),
-            ("deny list alone", req("411111", "1111", "John Doe"), pending(0), &deny_only, Decision::Deny(BinDenied)),
-            ("unknown order", ok.clone(), OrderFacts::Unknown, &open, Decision::Deny(UnknownOrder)),
-            ("paid order", ok.clone(), OrderFacts::Found { status: OrderStatus::Paid, attempts_before: 0 }, &open, Decision::Deny(OrderNotPending)),
-            ("failed order", ok.clone(), OrderFacts::Found { status: OrderStatus::Failed, attempts_before: 0 }, &open, Decision::Deny(OrderNotPending)),
-            ("third attempt of 3", ok.clone(), pending(2), &open, Decision::Allow),
-            ("fourth attempt of 3", ok.clone(), pending(3), &open, Decision::Deny(TooManyAttempts)),
-            ("attempts before BIN", req("411111", "1111", "John Doe"), pending(3), &listed, Decision::Deny(TooManyAttempts)),
-            ("no holder", req("424242", "4242", "   "), pending(0), &open, Decision::Deny(HolderMissing)),
-            ("digits in holder", req("424242", "4242", "J0hn D0e"), pending(0), &open, Decision::Deny(HolderImplausible)),
-            ("one letter", req("424242", "4242", "J"), pending(0), &open, Decision::Deny(HolderImplausible)),
-            ("repeated letter", req("424242", "4242", "aaaa"), pending(0), &open, Decision::Deny(HolderImplausible)),
-            ("markup", req("424242", "4242", "<script>"), pending(0), &open, Decision::Deny(HolderImplausible)),
-            ("short prefix", req("42424", "4242", "John Doe"), pending(0), &open, Decision::Deny(Malformed)),
-            ("letters in suffix", req("424242", "42a2", "John Doe"), pending(0), &open, Decision::Deny(Malformed)),
-            ("malformed before unknown order", req("", "", ""), OrderFacts::Unknown, &open, Decision::Deny(Malformed)),
+            (
+                "all good, no lists",
+                ok.clone(),
+                pending(0),
+                &open,
+                Decision::Allow,
+            ),
+            (
+                "allow-listed BIN",
+                ok.clone(),
+                pending(0),
+                &listed,
+                Decision::Allow,
+            ),
+            (
+                "allow-listed 4-digit prefix",
+                req("550012", "0004", "Ana María Pérez-Núñez"),
+                pending(2),
+                &listed,
+                Decision::Allow,
+            ),
+            (
+                "8-digit BIN",
+                req("42424242", "4242", "John Doe"),
+                pending(0),
+                &open,
+                Decision::Allow,
+            ),
+            (
+                "deny-listed BIN",
+                req("411111", "1111", "John Doe"),
+                pending(0),
+                &listed,
+                Decision::Deny(BinDenied),
+            ),
+            (
+                "deny wins over allow",
+                req("400000", "0002", "John Doe"),
+                pending(0),
+                &listed,
+                Decision::Deny(BinDenied),
+            ),
+            (
+                "not on the allow list",
+                req("510510", "5100", "John Doe"),
+                pending(0),
+                &listed,
+                Decision::Deny(BinNotAllowed),
+            ),
+            (
+                "deny list alone",
+                req("411111", "1111", "John Doe"),
+                pending(0),
+                &deny_only,
+                Decision::Deny(BinDenied),
+            ),
+            (
+                "unknown order",
+                ok.clone(),
+                OrderFacts::Unknown,
+                &open,
+                Decision::Deny(UnknownOrder),
+            ),
+            (
+                "paid order",
+                ok.clone(),
+                OrderFacts::Found {
+                    status: OrderStatus::Paid,
+                    attempts_before: 0,
+                },
+                &open,
+                Decision::Deny(OrderNotPending),
+            ),
+            (
+                "failed order",
+                ok.clone(),
+                OrderFacts::Found {
+                    status: OrderStatus::Failed,
+                    attempts_before: 0,
+                },
+                &open,
+                Decision::Deny(OrderNotPending),
+            ),
+            (
+                "third attempt of 3",
+                ok.clone(),
+                pending(2),
+                &open,
+                Decision::Allow,
+            ),
+            (
+                "fourth attempt of 3",
+                ok.clone(),
+                pending(3),
+                &open,
+                Decision::Deny(TooManyAttempts),
+            ),
+            (
+                "attempts before BIN",
+                req("411111", "1111", "John Doe"),
+                pending(3),
+                &listed,
+                Decision::Deny(TooManyAttempts),
+            ),
+            (
+                "no holder",
+                req("424242", "4242", "   "),
+                pending(0),
+                &open,
+                Decision::Deny(HolderMissing),
+            ),
+            (
+                "digits in holder",
+                req("424242", "4242", "J0hn D0e"),
+                pending(0),
+                &open,
+                Decision::Deny(HolderImplausible),
+            ),
+            (
+                "one letter",
+                req("424242", "4242", "J"),
+                pending(0),
+                &open,
+                Decision::Deny(HolderImplausible),
+            ),
+            (
+                "repeated letter",
+                req("424242", "4242", "aaaa"),
+                pending(0),
+                &open,
+                Decision::Deny(HolderImplausible),
+            ),
+            (
+                "markup",
+                req("424242", "4242", "<script>"),
+                pending(0),
+                &open,
+                Decision::Deny(HolderImplausible),
+            ),
+            (
+                "short prefix",
+                req("42424", "4242", "John Doe"),
+                pending(0),
+                &open,
+                Decision::Deny(Malformed),
+            ),
+            (
+                "letters in suffix",
+                req("424242", "42a2", "John Doe"),
+                pending(0),
+                &open,
+                Decision::Deny(Malformed),
+            ),
+            (
+                "malformed before unknown order",
+                req("", "", ""),
+                OrderFacts::Unknown,
+                &open,
+                Decision::Deny(Malformed),
+            ),
         ];
         for (what, request, facts, rules, expected) in cases {
             assert_eq!(decide(&request, facts, rules), expected, "{what}");
@@ -330,10 +485,29 @@ mod tests {
 
     #[test]
     fn holder_names() {
-        for good in ["John Doe", "O'Brien", "Jean-Luc Picard", "J. R. R. Tolkien", "李小龍", "Müller, Anna", "Al"] {
+        for good in [
+            "John Doe",
+            "O'Brien",
+            "Jean-Luc Picard",
+            "J. R. R. Tolkien",
+            "李小龍",
+            "Müller, Anna",
+            "Al",
+        ] {
             assert!(plausible_holder_name(good), "{good}");
         }
-        for bad in ["", " ", "X", "xx", "John\tDoe", "John Doe 2", "a@b.c", &"a".repeat(65), "---", "Jo\u{0}hn"] {
+        for bad in [
+            "",
+            " ",
+            "X",
+            "xx",
+            "John\tDoe",
+            "John Doe 2",
+            "a@b.c",
+            &"a".repeat(65),
+            "---",
+            "Jo\u{0}hn",
+        ] {
             assert!(!plausible_holder_name(bad), "{bad:?}");
         }
     }
@@ -343,23 +517,42 @@ mod tests {
         let body = br#"{"orderId":"RgBFsAlTSKBKuZNJTcNlULSc","cardPrefix":"123456","cardSuffix":"7890","cardHolderName":"John Doe"}"#;
         let req = RiskRequest::parse(body).expect("parses");
         assert_eq!(req.order_id, "RgBFsAlTSKBKuZNJTcNlULSc");
-        assert_eq!((req.card_prefix.as_str(), req.card_suffix.as_str()), ("123456", "7890"));
+        assert_eq!(
+            (req.card_prefix.as_str(), req.card_suffix.as_str()),
+            ("123456", "7890")
+        );
         assert!(RiskRequest::parse(b"not json").is_none());
         assert!(RiskRequest::parse(br#"{"cardPrefix":"123456"}"#).is_none());
-        assert!(!well_formed(&RiskRequest::parse(br#"{"orderId":"A-1"}"#).expect("parses")));
+        assert!(!well_formed(
+            &RiskRequest::parse(br#"{"orderId":"A-1"}"#).expect("parses")
+        ));
     }
 
     #[test]
     fn lists_and_defaults() {
         assert!(BinList::parse("").expect("empty").is_empty());
-        assert_eq!(BinList::parse(" 4 , 5500 ").expect("valid").matching("550012"), Some("5500"));
+        assert_eq!(
+            BinList::parse(" 4 , 5500 ")
+                .expect("valid")
+                .matching("550012"),
+            Some("5500")
+        );
         assert!(BinList::parse("4x").is_err());
         assert!(BinList::parse("123456789").is_err());
         assert_eq!(OnTimeout::parse("deny"), Ok(OnTimeout::Deny));
-        assert_eq!(OnTimeout::parse("allow").map(OnTimeout::decision), Ok(Decision::Allow));
+        assert_eq!(
+            OnTimeout::parse("allow").map(OnTimeout::decision),
+            Ok(Decision::Allow)
+        );
         assert!(OnTimeout::parse("maybe").is_err());
-        assert_eq!(OnTimeout::Deny.decision(), Decision::Deny(DenyReason::Timeout));
-        assert_eq!((Decision::Allow.http_status(), Decision::Allow.as_str()), (200, "allow"));
+        assert_eq!(
+            OnTimeout::Deny.decision(),
+            Decision::Deny(DenyReason::Timeout)
+        );
+        assert_eq!(
+            (Decision::Allow.http_status(), Decision::Allow.as_str()),
+            (200, "allow")
+        );
         assert_eq!(Decision::Deny(DenyReason::BinDenied).http_status(), 403);
         assert_eq!(Decision::Deny(DenyReason::BinDenied).reason(), "bin_denied");
         assert_eq!(RiskRules::default().max_attempts, DEFAULT_MAX_ATTEMPTS);

@@ -35,11 +35,11 @@ use crate::contract::OrderView;
 pub const TOLERANCE_SECS: i64 = 300;
 /// The prefix of a base64-encoded Standard Webhooks secret.
 pub const SECRET_PREFIX: &str = "whsec_";
-/// Header names.
+/// The event id header.
 pub const HEADER_ID: &str = "webhook-id";
-/// Header names.
+/// The Unix-seconds timestamp header (the attempt's time).
 pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
-/// Header names.
+/// The space-separated `v1,<base64>` signatures header.
 pub const HEADER_SIGNATURE: &str = "webhook-signature";
 
 /// A webhook signing key.
@@ -99,6 +99,17 @@ impl WebhookSecret {
     }
 }
 
+/// The longest retry delay Cloudflare Queues accept (12 hours).
+pub const MAX_RETRY_DELAY_SECS: u32 = 43_200;
+
+/// Delay before the retry that follows failed attempt `attempt` (1-based): `base · 2^(attempt-1)`,
+/// at most [`MAX_RETRY_DELAY_SECS`]. With `base` 10: 10 s, 20 s, 40 s, 80 s, 160 s, ...
+pub fn retry_delay_secs(base: u32, attempt: u32) -> u32 {
+    let factor = 1u64 << attempt.saturating_sub(1).min(20);
+    u32::try_from((u64::from(base) * factor).min(u64::from(MAX_RETRY_DELAY_SECS)))
+        .unwrap_or(MAX_RETRY_DELAY_SECS)
+}
+
 /// The deterministic event id of one state change.
 pub fn event_id(order_no: &str, status: i64, seq: i64) -> String {
     let digest = Sha256::digest(format!("{order_no}|{status}|{seq}").as_bytes());
@@ -121,12 +132,22 @@ struct Event<'a> {
 
 /// The event body: `{"id","type":"order.<state>","created_at":<Unix s>,"data":<the order view>}`.
 pub fn event_body(id: &str, created_at: i64, order: &OrderView) -> String {
-    let event = Event { id, kind: event_type(&order.state), created_at, data: order };
+    let event = Event {
+        id,
+        kind: event_type(&order.state),
+        created_at,
+        data: order,
+    };
     serde_json::to_string(&event).unwrap_or_default()
 }
 
 /// `webhook-signature`: `v1,<base64>` per secret, space-separated.
-pub fn signature_header(id: &str, timestamp: i64, body: &[u8], secrets: &[WebhookSecret]) -> String {
+pub fn signature_header(
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+) -> String {
     secrets
         .iter()
         .map(|s| format!("v1,{}", STANDARD.encode(s.mac(id, timestamp, body))))
@@ -135,11 +156,19 @@ pub fn signature_header(id: &str, timestamp: i64, body: &[u8], secrets: &[Webhoo
 }
 
 /// The three headers to send (besides `content-type: application/json`).
-pub fn headers(id: &str, timestamp: i64, body: &[u8], secrets: &[WebhookSecret]) -> [(&'static str, String); 3] {
+pub fn headers(
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+) -> [(&'static str, String); 3] {
     [
         (HEADER_ID, id.to_owned()),
         (HEADER_TIMESTAMP, timestamp.to_string()),
-        (HEADER_SIGNATURE, signature_header(id, timestamp, body, secrets)),
+        (
+            HEADER_SIGNATURE,
+            signature_header(id, timestamp, body, secrets),
+        ),
     ]
 }
 
@@ -157,7 +186,10 @@ pub fn verify(
     if id.is_empty() || signature.is_empty() {
         return Err(WebhookError::MissingHeaders);
     }
-    let ts: i64 = timestamp.trim().parse().map_err(|_| WebhookError::MissingHeaders)?;
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| WebhookError::MissingHeaders)?;
     if now.saturating_sub(ts) > TOLERANCE_SECS {
         return Err(WebhookError::Expired);
     }
@@ -167,14 +199,22 @@ pub fn verify(
     let expected: Vec<[u8; 32]> = secrets.iter().map(|s| s.mac(id, ts, body)).collect();
     let mut matched = false;
     for candidate in signature.split(' ').filter(|s| !s.is_empty()) {
-        let Some(b64) = candidate.strip_prefix("v1,") else { continue };
-        let Ok(presented) = STANDARD.decode(b64) else { continue };
+        let Some(b64) = candidate.strip_prefix("v1,") else {
+            continue;
+        };
+        let Ok(presented) = STANDARD.decode(b64) else {
+            continue;
+        };
         for mac in &expected {
             // No early exit: every pair is compared, each in constant time.
             matched |= crate::ct_eq(mac, &presented);
         }
     }
-    if matched { Ok(()) } else { Err(WebhookError::BadSignature) }
+    if matched {
+        Ok(())
+    } else {
+        Err(WebhookError::BadSignature)
+    }
 }
 
 #[cfg(test)]
@@ -209,10 +249,19 @@ mod tests {
     fn known_answers() {
         assert_eq!(signature_header(ID, TS, BODY, &[current()]), SIG_WHSEC);
         assert_eq!(signature_header(ID, TS, BODY, &[previous()]), SIG_RAW);
-        assert_eq!(signature_header(ID, TS, BODY, &[current(), previous()]), format!("{SIG_WHSEC} {SIG_RAW}"));
-        assert_eq!(event_id("A-1", 5, 1), "evt_09abde2c3ec83731e105c1923303eabe");
+        assert_eq!(
+            signature_header(ID, TS, BODY, &[current(), previous()]),
+            format!("{SIG_WHSEC} {SIG_RAW}")
+        );
+        assert_eq!(
+            event_id("A-1", 5, 1),
+            "evt_09abde2c3ec83731e105c1923303eabe"
+        );
         // The whsec_ form is the decoded key, not the text.
-        assert_eq!(current(), WebhookSecret::parse("webhook-key-for-tests-0123456789").expect("valid"));
+        assert_eq!(
+            current(),
+            WebhookSecret::parse("webhook-key-for-tests-0123456789").expect("valid")
+        );
     }
 
     #[test]
@@ -220,25 +269,74 @@ mod tests {
         let ts = TS.to_string();
         assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS), Ok(()));
         let tampered_body = br#"{"id":"msg_A-1_5_1","type":"order.failed"}"#;
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, tampered_body, &[current()], TS), Err(WebhookError::BadSignature));
-        assert_eq!(verify(ID, &(TS + 1).to_string(), SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::BadSignature));
-        assert_eq!(verify("msg_other", &ts, SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::BadSignature));
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[previous()], TS), Err(WebhookError::BadSignature));
-        assert_eq!(verify(ID, &ts, "v2,eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0=", BODY, &[current()], TS), Err(WebhookError::BadSignature));
-        assert_eq!(verify(ID, &ts, "v1,!!!", BODY, &[current()], TS), Err(WebhookError::BadSignature));
-        assert_eq!(verify(ID, "soon", SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::MissingHeaders));
-        assert_eq!(verify("", &ts, SIG_WHSEC, BODY, &[current()], TS), Err(WebhookError::MissingHeaders));
-        assert_eq!(verify(ID, &ts, "", BODY, &[current()], TS), Err(WebhookError::MissingHeaders));
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[], TS), Err(WebhookError::BadSignature));
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, tampered_body, &[current()], TS),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(ID, &(TS + 1).to_string(), SIG_WHSEC, BODY, &[current()], TS),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify("msg_other", &ts, SIG_WHSEC, BODY, &[current()], TS),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, BODY, &[previous()], TS),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                ID,
+                &ts,
+                "v2,eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0=",
+                BODY,
+                &[current()],
+                TS
+            ),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(ID, &ts, "v1,!!!", BODY, &[current()], TS),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(ID, "soon", SIG_WHSEC, BODY, &[current()], TS),
+            Err(WebhookError::MissingHeaders)
+        );
+        assert_eq!(
+            verify("", &ts, SIG_WHSEC, BODY, &[current()], TS),
+            Err(WebhookError::MissingHeaders)
+        );
+        assert_eq!(
+            verify(ID, &ts, "", BODY, &[current()], TS),
+            Err(WebhookError::MissingHeaders)
+        );
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, BODY, &[], TS),
+            Err(WebhookError::BadSignature)
+        );
     }
 
     #[test]
     fn replay_window() {
         let ts = TS.to_string();
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 300), Ok(()));
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 300), Ok(()));
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 301), Err(WebhookError::Expired));
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 301), Err(WebhookError::FromTheFuture));
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 300),
+            Ok(())
+        );
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 300),
+            Ok(())
+        );
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 301),
+            Err(WebhookError::Expired)
+        );
+        assert_eq!(
+            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 301),
+            Err(WebhookError::FromTheFuture)
+        );
     }
 
     #[test]
@@ -248,18 +346,40 @@ mod tests {
         // A receiver that knows only the old secret, only the new one, or both: all accept.
         assert_eq!(verify(ID, &ts, &both, BODY, &[previous()], TS), Ok(()));
         assert_eq!(verify(ID, &ts, &both, BODY, &[current()], TS), Ok(()));
-        assert_eq!(verify(ID, &ts, &both, BODY, &[previous(), current()], TS), Ok(()));
+        assert_eq!(
+            verify(ID, &ts, &both, BODY, &[previous(), current()], TS),
+            Ok(())
+        );
         // A receiver already on the new secret accepts a sender still on the old one if it keeps both.
-        assert_eq!(verify(ID, &ts, SIG_RAW, BODY, &[current(), previous()], TS), Ok(()));
+        assert_eq!(
+            verify(ID, &ts, SIG_RAW, BODY, &[current(), previous()], TS),
+            Ok(())
+        );
         let stranger = WebhookSecret::parse("whsec_c3RyYW5nZXI=").expect("valid");
-        assert_eq!(verify(ID, &ts, &both, BODY, &[stranger], TS), Err(WebhookError::BadSignature));
+        assert_eq!(
+            verify(ID, &ts, &both, BODY, &[stranger], TS),
+            Err(WebhookError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn backoff() {
+        let delays: Vec<u32> = (1..=6).map(|n| retry_delay_secs(10, n)).collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 320]);
+        assert_eq!(retry_delay_secs(0, 5), 0);
+        assert_eq!(retry_delay_secs(3600, 10), MAX_RETRY_DELAY_SECS);
+        assert_eq!(retry_delay_secs(u32::MAX, u32::MAX), MAX_RETRY_DELAY_SECS);
+        assert_eq!(retry_delay_secs(7, 0), 7);
     }
 
     #[test]
     fn secrets() {
         assert_eq!(WebhookSecret::parse(""), Err(WebhookError::BadSecret));
         assert_eq!(WebhookSecret::parse("whsec_"), Err(WebhookError::BadSecret));
-        assert_eq!(WebhookSecret::parse("whsec_not base64!"), Err(WebhookError::BadSecret));
+        assert_eq!(
+            WebhookSecret::parse("whsec_not base64!"),
+            Err(WebhookError::BadSecret)
+        );
         assert!(!format!("{:?}", current()).contains("webhook-key"));
     }
 

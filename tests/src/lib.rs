@@ -10,3 +10,4 @@
 pub mod demo_shop;
 pub mod sim;
 pub mod edge_harness;
+pub mod webhook_receiver;

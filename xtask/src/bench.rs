@@ -1,45 +1,98 @@
-//! `cargo xtask bench`: measures the project against its performance goals and writes
-//! `bench/results.json` (machine-readable) and `bench/results.md` (a table with goal and
-//! pass/miss per figure). Exits non-zero if a suite cannot run or a figure misses its goal.
+//! `cargo xtask bench [--quick] [SUITE..]`: measures the project against its performance goals,
+//! prints a table and writes `bench/results.json` (machine-readable, with the raw numbers) and
+//! `bench/results.md` (the table the README's "Performance" section embeds: goal and pass/miss
+//! per figure, then the machine it ran on).
 //!
-//! Each suite produces [`Figure`]s. To add one (widget size, time-to-ready, edge overhead),
-//! add an entry to [`SUITES`] and a function returning its figures; `crate::size::measure`
-//! already gives the widget's gzip size.
+//! Suites, in order (each is timed; a suite that fails is reported and the others still run):
+//!
+//! | suite | what |
+//! | --- | --- |
+//! | `widget` | release widget bundle ([`crate::size::measure`]): js + wasm raw, gzip -9, brotli 11; each locale's share |
+//! | `edge-size` | `worker-build --release`, then gzip / brotli of `edge/build/index_bg.wasm` + `index.js` |
+//! | `core` | criterion micro-benchmarks of checkout-core (`core/benches/core.rs`) |
+//! | `stack` | `tests/src/bin/bench-stack.rs`: simulator + edge under `wrangler dev` + demo shop on loopback; time to ready in Chromium (`bench/time_to_ready.mjs`), edge overhead, callback ingest |
+//! | `push` | not measured yet: the push channel is not built |
+//!
+//! A full run (no arguments) writes `bench/`; `--quick` (small counts, for checking the
+//! tooling) or a list of suites writes `target/bench/` instead, so a partial run never
+//! replaces the published numbers. Exits non-zero if a suite cannot run or a figure misses
+//! its goal (after writing the results). CI does not run this (too slow and noisy on shared
+//! machines); it runs the widget size budget (`cargo xtask size`, the `widget-size` stage).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
 use crate::env::{self, Env};
+use crate::size;
 
 /// Goal for each core micro-benchmark (median time per iteration).
 const CORE_GOAL_NS: f64 = 2_000.0;
+/// Goal for the widget (js + wasm, gzip -9). CI's hard budget is [`size::GZIP_BUDGET`].
+const WIDGET_GOAL_BYTES: f64 = 45.0 * 1024.0;
+/// Goal for the edge Worker (index_bg.wasm + index.js, gzip -9).
+const EDGE_GOAL_BYTES: f64 = 400.0 * 1024.0;
+/// Goal for time to ready: widget page over the plain-button baseline.
+const READY_GOAL_RATIO: f64 = 1.5;
+/// Goal for what the edge adds to create-order and order-status (p50).
+const OVERHEAD_GOAL_MS: f64 = 1.0;
+/// Goal for callback ingest.
+const INGEST_GOAL_PER_S: f64 = 1_000.0;
+
+/// What a suite gets.
+#[derive(Debug)]
+struct Ctx<'a> {
+    env: &'a Env,
+    /// Small counts: checks the tooling, the numbers mean little.
+    quick: bool,
+    /// Raw outputs kept for results.json (e.g. the stack's JSON).
+    raw: std::cell::RefCell<serde_json::Map<String, Value>>,
+}
 
 /// One suite of measurements.
 #[derive(Debug)]
 struct Suite {
     name: &'static str,
-    run: fn(&Env) -> Result<Vec<Figure>>,
+    run: fn(&Ctx<'_>) -> Result<Vec<Figure>>,
 }
 
-const SUITES: &[Suite] = &[Suite {
-    name: "core",
-    run: core_micro,
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "widget",
+        run: widget_payload,
+    },
+    Suite {
+        name: "edge-size",
+        run: edge_size,
+    },
+    Suite {
+        name: "core",
+        run: core_micro,
+    },
+    Suite {
+        name: "stack",
+        run: stack,
+    },
+    Suite {
+        name: "push",
+        run: push,
+    },
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Nanoseconds,
-    #[allow(dead_code, reason = "for the widget size suite")]
     Bytes,
-    #[allow(dead_code, reason = "for the time-to-ready and edge overhead suites")]
     Milliseconds,
+    Ratio,
+    PerSecond,
+    Count,
 }
 
 impl Unit {
@@ -48,6 +101,9 @@ impl Unit {
             Unit::Nanoseconds => "ns",
             Unit::Bytes => "B",
             Unit::Milliseconds => "ms",
+            Unit::Ratio => "x",
+            Unit::PerSecond => "1/s",
+            Unit::Count => "count",
         }
     }
 
@@ -57,28 +113,111 @@ impl Unit {
             Unit::Nanoseconds if value < 1e3 => format!("{value:.1} ns"),
             Unit::Nanoseconds if value < 1e6 => format!("{:.2} µs", value / 1e3),
             Unit::Nanoseconds => format!("{:.2} ms", value / 1e6),
-            Unit::Bytes => format!("{value:.0} B"),
+            Unit::Bytes if value.abs() < 10.0 * 1024.0 => format!("{value:.0} B"),
+            Unit::Bytes => format!("{:.1} KiB", value / 1024.0),
+            Unit::Milliseconds if value.abs() < 10.0 => format!("{value:.2} ms"),
             Unit::Milliseconds => format!("{value:.1} ms"),
+            Unit::Ratio => format!("{value:.2}×"),
+            Unit::PerSecond => format!("{value:.0}/s"),
+            Unit::Count => format!("{value:.0}"),
         }
     }
 }
 
-/// One measured number and the most it may be.
+/// The bound a figure must stay within.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Goal {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Goal {
+    fn met(self, value: f64) -> bool {
+        match self {
+            Goal::AtMost(goal) => value <= goal,
+            Goal::AtLeast(goal) => value >= goal,
+        }
+    }
+
+    fn display(self, unit: Unit) -> String {
+        match self {
+            Goal::AtMost(goal) => format!("≤ {}", unit.format(goal)),
+            Goal::AtLeast(goal) => format!("≥ {}", unit.format(goal)),
+        }
+    }
+}
+
+/// One measured number, its goal and a note.
 #[derive(Debug, Clone)]
 struct Figure {
     suite: &'static str,
     name: String,
-    /// What `value` is (e.g. "median").
-    statistic: &'static str,
-    value: f64,
+    /// What `value` is (e.g. "median", "gzip -9", "p50").
+    statistic: String,
+    /// `None`: not measured (the note says why).
+    value: Option<f64>,
     unit: Unit,
-    /// Upper bound; `None` = informational.
-    goal: Option<f64>,
+    /// `None` = informational.
+    goal: Option<Goal>,
+    note: Option<String>,
 }
 
 impl Figure {
+    fn new(
+        suite: &'static str,
+        name: impl Into<String>,
+        statistic: impl Into<String>,
+        value: f64,
+        unit: Unit,
+    ) -> Self {
+        Self {
+            suite,
+            name: name.into(),
+            statistic: statistic.into(),
+            value: Some(value),
+            unit,
+            goal: None,
+            note: None,
+        }
+    }
+
+    fn not_measured(suite: &'static str, name: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            suite,
+            name: name.into(),
+            statistic: String::new(),
+            value: None,
+            unit: Unit::Milliseconds,
+            goal: None,
+            note: Some(why.into()),
+        }
+    }
+
+    fn goal(mut self, goal: Goal) -> Self {
+        self.goal = Some(goal);
+        self
+    }
+
+    fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
     fn pass(&self) -> Option<bool> {
-        self.goal.map(|goal| self.value <= goal)
+        match (self.goal, self.value) {
+            (Some(goal), Some(value)) => Some(goal.met(value)),
+            (Some(_), None) => Some(false),
+            (None, _) => None,
+        }
+    }
+
+    fn display_value(&self) -> String {
+        match self.value {
+            Some(value) => format!("{} {}", self.statistic, self.unit.format(value))
+                .trim()
+                .to_owned(),
+            None => "not measured".to_owned(),
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -88,59 +227,136 @@ impl Figure {
             "statistic": self.statistic,
             "value": self.value,
             "unit": self.unit.symbol(),
-            "display": self.unit.format(self.value),
-            "goal_max": self.goal,
-            "goal_display": self.goal.map(|g| format!("≤ {}", self.unit.format(g))),
+            "display": self.value.map(|v| self.unit.format(v)),
+            "goal_max": match self.goal { Some(Goal::AtMost(g)) => Some(g), _ => None },
+            "goal_min": match self.goal { Some(Goal::AtLeast(g)) => Some(g), _ => None },
+            "goal_display": self.goal.map(|g| g.display(self.unit)),
             "pass": self.pass(),
+            "note": self.note,
         })
     }
 }
 
-pub(crate) fn run(env: &Env) -> Result<()> {
+pub(crate) fn run(env: &Env, args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let names: Vec<&str> = args
+        .iter()
+        .filter(|a| *a != "--quick")
+        .map(String::as_str)
+        .collect();
+    for name in &names {
+        if name.starts_with('-') || !SUITES.iter().any(|s| s.name == *name) {
+            let known: Vec<&str> = SUITES.iter().map(|s| s.name).collect();
+            bail!(
+                "unknown bench suite or flag `{name}` (suites: {}; flag: --quick)",
+                known.join(", ")
+            );
+        }
+    }
+    let full = !quick && names.is_empty();
+    let ctx = Ctx {
+        env,
+        quick,
+        raw: std::cell::RefCell::default(),
+    };
+
+    let started = Instant::now();
     let mut figures = Vec::new();
     let mut timings = Vec::new();
-    for suite in SUITES {
-        println!("==> bench suite `{}`", suite.name);
-        let (result, took) = env::timed(|| (suite.run)(env));
-        let suite_figures =
-            result.with_context(|| format!("bench suite `{}` failed", suite.name))?;
-        println!(
-            "<== {}: {} figure(s) in {}",
-            suite.name,
-            suite_figures.len(),
-            env::fmt_duration(took)
-        );
+    let mut failures = Vec::new();
+    for suite in SUITES
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+    {
+        println!("\n==> bench suite `{}`", suite.name);
+        let (result, took) = env::timed(|| (suite.run)(&ctx));
         timings.push((suite.name, took));
-        figures.extend(suite_figures);
+        match result {
+            Ok(suite_figures) => {
+                println!(
+                    "<== {}: {} figure(s) in {}",
+                    suite.name,
+                    suite_figures.len(),
+                    env::fmt_duration(took)
+                );
+                figures.extend(suite_figures);
+            }
+            Err(err) => {
+                eprintln!(
+                    "<== {} FAILED after {}: {err:#}",
+                    suite.name,
+                    env::fmt_duration(took)
+                );
+                figures.push(
+                    Figure::not_measured(
+                        suite.name,
+                        format!("suite `{}`", suite.name),
+                        format!("suite failed: {err:#}"),
+                    )
+                    .goal(Goal::AtMost(0.0)),
+                );
+                failures.push(suite.name);
+            }
+        }
     }
+    let took = started.elapsed();
 
-    let dir = env.root.join("bench");
+    let dir = if full {
+        env.root.join("bench")
+    } else {
+        env.target_dir.join("bench")
+    };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let json_path = dir.join("results.json");
     let md_path = dir.join("results.md");
+    let machine = machine(env, &ctx);
+    let raw = ctx.raw.take();
     write(
         &json_path,
-        &(serde_json::to_string_pretty(&results_json(&figures, &timings))? + "\n"),
+        &(serde_json::to_string_pretty(&results_json(
+            &figures, &timings, took, &machine, raw, quick,
+        ))? + "\n"),
     )?;
-    let table = markdown(&figures);
+    let mut table = markdown(&figures);
+    let _ = write!(
+        table,
+        "\n{}Measured by `cargo xtask bench` in {} on {}. Times are medians (latencies: p50 / p99) \
+         with the baseline measured in the same run.\n",
+        if quick {
+            "**Quick run: small counts, not meaningful.** "
+        } else {
+            ""
+        },
+        env::fmt_duration(took),
+        machine["summary"].as_str().unwrap_or("this machine")
+    );
     write(&md_path, &table)?;
     println!("\n{table}");
     println!(
-        "wrote {} and {}",
+        "wrote {} and {}{}",
         env::rel(env, &json_path).to_string_lossy(),
-        env::rel(env, &md_path).to_string_lossy()
+        env::rel(env, &md_path).to_string_lossy(),
+        if full {
+            ""
+        } else {
+            " (partial or quick run: bench/ is left as it is)"
+        }
     );
+    println!("bench took {}", env::fmt_duration(took));
 
-    let missed: Vec<&str> = figures
+    if !failures.is_empty() {
+        bail!("bench suite(s) failed: {}", failures.join(", "));
+    }
+    let missed: Vec<String> = figures
         .iter()
         .filter(|f| f.pass() == Some(false))
-        .map(|f| f.name.as_str())
+        .map(|f| format!("{} `{}`", f.suite, f.name))
         .collect();
     if !missed.is_empty() {
         bail!(
-            "{} of {} figure(s) missed their goal: {}",
+            "{} of {} figure(s) with a goal missed it: {}",
             missed.len(),
-            figures.len(),
+            figures.iter().filter(|f| f.goal.is_some()).count(),
             missed.join(", ")
         );
     }
@@ -151,7 +367,14 @@ fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-fn results_json(figures: &[Figure], timings: &[(&str, Duration)]) -> Value {
+fn results_json(
+    figures: &[Figure],
+    timings: &[(&str, Duration)],
+    took: Duration,
+    machine: &Value,
+    raw: serde_json::Map<String, Value>,
+    quick: bool,
+) -> Value {
     let generated = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -161,19 +384,21 @@ fn results_json(figures: &[Figure], timings: &[(&str, Duration)]) -> Value {
         .collect();
     json!({
         "generated_unix": generated,
+        "quick": quick,
+        "seconds": took.as_secs_f64(),
+        "machine": machine,
         "suites": suites,
         "figures": figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
+        "raw": raw,
     })
 }
 
 fn markdown(figures: &[Figure]) -> String {
     let mut md = String::from(
-        "| suite | benchmark | value | goal | result |\n| --- | --- | ---: | ---: | --- |\n",
+        "| suite | benchmark | value | goal | result | notes |\n| --- | --- | ---: | ---: | --- | --- |\n",
     );
     for f in figures {
-        let goal = f
-            .goal
-            .map_or_else(|| "-".to_owned(), |g| format!("≤ {}", f.unit.format(g)));
+        let goal = f.goal.map_or_else(|| "-".to_owned(), |g| g.display(f.unit));
         let result = match f.pass() {
             Some(true) => "pass",
             Some(false) => "**miss**",
@@ -181,20 +406,560 @@ fn markdown(figures: &[Figure]) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | `{}` | {} {} | {goal} | {result} |",
+            "| {} | `{}` | {} | {goal} | {result} | {} |",
             f.suite,
             f.name,
-            f.statistic,
-            f.unit.format(f.value)
+            f.display_value(),
+            f.note.as_deref().unwrap_or("").replace('|', "\\|")
         );
     }
     md
 }
 
+/// What the numbers were measured on.
+fn machine(env: &Env, ctx: &Ctx<'_>) -> Value {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_default();
+    let rustc = env::probe(env.command("rustc").arg("--version")).unwrap_or_default();
+    let npm_version = |package: &str| -> String {
+        std::fs::read_to_string(
+            env.root
+                .join("node_modules")
+                .join(package)
+                .join("package.json"),
+        )
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+    };
+    let wrangler = npm_version("wrangler");
+    let workerd = npm_version("workerd");
+    let chromium = ctx.raw.borrow()["stack"]
+        .get("time_to_ready")
+        .and_then(|t| t["browser"].as_str().map(str::to_owned))
+        .or_else(|| {
+            env::probe(std::process::Command::new("/usr/bin/chromium").arg("--version"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|n| format!("Chromium {n}")))
+        })
+        .unwrap_or_default();
+    let summary = format!(
+        "{cores} cores, {mem_gib:.0} GiB, {os}, {}, {chromium}, workerd {workerd} from wrangler {wrangler}",
+        rustc.split(" (").next().unwrap_or(&rustc)
+    );
+    json!({
+        "cores": cores,
+        "memory_gib": mem_gib,
+        "os": os,
+        "rustc": rustc,
+        "chromium": chromium,
+        "wrangler": wrangler,
+        "workerd": workerd,
+        "summary": summary,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// widget: what a merchant page downloads
+
+fn widget_payload(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
+    let report = size::measure(ctx.env)?;
+    let mut figures = Vec::new();
+    let mut wasm_bytes = None;
+    let (mut raw, mut gzip, mut brotli) = (0u64, 0u64, 0u64);
+    for file in &report.files {
+        let bytes = std::fs::read(&file.path).with_context(|| format!("reading {}", file.name))?;
+        let br = size::brotli_len(&bytes)?;
+        raw += file.raw;
+        gzip += file.gzip;
+        brotli += br;
+        let short = file
+            .path
+            .file_name()
+            .map_or_else(|| file.name.clone(), |n| n.to_string_lossy().into_owned());
+        figures.push(
+            Figure::new(
+                "widget",
+                short.clone(),
+                "gzip -9",
+                file.gzip as f64,
+                Unit::Bytes,
+            )
+            .note(format!("raw {} B, brotli {} B", file.raw, br)),
+        );
+        if short.ends_with(".wasm") {
+            wasm_bytes = Some(bytes);
+        }
+    }
+    figures.push(
+        Figure::new(
+            "widget",
+            "checkout.js + checkout_bg.wasm",
+            "gzip -9",
+            gzip as f64,
+            Unit::Bytes,
+        )
+        .goal(Goal::AtMost(WIDGET_GOAL_BYTES))
+        .note(format!(
+            "{gzip} B; raw {raw} B; CI fails above the {} KiB budget",
+            size::GZIP_BUDGET / 1024
+        )),
+    );
+    figures.push(
+        Figure::new(
+            "widget",
+            "checkout.js + checkout_bg.wasm",
+            "brotli 11",
+            brotli as f64,
+            Unit::Bytes,
+        )
+        .note(format!("{brotli} B")),
+    );
+    let wasm = wasm_bytes.context("the widget build has no .wasm file")?;
+    figures.extend(locale_shares(ctx.env, &wasm, gzip)?);
+    Ok(figures)
+}
+
+/// Each locale's share of the download: its string table (widget/src/i18n/<locale>.rs, stored
+/// in the wasm as one `\u{1f}`-separated string per locale) is found in the built wasm, and
+/// its share is what the compressed wasm loses when those bytes are cut out (gzip -9 and
+/// brotli 11 of the whole file with and without them). That is the marginal cost in context:
+/// compressing a table on its own would count headers and miss what it shares with the rest.
+fn locale_shares(env: &Env, wasm: &[u8], total_gzip: u64) -> Result<Vec<Figure>> {
+    let dir = env.root.join("widget").join("src").join("i18n");
+    let mut tables = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if stem == "mod" || path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path)?;
+        let table = locale_table(&source)
+            .with_context(|| format!("reading the locale_table! of {}", path.display()))?;
+        tables.push((locale_tag(&stem), table));
+    }
+    tables.sort();
+    if tables.is_empty() {
+        bail!("no locale tables under {}", dir.display());
+    }
+
+    let gzip_all = size::gzip_len(wasm)? as f64;
+    let brotli_all = size::brotli_len(wasm)? as f64;
+    let mut figures = Vec::new();
+    let mut without_all = wasm.to_vec();
+    let mut raw_all = 0;
+    let mut missing = Vec::new();
+    for (tag, table) in &tables {
+        let Some(at) = find(wasm, table.as_bytes()) else {
+            missing.push(tag.clone());
+            continue;
+        };
+        let mut without = wasm.to_vec();
+        without.drain(at..at + table.len());
+        let gzip_share = gzip_all - size::gzip_len(&without)? as f64;
+        let brotli_share = brotli_all - size::brotli_len(&without)? as f64;
+        if let Some(at) = find(&without_all, table.as_bytes()) {
+            without_all.drain(at..at + table.len());
+        }
+        raw_all += table.len();
+        figures.push(
+            Figure::new(
+                "widget",
+                format!("locale {tag}"),
+                "gzip share",
+                gzip_share,
+                Unit::Bytes,
+            )
+            .note(format!(
+                "raw {} B, brotli share {brotli_share:.0} B",
+                table.len()
+            )),
+        );
+    }
+    if !missing.is_empty() {
+        bail!(
+            "the string tables of {} were not found verbatim in the built wasm: the per-locale method needs updating",
+            missing.join(", ")
+        );
+    }
+    let gzip_share = gzip_all - size::gzip_len(&without_all)? as f64;
+    let brotli_share = brotli_all - size::brotli_len(&without_all)? as f64;
+    figures.insert(
+        0,
+        Figure::new("widget", format!("all {} locales' texts", tables.len()), "gzip share", gzip_share, Unit::Bytes)
+            .note(format!(
+                "{:.1} % of the gzip total; raw {raw_all} B, brotli share {brotli_share:.0} B; share = compressed wasm minus compressed wasm without the table",
+                100.0 * gzip_share / total_gzip as f64
+            )),
+    );
+    Ok(figures)
+}
+
+/// `pt_br` → `pt-BR`, `zh_cn` → `zh-CN`.
+fn locale_tag(stem: &str) -> String {
+    match stem.split_once('_') {
+        Some((lang, region)) => format!("{lang}-{}", region.to_uppercase()),
+        None => stem.to_owned(),
+    }
+}
+
+/// The string `locale_table!` builds from a locale file: every `Phrase => "text",` literal in
+/// order, each followed by U+001F.
+fn locale_table(source: &str) -> Result<String> {
+    let start = source
+        .find("locale_table!")
+        .context("no locale_table! invocation")?;
+    let body = &source[start..];
+    let mut table = String::new();
+    let mut rest = body;
+    let mut count = 0;
+    while let Some(arrow) = rest.find("=> \"") {
+        let (text, after) = rust_string_literal(&rest[arrow + 4..])?;
+        table.push_str(&text);
+        table.push('\u{1f}');
+        count += 1;
+        rest = after;
+    }
+    if count == 0 {
+        bail!("no `Phrase => \"text\",` entries");
+    }
+    Ok(table)
+}
+
+/// Reads a Rust string literal body up to its closing quote; returns it and the rest.
+fn rust_string_literal(text: &str) -> Result<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((out, &text[i + 1..])),
+            '\\' => match chars.next().map(|(_, c)| c) {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some('\\') => out.push('\\'),
+                Some('"') => out.push('"'),
+                Some('\'') => out.push('\''),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                    out.push(char::from(u8::from_str_radix(&hex, 16)?));
+                }
+                Some('u') => {
+                    let hex: String = chars
+                        .by_ref()
+                        .map(|(_, c)| c)
+                        .skip_while(|c| *c == '{')
+                        .take_while(|c| *c != '}')
+                        .collect();
+                    let code = u32::from_str_radix(&hex, 16)?;
+                    out.push(char::from_u32(code).context("bad \\u escape")?);
+                }
+                Some('\n') => {
+                    // Line continuation: skip the newline and leading whitespace.
+                    while chars.clone().next().is_some_and(|(_, c)| c.is_whitespace()) {
+                        chars.next();
+                    }
+                }
+                other => bail!("unsupported escape \\{other:?}"),
+            },
+            c => out.push(c),
+        }
+    }
+    bail!("unterminated string literal")
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------
+// edge-size: the Worker Cloudflare runs
+
+fn edge_size(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
+    let env = ctx.env;
+    env::run(
+        env.command("worker-build")
+            .arg("--release")
+            .current_dir(env.root.join("edge")),
+    )?;
+    let build = env.root.join("edge").join("build");
+    let mut figures = Vec::new();
+    let (mut gzip, mut brotli, mut raw) = (0, 0, 0);
+    for name in ["index_bg.wasm", "index.js"] {
+        let path = build.join(name);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let (g, b) = (size::gzip_len(&bytes)?, size::brotli_len(&bytes)?);
+        gzip += g;
+        brotli += b;
+        raw += bytes.len();
+        figures.push(
+            Figure::new(
+                "edge size",
+                format!("build/{name}"),
+                "gzip -9",
+                g as f64,
+                Unit::Bytes,
+            )
+            .note(format!("raw {} B, brotli {b} B", bytes.len())),
+        );
+    }
+    figures.push(
+        Figure::new(
+            "edge size",
+            "index_bg.wasm + index.js",
+            "gzip -9",
+            gzip as f64,
+            Unit::Bytes,
+        )
+        .goal(Goal::AtMost(EDGE_GOAL_BYTES))
+        .note(format!(
+            "raw {raw} B, brotli {brotli} B (Cloudflare's limit applies to the gzip size)"
+        )),
+    );
+    Ok(figures)
+}
+
+// ---------------------------------------------------------------------------------------
+// stack: time to ready, edge overhead, callback ingest (tests/src/bin/bench-stack.rs)
+
+fn stack(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
+    let env = ctx.env;
+    for needed in [
+        env.root.join("edge/build/index.js"),
+        env.root.join("www/pkg/widget/v1/checkout.js"),
+    ] {
+        if !needed.is_file() {
+            bail!(
+                "{} is missing: run the `widget` and `edge-size` suites first (a full `cargo xtask bench` does)",
+                env::rel(env, &needed).to_string_lossy()
+            );
+        }
+    }
+    let dir = env.target_dir.join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let out = dir.join("stack.json");
+    let _ = std::fs::remove_file(&out);
+    // release-native: the load driver shares two cores with workerd, so it must be cheap.
+    let mut cmd = env.cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--profile",
+        "release-native",
+        "-p",
+        "tests",
+        "--bin",
+        "bench-stack",
+        "--",
+        "--out",
+    ])
+    .arg(&out);
+    if ctx.quick {
+        cmd.arg("--quick");
+    }
+    env::run(&mut cmd)?;
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    let data: Value = serde_json::from_str(&text).context("parsing the bench-stack output")?;
+    let figures = stack_figures(&data)?;
+    ctx.raw.borrow_mut().insert("stack".into(), data);
+    Ok(figures)
+}
+
+fn num(value: &Value, pointer: &str) -> Result<f64> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .with_context(|| format!("bench-stack output has no number at {pointer}"))
+}
+
+fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    if let Some(ready) = data.get("time_to_ready") {
+        let runs = num(ready, "/widget/runs")?;
+        let widget = num(ready, "/widget/median_ready_ms")?;
+        let baseline = num(ready, "/baseline/median_ready_ms")?;
+        let widget_ttfb = num(ready, "/widget/median_ttfb_ms")?;
+        let baseline_ttfb = num(ready, "/baseline/median_ttfb_ms")?;
+        let widget_after = num(ready, "/widget/median_after_ttfb_ms")?;
+        let baseline_after = num(ready, "/baseline/median_after_ttfb_ms")?;
+        let assets = ready["assets_served_by"].as_str().unwrap_or("?");
+        figures.push(
+            Figure::new("time to ready", "shop page / → trustpay:ready", "median", widget, Unit::Milliseconds)
+                .note(format!(
+                    "{runs:.0} cold loads (new context, cache off), navigation start → event; TTFB {widget_ttfb:.1} ms (the shop mints an intent at the edge per page); widget files from the {assets}"
+                )),
+        );
+        figures.push(
+            Figure::new("time to ready", "baseline /baseline → plain button", "median", baseline, Unit::Milliseconds)
+                .note(format!("same server, same loads, alternating with the widget page; TTFB {baseline_ttfb:.1} ms")),
+        );
+        figures.push(
+            Figure::new(
+                "time to ready",
+                "widget / baseline",
+                "ratio of medians",
+                widget / baseline,
+                Unit::Ratio,
+            )
+            .goal(Goal::AtMost(READY_GOAL_RATIO)),
+        );
+        figures.push(
+            Figure::new("time to ready", "widget / baseline after first byte", "ratio of medians", widget_after / baseline_after, Unit::Ratio)
+                .note(format!(
+                    "(ready − TTFB): {widget_after:.1} ms vs {baseline_after:.1} ms; leaves out the shop's server time"
+                )),
+        );
+    }
+    if let Some(overhead) = data.get("edge_overhead") {
+        let concurrency = num(overhead, "/concurrency")?;
+        let in_worker = |route: &str| {
+            data.pointer(&format!("/worker_log/{route}/median_ms"))
+                .and_then(Value::as_f64)
+                .map_or_else(String::new, |ms| {
+                    format!("; in-Worker time (its log, ms resolution) median {ms:.0} ms")
+                })
+        };
+        for (key, label, route) in [
+            ("create", "create-order", "create"),
+            ("status", "order-status", "status"),
+        ] {
+            let n = num(overhead, &format!("/{key}/edge/requests"))?;
+            let errors = num(overhead, &format!("/{key}/edge/errors"))?
+                + num(overhead, &format!("/{key}/direct/errors"))?;
+            for (side, what) in [("direct", "simulator direct"), ("edge", "through the edge")] {
+                figures.push(
+                    Figure::new(
+                        "edge overhead",
+                        format!("{label}: {what}"),
+                        "p50",
+                        num(overhead, &format!("/{key}/{side}/p50_ms"))?,
+                        Unit::Milliseconds,
+                    )
+                    .note(format!(
+                        "p99 {:.2} ms",
+                        num(overhead, &format!("/{key}/{side}/p99_ms"))?
+                    )),
+                );
+            }
+            let what = if key == "status" {
+                "the edge answers from D1 (order younger than STATUS_REFRESH_SECONDS); direct = TrustPay order query"
+            } else {
+                "edge = intent check + D1 insert + signed call to the simulator + D1 updates"
+            };
+            figures.push(
+                Figure::new(
+                    "edge overhead",
+                    format!("{label}: added by the edge"),
+                    "p50",
+                    num(overhead, &format!("/{key}/added_p50_ms"))?,
+                    Unit::Milliseconds,
+                )
+                .goal(Goal::AtMost(OVERHEAD_GOAL_MS))
+                .note(format!(
+                    "p99 +{:.1} ms; {n:.0} requests per side, {concurrency:.0} in flight, {errors:.0} errors; {what}{}",
+                    num(overhead, &format!("/{key}/added_p99_ms"))?,
+                    in_worker(route)
+                )),
+            );
+        }
+        if overhead.get("health").is_some() {
+            figures.push(
+                Figure::new(
+                    "edge overhead",
+                    "no-op (/healthz vs simulator /health): added",
+                    "p50",
+                    num(overhead, "/health/added_p50_ms")?,
+                    Unit::Milliseconds,
+                )
+                .note(format!(
+                    "p99 +{:.1} ms; no storage, no gateway: what wrangler dev's local proxy + workerd add to any request (production has no such hop)",
+                    num(overhead, "/health/added_p99_ms")?
+                )),
+            );
+        }
+    }
+    if let Some(ingest) = data.get("callback_ingest") {
+        let n = num(ingest, "/callbacks")?;
+        let errors = num(ingest, "/send/errors")?;
+        figures.push(
+            Figure::new("callback ingest", "signed callbacks → /v1/trustpay/callback", "rate", num(ingest, "/per_second")?, Unit::PerSecond)
+                .goal(Goal::AtLeast(INGEST_GOAL_PER_S))
+                .note(format!(
+                    "{n:.0} callbacks (one per order, created through the edge first), {:.0} in flight, local D1; latency p50 {:.1} ms, p99 {:.1} ms; {errors:.0} errors",
+                    num(ingest, "/concurrency")?,
+                    num(ingest, "/send/p50_ms")?,
+                    num(ingest, "/send/p99_ms")?,
+                )),
+        );
+        figures.push(
+            Figure::new("callback ingest", "callbacks lost", "count", num(ingest, "/lost")?, Unit::Count)
+                .goal(Goal::AtMost(0.0))
+                .note(format!(
+                    "counted in D1 afterwards: {:.0} orders paid, {:.0} `accepted` callback events, of {n:.0}",
+                    num(ingest, "/d1_orders_paid")?,
+                    num(ingest, "/d1_events_accepted")?
+                )),
+        );
+    }
+    Ok(figures)
+}
+
+// ---------------------------------------------------------------------------------------
+// push: comes with the push channel
+
+fn push(_: &Ctx<'_>) -> Result<Vec<Figure>> {
+    Ok(vec![
+        Figure::not_measured(
+            "push",
+            "callback → SSE delivery",
+            "not measured: push channel not built",
+        ),
+        Figure::not_measured(
+            "push",
+            "callback → visible in the page",
+            "not measured: push channel not built",
+        ),
+    ])
+}
+
 // ---------------------------------------------------------------------------------------
 // core: criterion micro-benchmarks of checkout-core
 
-fn core_micro(env: &Env) -> Result<Vec<Figure>> {
+/// What each benchmark stands for (issue 9's list).
+fn core_note(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "sign_request" => "canonicalize + sign a create-order request",
+        "verify_callback" => "parse + canonicalize + verify a callback's sign",
+        "intent_mint" => "mint a checkout intent (HMAC-SHA256)",
+        "intent_verify" => "verify a checkout intent",
+        "state_transition" => "order state machine step",
+        "canonical_string" => "canonical string of a callback",
+        _ => return None,
+    })
+}
+
+fn core_micro(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
+    let env = ctx.env;
     let benches = env.root.join("core").join("benches");
     let has_benches = std::fs::read_dir(&benches)
         .map(|entries| {
@@ -213,12 +978,14 @@ fn core_micro(env: &Env) -> Result<Vec<Figure>> {
     let criterion_home = env.target_dir.join("criterion");
     // Coarse mtime resolution: anything written from a second before the run belongs to it.
     let started = SystemTime::now() - Duration::from_secs(1);
-    let stdout = run_capturing(
-        env.cargo()
-            // `--bench '*'`: only the criterion targets, not the lib's tests (all "ignored").
-            .args(["bench", "-p", "checkout-core", "--bench", "*"])
-            .env("CRITERION_HOME", &criterion_home),
-    )?;
+    let mut cmd = env.cargo();
+    // `--bench '*'`: only the criterion targets, not the lib's tests (all "ignored").
+    cmd.args(["bench", "-p", "checkout-core", "--bench", "*"])
+        .env("CRITERION_HOME", &criterion_home);
+    if ctx.quick {
+        cmd.args(["--", "--warm-up-time", "0.5", "--measurement-time", "1"]);
+    }
+    let stdout = run_capturing(&mut cmd)?;
 
     let printed = parse_criterion_output(&stdout);
     let medians = read_medians(&criterion_home, started)?;
@@ -230,33 +997,28 @@ fn core_micro(env: &Env) -> Result<Vec<Figure>> {
                 // No estimates.json (unexpected): criterion's printed typical value.
                 None => ("typical", *typical),
             };
-            Figure {
-                suite: "core",
-                name: name.clone(),
-                statistic,
-                value,
-                unit: Unit::Nanoseconds,
-                goal: Some(CORE_GOAL_NS),
-            }
+            core_figure(name, statistic, value)
         })
         .collect();
     // Benchmarks whose output we could not parse but whose estimates exist.
     for (name, median) in &medians {
         if !printed.iter().any(|(printed_name, _)| printed_name == name) {
-            figures.push(Figure {
-                suite: "core",
-                name: name.clone(),
-                statistic: "median",
-                value: *median,
-                unit: Unit::Nanoseconds,
-                goal: Some(CORE_GOAL_NS),
-            });
+            figures.push(core_figure(name, "median", *median));
         }
     }
     if figures.is_empty() {
         bail!("`cargo bench -p checkout-core` reported no criterion benchmarks");
     }
     Ok(figures)
+}
+
+fn core_figure(name: &str, statistic: &str, value: f64) -> Figure {
+    let figure = Figure::new("core", name, statistic, value, Unit::Nanoseconds)
+        .goal(Goal::AtMost(CORE_GOAL_NS));
+    match core_note(name) {
+        Some(note) => figure.note(note),
+        None => figure,
+    }
 }
 
 /// Runs `cmd`, echoing its stdout live, and returns that stdout.
@@ -435,18 +1197,94 @@ Benchmarking x: Analyzing\rtrust/v4 time:   [2.5 ms 3.0 ms 3.5 ms]
 
     #[test]
     fn formats_and_judges_figures() {
-        let fig = Figure {
-            suite: "core",
-            name: "sign/md5".into(),
-            statistic: "median",
-            value: 1293.4,
-            unit: Unit::Nanoseconds,
-            goal: Some(CORE_GOAL_NS),
-        };
+        let fig = Figure::new("core", "sign/md5", "median", 1293.4, Unit::Nanoseconds)
+            .goal(Goal::AtMost(CORE_GOAL_NS));
         assert_eq!(fig.pass(), Some(true));
         assert_eq!(Unit::Nanoseconds.format(1293.4), "1.29 µs");
         assert!(
             markdown(&[fig]).contains("| core | `sign/md5` | median 1.29 µs | ≤ 2.00 µs | pass |")
         );
+    }
+
+    #[test]
+    fn judges_lower_and_upper_bounds_and_unmeasured_figures() {
+        let rate = Figure::new("ingest", "cb", "rate", 900.0, Unit::PerSecond)
+            .goal(Goal::AtLeast(INGEST_GOAL_PER_S));
+        assert_eq!(rate.pass(), Some(false));
+        assert_eq!(
+            rate.goal.map(|g| g.display(rate.unit)).as_deref(),
+            Some("≥ 1000/s")
+        );
+        let push = Figure::not_measured("push", "sse", "not measured: push channel not built");
+        assert_eq!(push.pass(), None);
+        let md = markdown(&[rate, push]);
+        assert!(
+            md.contains(
+                "| push | `sse` | not measured | - | - | not measured: push channel not built |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ingest | `cb` | rate 900/s | ≥ 1000/s | **miss** |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn reads_locale_tables_like_the_macro_builds_them() {
+        let source = r#"//! Doc.
+locale_table! {
+    Loading => "Chargement…",
+    PayAmount => "Payer {amount}",
+    Quote => "Say \"hi\" \u{2014} d\u{e9}j\u{e0}",
+}
+"#;
+        let table = locale_table(source).expect("table");
+        assert_eq!(
+            table,
+            "Chargement…\u{1f}Payer {amount}\u{1f}Say \"hi\" — déjà\u{1f}"
+        );
+        assert_eq!(locale_tag("pt_br"), "pt-BR");
+        assert_eq!(locale_tag("fr"), "fr");
+        assert_eq!(find(b"abcdef", b"cd"), Some(2));
+    }
+
+    #[test]
+    fn stack_output_becomes_figures() {
+        let data = json!({
+            "time_to_ready": {
+                "assets_served_by": "edge",
+                "widget": {"runs": 20, "median_ready_ms": 150.0, "median_ttfb_ms": 30.0, "median_after_ttfb_ms": 120.0},
+                "baseline": {"runs": 20, "median_ready_ms": 50.0, "median_ttfb_ms": 5.0, "median_after_ttfb_ms": 45.0}
+            },
+            "edge_overhead": {
+                "concurrency": 4,
+                "create": {"direct": {"p50_ms": 0.5, "p99_ms": 1.0, "errors": 0, "requests": 100},
+                           "edge": {"p50_ms": 10.5, "p99_ms": 20.0, "errors": 0, "requests": 100},
+                           "added_p50_ms": 10.0, "added_p99_ms": 19.0},
+                "status": {"direct": {"p50_ms": 0.2, "p99_ms": 0.5, "errors": 0, "requests": 100},
+                           "edge": {"p50_ms": 0.9, "p99_ms": 2.0, "errors": 0, "requests": 100},
+                           "added_p50_ms": 0.7, "added_p99_ms": 1.5}
+            },
+            "callback_ingest": {"callbacks": 100, "concurrency": 8, "per_second": 1200.0, "lost": 0,
+                "d1_orders_paid": 100, "d1_events_accepted": 100,
+                "send": {"errors": 0, "p50_ms": 5.0, "p99_ms": 9.0}}
+        });
+        let figures = stack_figures(&data).expect("figures");
+        let get = |name: &str| {
+            figures
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(get("widget / baseline").value, Some(3.0));
+        assert_eq!(get("widget / baseline").pass(), Some(false));
+        assert_eq!(get("create-order: added by the edge").pass(), Some(false));
+        assert_eq!(get("order-status: added by the edge").pass(), Some(true));
+        assert_eq!(
+            get("signed callbacks → /v1/trustpay/callback").pass(),
+            Some(true)
+        );
+        assert_eq!(get("callbacks lost").pass(), Some(true));
     }
 }

@@ -11,16 +11,21 @@ use crate::env::{self, Env};
 use crate::proc::{self, Service};
 use crate::{setup, wasm};
 
-/// The local stack, started in this order. Adding a server is one entry, e.g.
-///
-/// ```text
-/// Service { name: "simulator", program: "cargo", args: &["run", "-p", "tests", "--bin", "trustpay-sim"],
-///           cwd: ".", env: &[], port: 8099, ready_path: "/health", ready_timeout: Duration::from_secs(300) },
-/// Service { name: "edge", program: "wrangler",
-///           args: &["dev", "--ip", "127.0.0.1", "--port", "8787", "--show-interactive-dev-session=false"],
-///           cwd: "edge", env: &[("CI", "true")], port: 8787, ready_path: "/", ready_timeout: Duration::from_secs(60) },
-/// ```
-const SERVICES: &[Service] = &[];
+/// The local stack: one `dev-stack` process (tests/src/bin/dev-stack.rs) runs trustpay-sim
+/// in-process, the edge under `wrangler dev` (D1 migrated, widget served from www/pkg; in its
+/// own process group, stopped by dev-stack on SIGTERM) and the demo shop on :8080. It reads
+/// `DEV_TRUSTPAY_BASE_URL` (+ `TRUSTPAY_MERCHANT_ID`, `TRUSTPAY_API_KEY`, `TRUSTPAY_SECRET`,
+/// `DEV_PUBLIC_BASE_URL`) to use a real TrustPay instead of the simulator, and `DEV_*_PORT`.
+const SERVICES: &[Service] = &[Service {
+    name: "dev-stack",
+    program: "cargo",
+    args: &["run", "-q", "-p", "tests", "--bin", "dev-stack"],
+    cwd: ".",
+    env: &[],
+    port: 8080,
+    ready_path: "/assets/shop.css",
+    ready_timeout: Duration::from_secs(300),
+}];
 
 /// How often to check whether a service died.
 const POLL: Duration = Duration::from_millis(250);
@@ -29,20 +34,23 @@ pub(crate) fn run(env: &Env) -> Result<()> {
     setup::run(env)?;
 
     println!("\n==> build");
-    let pkg = wasm::build_widget_pkg(env, wasm::Profile::Debug, false)?;
+    // The release bundle, exactly what the edge serves in production (and what the SRI covers);
+    // DEV_WIDGET_DEBUG=1 builds the unoptimised debug bundle instead (faster while iterating).
+    let pkg = if std::env::var_os("DEV_WIDGET_DEBUG").is_some() {
+        wasm::build_widget_pkg(env, wasm::Profile::Debug, false)?
+    } else {
+        wasm::build_widget_pkg(env, wasm::Profile::Release, true)?
+    };
     println!("widget: {}", env::rel(env, &pkg.js).to_string_lossy());
     env::run(
-        env.cargo()
-            .args(["build", "-p", "edge", "--target", "wasm32-unknown-unknown"]),
+        env.command("worker-build")
+            .arg("--release")
+            .current_dir(env.root.join("edge")),
     )?;
-
-    if SERVICES.is_empty() {
-        println!(
-            "\nbuilt. No servers to run yet: the TrustPay simulator, the edge (`wrangler dev`) and the \
-             www server are added to `cargo xtask dev` by later issues (one `SERVICES` entry each in xtask/src/dev.rs)."
-        );
-        return Ok(());
-    }
+    env::run(
+        env.cargo()
+            .args(["build", "-p", "tests", "--bin", "dev-stack"]),
+    )?;
 
     println!("\n==> starting {} service(s)", SERVICES.len());
     let mut running = Vec::with_capacity(SERVICES.len());
@@ -50,11 +58,7 @@ pub(crate) fn run(env: &Env) -> Result<()> {
         // On failure, `running` is dropped here and every started group is stopped.
         running.push(service.start(env)?);
     }
-    println!("\nall services up:");
-    for service in SERVICES {
-        println!("  {:<12} {}", service.name, service.url("/"));
-    }
-    println!("Ctrl-C stops them all.");
+    println!("\nall services up (the URL to open is in the box above). Ctrl-C stops them all.");
 
     loop {
         if proc::interrupted() {

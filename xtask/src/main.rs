@@ -3,6 +3,7 @@
 mod bench;
 mod dev;
 mod env;
+mod fuzz;
 mod proc;
 mod setup;
 mod size;
@@ -22,9 +23,13 @@ Commands:
   setup           Install what this machine lacks (wasm32 target, wasm-bindgen-cli at the
                   Cargo.lock version, worker-build, npm packages, Chromium); skips what is present
   test [STAGE..]  setup, then every test stage (or only the named ones); stops at the first failure
-  bench           Run the benchmarks; writes bench/results.json and bench/results.md
+  bench [--quick] [SUITE..]
+                  Measure size, speed and scale against their goals (widget, edge-size, core,
+                  stack, push); a full run writes bench/results.json + bench/results.md
   size            Build the release widget (wasm-bindgen + wasm-opt -Oz) and check the 60 KiB gzip budget
   dev             setup, build, and run the local stack until Ctrl-C
+  fuzz --time N [TARGET..]
+                  Run each cargo-fuzz target N seconds (nightly); executions and crashes (not in CI)
   help            Show this message
 ";
 
@@ -59,9 +64,10 @@ fn run(args: &[String]) -> Result<()> {
     match command.as_str() {
         "setup" => no_args("setup").and_then(|()| setup::run(&env)),
         "test" => test::run(&env, rest),
-        "bench" => no_args("bench").and_then(|()| bench::run(&env)),
+        "bench" => bench::run(&env, rest),
         "size" => no_args("size").and_then(|()| size::run(&env)),
         "dev" => no_args("dev").and_then(|()| dev::run(&env)),
+        "fuzz" => fuzz::run(&env, rest),
         other => {
             print!("{HELP}");
             bail!("unknown command `{other}`");

@@ -142,15 +142,20 @@ fn npm_packages(env: &Env) -> Result<Outcome> {
 }
 
 fn chromium(_env: &Env) -> Result<Outcome> {
-    let wanted = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+    // A CJK font too: without one, zh-CN screenshots of the browser e2e suite are empty boxes.
+    let wanted = [
+        "/usr/bin/chromium",
+        "/usr/bin/chromedriver",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    ];
     if wanted.iter().all(|path| Path::new(path).exists()) {
         return Ok(Outcome::Skipped(
-            "/usr/bin/chromium and /usr/bin/chromedriver present".to_owned(),
+            "/usr/bin/chromium, /usr/bin/chromedriver and a CJK font present".to_owned(),
         ));
     }
     if !nix::unistd::geteuid().is_root() {
         bail!(
-            "Chromium is missing and installing it needs root: sudo apt-get install -y chromium chromium-driver"
+            "Chromium is missing and installing it needs root: sudo apt-get install -y chromium chromium-driver fonts-wqy-microhei"
         );
     }
     let apt = |args: &[&str]| {
@@ -162,9 +167,16 @@ fn chromium(_env: &Env) -> Result<Outcome> {
         env::run(&mut cmd)
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", "chromium", "chromium-driver"])?;
+    apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "chromium",
+        "chromium-driver",
+        "fonts-wqy-microhei",
+    ])?;
     Ok(Outcome::Installed(
-        "chromium + chromium-driver (Debian)".to_owned(),
+        "chromium + chromium-driver + fonts-wqy-microhei (Debian)".to_owned(),
     ))
 }
 

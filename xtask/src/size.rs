@@ -1,9 +1,10 @@
 //! `cargo xtask size`: builds the release widget exactly as merchants get it (release wasm,
 //! wasm-bindgen `--target web`, `wasm-opt -Oz`) and checks what a browser downloads —
-//! widget.js + widget_bg.wasm, gzip -9 — against the budget.
+//! widget.js + widget_bg.wasm, gzip -9 — against the budget. CI runs this (the `widget-size`
+//! test stage); `cargo xtask bench` reuses [`measure`] and adds brotli and the locales' share.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use flate2::Compression;
@@ -19,6 +20,7 @@ pub(crate) const GZIP_BUDGET: u64 = 60 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct FileSize {
     pub(crate) name: String,
+    pub(crate) path: PathBuf,
     pub(crate) raw: u64,
     pub(crate) gzip: u64,
 }
@@ -64,18 +66,24 @@ pub(crate) fn run(env: &Env) -> Result<()> {
     }
     let (raw, gzip) = (report.raw_total(), report.gzip_total());
     println!("{:<width$} {raw:>10} {gzip:>10}", "total");
+    println!("size ok: {}", check_budget(gzip)?);
+    Ok(())
+}
+
+/// `Ok(verdict)` when `gzip` (js + wasm, bytes) is within [`GZIP_BUDGET`], else the error CI fails with.
+fn check_budget(gzip: u64) -> Result<String> {
     let verdict = format!("{} gzip of {} budget", kib(gzip), kib(GZIP_BUDGET));
     if gzip > GZIP_BUDGET {
         bail!("widget is too big: {verdict}");
     }
-    println!("size ok: {verdict}");
-    Ok(())
+    Ok(verdict)
 }
 
 fn file_size(env: &Env, path: &Path) -> Result<FileSize> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(FileSize {
         name: env::rel(env, path).to_string_lossy().into_owned(),
+        path: path.to_path_buf(),
         raw: bytes.len() as u64,
         gzip: gzip_len(&bytes)?,
     })
@@ -86,6 +94,18 @@ pub(crate) fn gzip_len(bytes: &[u8]) -> Result<u64> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
     encoder.write_all(bytes)?;
     Ok(encoder.finish()?.len() as u64)
+}
+
+/// Length of `bytes` compressed with brotli quality 11, window 22 (what CDNs serve pre-compressed).
+pub(crate) fn brotli_len(bytes: &[u8]) -> Result<u64> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out.len() as u64)
 }
 
 fn kib(bytes: u64) -> String {
@@ -101,5 +121,14 @@ mod tests {
         let input = vec![b'a'; 10_000];
         let len = gzip_len(&input).expect("gzip");
         assert!(len > 0 && len < 100, "{len}");
+        let len = brotli_len(&input).expect("brotli");
+        assert!(len > 0 && len < 100, "{len}");
+    }
+
+    #[test]
+    fn budget_fails_above_60_kib() {
+        assert!(check_budget(GZIP_BUDGET).is_ok());
+        let err = check_budget(GZIP_BUDGET + 1).expect_err("over budget");
+        assert!(err.to_string().contains("widget is too big"), "{err}");
     }
 }

@@ -59,6 +59,21 @@ const STAGES: &[Stage] = &[
         what: "cargo test -p tests --test edge_e2e -- --include-ignored (trustpay-sim + wrangler dev)",
         run: edge_e2e,
     },
+    Stage {
+        name: "edge-hardening",
+        what: "cargo test -p tests --test edge_bad_inputs --test edge_callback_attacks --test edge_upstream_faults -- --include-ignored",
+        run: edge_hardening,
+    },
+    Stage {
+        name: "edge-merchant",
+        what: "cargo test -p tests --test edge_merchant -- --include-ignored (notifications via local Queues, risk hook, client results)",
+        run: edge_merchant,
+    },
+    Stage {
+        name: "browser-e2e",
+        what: "node --test tests/e2e/*.test.mjs (Playwright, Chromium: demo shop + widget + edge + trustpay-sim via dev-stack)",
+        run: browser_e2e,
+    },
 ];
 
 /// Native unit, property and integration tests of the whole workspace.
@@ -118,6 +133,141 @@ fn edge_e2e(env: &Env) -> Result<()> {
         "--",
         "--include-ignored",
     ]))
+}
+
+/// Hardening (issue 10): the bad-input table, callback attacks and upstream faults, each
+/// ending with the secret-leak scan; one `wrangler dev` per file, like `edge-e2e`.
+fn edge_hardening(env: &Env) -> Result<()> {
+    env::run(env.cargo().args([
+        "test",
+        "-p",
+        "tests",
+        "--test",
+        "edge_bad_inputs",
+        "--test",
+        "edge_callback_attacks",
+        "--test",
+        "edge_upstream_faults",
+        "--",
+        "--include-ignored",
+    ]))
+}
+
+/// Merchant integrations end-to-end: signed notifications through the local Queue to a
+/// local receiver, the risk-control hook (also called by the simulator), client results.
+fn edge_merchant(env: &Env) -> Result<()> {
+    env::run(env.cargo().args([
+        "test",
+        "-p",
+        "tests",
+        "--test",
+        "edge_merchant",
+        "--",
+        "--include-ignored",
+    ]))
+}
+
+/// The real-browser suite (`tests/e2e/`, node's built-in test runner + playwright-core) against
+/// the whole stack: `dev-stack` (simulator, `wrangler dev` serving the widget from www/pkg, demo
+/// shop) on free ports with per-run credentials, which the suite checks never reach the page.
+/// Builds nothing new: it uses the widget-size and edge-build stages' output.
+fn browser_e2e(env: &Env) -> Result<()> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    for built in ["www/pkg/widget/v1/checkout.js", "edge/build/index.js"] {
+        if !env.root.join(built).is_file() {
+            bail!("{built} is missing: run the widget-size and edge-build stages first");
+        }
+    }
+    // `cargo test --workspace` (native stage) already built it; this is a no-op then.
+    env::run(
+        env.cargo()
+            .args(["build", "-q", "-p", "tests", "--bin", "dev-stack"]),
+    )?;
+    let artifacts = env.root.join("tests").join("artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let ready = artifacts.join("dev-stack.ready.json");
+    let _ = std::fs::remove_file(&ready);
+    let log = artifacts.join("dev-stack.log");
+    let secret = |label: &str| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write(label.as_bytes());
+        format!("e2e-{label}-{:016x}{:08x}", h.finish(), std::process::id())
+    };
+    let (api_key, trustpay_secret, intent_secret, token) = (
+        secret("key"),
+        secret("secret"),
+        secret("intent"),
+        secret("token"),
+    );
+
+    let log_file = std::fs::File::create(&log)?;
+    let mut cmd = env.command(
+        &env.target_dir
+            .join("debug")
+            .join("dev-stack")
+            .to_string_lossy(),
+    );
+    cmd.args([
+        "--sim-port",
+        "0",
+        "--edge-port",
+        "0",
+        "--shop-port",
+        "0",
+        "--quiet",
+    ])
+    .env("DEV_STACK_READY_FILE", &ready)
+    .env("TRUSTPAY_API_KEY", &api_key)
+    .env("TRUSTPAY_SECRET", &trustpay_secret)
+    .env("INTENT_SECRET", &intent_secret)
+    .env("MERCHANT_API_TOKEN", &token)
+    .stdout(log_file.try_clone()?)
+    .stderr(log_file);
+    let mut stack = crate::proc::Group::spawn("dev-stack", cmd)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let urls: serde_json::Value = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready)
+            && let Ok(value) = serde_json::from_str(&text)
+        {
+            break value;
+        }
+        if stack.exit_status()?.is_some() || std::time::Instant::now() > deadline {
+            let out = std::fs::read_to_string(&log).unwrap_or_default();
+            bail!(
+                "dev-stack did not start; its log ({}):\n{out}",
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let url = |key: &str| urls[key].as_str().unwrap_or_default().to_owned();
+    println!(
+        "dev-stack up: shop {}, edge {}, sim {} (log: tests/artifacts/dev-stack.log)",
+        url("shop"),
+        url("edge"),
+        url("sim")
+    );
+    let result = env::run(
+        env.command("node")
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "tests/e2e/*.test.mjs",
+            ])
+            .env("E2E_SHOP", url("shop"))
+            .env("E2E_EDGE", url("edge"))
+            .env("E2E_SIM", url("sim"))
+            .env("E2E_MERCHANT_TOKEN", &token)
+            .env(
+                "E2E_SECRETS",
+                [&api_key, &trustpay_secret, &intent_secret, &token]
+                    .map(String::as_str)
+                    .join(","),
+            ),
+    );
+    stack.stop();
+    result
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

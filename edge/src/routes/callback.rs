@@ -97,7 +97,7 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
             verified.matched
         )),
     };
-    let outcome = transition::apply(&store, row, &incoming, "callback", now).await?;
+    let outcome = transition::apply(ctx, &store, row, &incoming, "callback", now).await?;
     ctx.log.info(
         "callback_stored",
         &[

@@ -6,10 +6,11 @@ pub mod callback;
 pub mod health;
 pub mod intents;
 pub mod orders;
+pub mod risk;
 
 use std::cell::OnceCell;
 
-use worker::{Date, Env};
+use worker::{Context, Date, Env};
 
 use crate::config::{Config, ConfigError};
 use crate::error::EdgeError;
@@ -26,6 +27,8 @@ pub struct Ctx {
     pub now_ms: i64,
     /// The configuration, read once per request on first use.
     config: OnceCell<Result<Config, ConfigError>>,
+    /// The invocation's context, for work that must outlive the response.
+    context: Option<Context>,
 }
 
 impl Ctx {
@@ -37,7 +40,28 @@ impl Ctx {
             log,
             now_ms,
             config: OnceCell::new(),
+            context: None,
         }
+    }
+
+    /// The same context, able to run work after the response ([`Ctx::wait_until`]).
+    pub fn with_context(mut self, context: Context) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// Runs `future` after the response is sent (`ctx.waitUntil`); without a context, it
+    /// is dropped (logged).
+    pub fn wait_until(&self, future: impl std::future::Future<Output = ()> + 'static) {
+        match &self.context {
+            Some(context) => context.wait_until(future),
+            None => self.log.warn("background_work_dropped", &[]),
+        }
+    }
+
+    /// The environment (bindings beyond `DB`, e.g. queues).
+    pub fn env(&self) -> &Env {
+        &self.env
     }
 
     /// Request time, Unix seconds.

@@ -8,6 +8,7 @@
 //! and the row stays, so the next call with the same intent re-attempts the creation.
 
 use checkout_core::AmountRendering;
+use checkout_core::client_result::{self, ClientResult};
 use checkout_core::client_secret;
 use checkout_core::codes::OrderStatus;
 use checkout_core::contract::{
@@ -331,7 +332,7 @@ async fn recover_existing(
             fee: data.fee,
             detail: Some("880012 recovery".into()),
         };
-        transition::apply(store, row, &incoming, "query", ctx.now_ms).await?;
+        transition::apply(ctx, store, row, &incoming, "query", ctx.now_ms).await?;
     }
     Ok(data
         .pay_url
@@ -372,7 +373,25 @@ pub fn view(row: &OrderRow) -> Result<OrderView, EdgeError> {
         paid_amount: row.paid_amount_minor.and_then(Amount::from_minor),
         refund_amount: row.refund_amount_minor.and_then(Amount::from_minor),
         updated_at: row.updated_at,
+        result_token: None,
     })
+}
+
+/// The signed client result of a final order (`None` while pending, or without
+/// `CLIENT_RESULT_SECRET`). Valid for [`client_result::DEFAULT_TTL_SECS`] from `now_secs`.
+pub fn result_token(config: &Config, view: &OrderView, now_secs: i64) -> Option<String> {
+    let key = config.client_result_secret.as_ref()?;
+    if !state::is_final(view.status) {
+        return None;
+    }
+    let result = ClientResult {
+        order_no: OrderNo::parse(&view.order_no).ok()?,
+        state: view.state.clone(),
+        amount: view.amount,
+        currency: view.currency,
+        exp: now_secs + client_result::DEFAULT_TTL_SECS,
+    };
+    Some(result.mint(key))
 }
 
 /// `GET /v1/orders/{order_no}` with `X-Client-Secret`.
@@ -391,7 +410,9 @@ pub async fn status(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
         return Err(EdgeError::ClientSecretInvalid);
     }
     let row = refresh_if_stale(ctx, config, &store, row).await?;
-    http::json(200, &view(&row)?)
+    let mut view = view(&row)?;
+    view.result_token = result_token(config, &view, ctx.now_secs());
+    http::json(200, &view)
 }
 
 /// A pending order whose last news is older than `STATUS_REFRESH_SECONDS` is queried at
@@ -430,7 +451,7 @@ pub async fn refresh_if_stale(
                 detail: data.reason.filter(|r| !r.is_empty()),
             };
             let order_no = row.order_no.clone();
-            transition::apply(store, row, &incoming, "query", now).await?;
+            transition::apply(ctx, store, row, &incoming, "query", now).await?;
             store
                 .order(&order_no)
                 .await?

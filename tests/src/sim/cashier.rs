@@ -188,16 +188,19 @@ async fn act(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let applied = {
-        let mut state = sim.lock();
-        let Some(order_no) = state.order_by_platform(&id).map(|o| o.order_no.clone()) else {
-            return not_found();
-        };
-        // A second click (or a stale tab) on a finished order just shows the result.
-        state
-            .apply_outcome(&sim.config, &order_no, form.action, false)
-            .ok()
+    let Some(order_no) = sim
+        .lock()
+        .order_by_platform(&id)
+        .map(|o| o.order_no.clone())
+    else {
+        return not_found();
     };
+    let action = super::risk::screen(&sim, &order_no, form.action, None).await;
+    // A second click (or a stale tab) on a finished order just shows the result.
+    let applied = sim
+        .lock()
+        .apply_outcome(&sim.config, &order_no, action, false)
+        .ok();
     if let Some(event) = applied {
         sim.say(format_args!(
             "cashier page: {} -> status {}",

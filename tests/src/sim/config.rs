@@ -58,6 +58,8 @@ pub struct SimConfig {
     pub error_http_status: u16,
     /// Print one line per API request and callback attempt to stderr.
     pub verbose: bool,
+    /// The merchant's risk-control hook, called before a payment succeeds (`None`: not called).
+    pub risk_control: Option<super::risk::RiskControl>,
 }
 
 impl Default for SimConfig {
@@ -84,6 +86,7 @@ impl Default for SimConfig {
             opening_balance: Amount::from_minor(100_000).unwrap_or(Amount::ZERO),
             error_http_status: 200,
             verbose: false,
+            risk_control: None,
         }
     }
 }
@@ -443,6 +446,28 @@ pub struct SimArgs {
     /// Don't print a line per API request and callback attempt.
     #[arg(long, short, env = "TRUSTPAY_SIM_QUIET")]
     pub quiet: bool,
+
+    /// The merchant's risk-control URL: before a payment succeeds, POST
+    /// {orderId, cardPrefix, cardSuffix, cardHolderName} there; anything but 200 `allow`
+    /// declines the order (status 3). Unset: no risk call.
+    #[arg(long, env = "TRUSTPAY_SIM_RISK_CONTROL_URL")]
+    pub risk_control_url: Option<String>,
+
+    /// First 6 digits of the test card sent to the risk-control URL.
+    #[arg(long, env = "TRUSTPAY_SIM_RISK_CARD_PREFIX", default_value = "424242")]
+    pub risk_card_prefix: String,
+
+    /// Last 4 digits of the test card sent to the risk-control URL.
+    #[arg(long, env = "TRUSTPAY_SIM_RISK_CARD_SUFFIX", default_value = "4242")]
+    pub risk_card_suffix: String,
+
+    /// Cardholder name sent to the risk-control URL.
+    #[arg(
+        long,
+        env = "TRUSTPAY_SIM_RISK_CARD_HOLDER",
+        default_value = "Test Shopper"
+    )]
+    pub risk_card_holder: String,
 }
 
 impl SimArgs {
@@ -480,6 +505,14 @@ impl SimArgs {
             opening_balance: self.opening_balance,
             error_http_status: self.error_http_status,
             verbose: !self.quiet,
+            risk_control: self.risk_control_url.map(|url| super::risk::RiskControl {
+                url,
+                card: super::risk::TestCard {
+                    prefix: self.risk_card_prefix,
+                    suffix: self.risk_card_suffix,
+                    holder: self.risk_card_holder,
+                },
+            }),
         })
     }
 }

@@ -273,6 +273,9 @@ async fn one_order(
 struct ActionSpec {
     #[serde(default)]
     force: bool,
+    /// The card sent to the risk-control hook for this payment (else the configured one).
+    #[serde(default)]
+    card: Option<super::risk::TestCard>,
 }
 
 async fn order_action(
@@ -308,6 +311,7 @@ async fn order_action(
         other => return Err(ControlError::UnknownAction(other.to_owned())),
     };
     let spec: ActionSpec = parse(&body)?;
+    let outcome = super::risk::screen(&sim, &order_no, outcome, spec.card.as_ref()).await;
     let event = sim
         .lock()
         .apply_outcome(&sim.config, &order_no, outcome, spec.force)

@@ -29,6 +29,7 @@ pub mod config;
 mod control;
 mod faults;
 mod log;
+pub mod risk;
 mod store;
 
 use std::fmt;
@@ -96,6 +97,7 @@ pub(crate) fn run_effects(sim: &Arc<Sim>, effects: Vec<Effect>) {
                 let sim = Arc::clone(sim);
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
+                    let outcome = risk::screen(&sim, &order_no, outcome, None).await;
                     let event = {
                         let mut state = sim.lock();
                         if state.epoch != epoch {

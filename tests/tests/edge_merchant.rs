@@ -1,0 +1,810 @@
+//! End-to-end tests of the merchant integrations (issue 8) against the built Worker under
+//! `wrangler dev` (local D1 and local Queues), `trustpay-sim` in-process and a local webhook
+//! receiver:
+//!
+//! * signed client results (`result_token` on final orders): verify, tampered, expired;
+//! * the risk-control hook: allow / deny per rule with its event-log entries, and through the
+//!   simulator's payment flow (`risk_control` set: the simulator asks the edge before paying);
+//! * merchant notifications: signed with both secrets during a rotation, retried after a
+//!   failing receiver, dead-lettered after the last try, one id per state change.
+//!
+//! `#[ignore]`d like `edge_e2e` (it needs `edge/build`): run it with
+//! `cargo xtask test edge-build edge-merchant` or
+//! `cargo test -p tests --test edge_merchant -- --include-ignored`.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use checkout_core::client_result::{ClientResult, ClientResultError};
+use checkout_core::secret::Secret;
+use checkout_core::webhook::{self, WebhookError, WebhookSecret};
+use serde_json::{Value, json};
+use tests::edge_harness::{EdgeWorker, free_port};
+use tests::sim::risk::{RiskControl, TestCard};
+use tests::sim::{self, SimConfig};
+use tests::webhook_receiver::WebhookReceiver;
+
+const ORIGIN: &str = "http://shop.test";
+const TOKEN: &str = "merchant-e2e-token";
+const INTENT_KEY: &str = "merchant-e2e-intent-secret";
+const RESULT_KEY: &str = "merchant-e2e-result-secret";
+/// `whsec_` + base64("merchant-e2e-webhook-key-current").
+const HOOK_SECRET: &str = "whsec_bWVyY2hhbnQtZTJlLXdlYmhvb2sta2V5LWN1cnJlbnQ=";
+const HOOK_SECRET_PREVIOUS: &str = "merchant-e2e-webhook-raw-previous";
+/// wrangler.toml: `max_retries = 5` on the notification queue.
+const MAX_DELIVERIES: usize = 6;
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Value,
+    text: String,
+}
+
+struct Env {
+    sim: sim::SimHandle,
+    edge: EdgeWorker,
+    receiver: WebhookReceiver,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Answer {
+        let mut request = self.http.request(method, url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    async fn edge_post(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(
+            reqwest::Method::POST,
+            &self.edge.url(path),
+            &all,
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    async fn sim_post(&self, path: &str, body: Value) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            &self.sim.url(path),
+            &[("Content-Type", "application/json")],
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    /// Mints an intent and creates the order; returns its client secret.
+    async fn new_order(&self, order_no: &str, amount: &str) -> String {
+        let bearer = format!("Bearer {TOKEN}");
+        let minted = self
+            .edge_post(
+                "/v1/intents",
+                &[("Authorization", &bearer)],
+                &json!({"order_no": order_no, "amount": amount, "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(minted.status, 201, "mint {order_no}: {}", minted.text);
+        let created = self
+            .edge_post(
+                "/v1/orders",
+                &[("Origin", ORIGIN)],
+                &json!({"intent": minted.body["intent"]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "create {order_no}: {}", created.text);
+        created.body["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn status(&self, order_no: &str, secret: &str) -> Answer {
+        self.send(
+            reqwest::Method::GET,
+            &self.edge.url(&format!("/v1/orders/{order_no}")),
+            &[("X-Client-Secret", secret), ("Origin", ORIGIN)],
+            None,
+        )
+        .await
+    }
+
+    async fn admin_order(&self, order_no: &str) -> Answer {
+        let bearer = format!("Bearer {TOKEN}");
+        self.send(
+            reqwest::Method::GET,
+            &self.edge.url(&format!("/v1/admin/orders/{order_no}")),
+            &[("Authorization", &bearer)],
+            None,
+        )
+        .await
+    }
+
+    /// `(outcome, detail)` of the order's events from `source`, oldest first.
+    async fn events(&self, order_no: &str, source: &str) -> Vec<(String, String)> {
+        let answer = self.admin_order(order_no).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.body["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter(|e| e["source"] == source)
+                    .map(|e| {
+                        (
+                            e["outcome"].as_str().unwrap_or_default().to_owned(),
+                            e["detail"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn wait_state(&self, order_no: &str, state: &str) {
+        let reached = eventually(Duration::from_secs(10), || async {
+            self.admin_order(order_no).await.body["state"] == state
+        })
+        .await;
+        assert!(
+            reached,
+            "{order_no} never reached {state}: {}",
+            self.admin_order(order_no).await.text
+        );
+    }
+
+    async fn platform_order_no(&self, order_no: &str) -> String {
+        let answer = self.admin_order(order_no).await;
+        let found = answer.body["order"]["platform_order_no"]
+            .as_str()
+            .or_else(|| answer.body["platform_order_no"].as_str())
+            .map(str::to_owned);
+        match found {
+            Some(no) => no,
+            None => {
+                // Ask the simulator instead.
+                let orders = self
+                    .send(
+                        reqwest::Method::GET,
+                        &self.sim.url("/_sim/orders"),
+                        &[],
+                        None,
+                    )
+                    .await;
+                orders
+                    .body
+                    .as_array()
+                    .and_then(|all| all.iter().find(|o| o["order_no"] == order_no))
+                    .and_then(|o| o["platform_order_no"].as_str())
+                    .unwrap_or_else(|| {
+                        panic!("no platform_order_no for {order_no}: {}", answer.text)
+                    })
+                    .to_owned()
+            }
+        }
+    }
+
+    async fn risk(&self, order_id: &str, prefix: &str, suffix: &str, holder: &str) -> Answer {
+        self.edge_post(
+            "/v1/trustpay/risk-control",
+            &[],
+            &json!({"orderId": order_id, "cardPrefix": prefix, "cardSuffix": suffix, "cardHolderName": holder}),
+        )
+        .await
+    }
+
+    /// The receiver's deliveries of one event id.
+    fn deliveries_of(&self, id: &str) -> Vec<tests::webhook_receiver::Delivery> {
+        self.receiver
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.id == id)
+            .collect()
+    }
+
+    /// The `webhook` events of the order, once `done` holds for them.
+    async fn wait_webhook_events(
+        &self,
+        order_no: &str,
+        done: impl Fn(&[(String, String)]) -> bool,
+    ) -> Vec<(String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let events = self.events(order_no, "webhook").await;
+            if done(&events) {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{order_no}: webhook events never settled: {events:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+fn secrets() -> (WebhookSecret, WebhookSecret) {
+    (
+        WebhookSecret::parse(HOOK_SECRET).unwrap_or_else(|e| panic!("{e}")),
+        WebhookSecret::parse(HOOK_SECRET_PREVIOUS).unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+fn result_key() -> Secret {
+    Secret::new(RESULT_KEY).unwrap_or_else(|_| unreachable!("non-empty"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-merchant`"]
+async fn edge_merchant_integrations() {
+    // The simulator must know the edge's risk URL and the edge the simulator's URL: the
+    // simulator's port is chosen first, the edge started, then the simulator on that port.
+    let sim_port = free_port().unwrap_or_else(|e| panic!("{e}"));
+    let receiver = WebhookReceiver::start()
+        .await
+        .unwrap_or_else(|e| panic!("receiver: {e}"));
+    let vars = vec![
+        ("TRUSTPAY_BASE_URL", format!("http://127.0.0.1:{sim_port}")),
+        ("TRUSTPAY_MERCHANT_ID", sim::DEFAULT_MERCHANT_ID.to_string()),
+        ("TRUSTPAY_API_KEY", sim::DEFAULT_API_KEY.to_owned()),
+        ("TRUSTPAY_SECRET", sim::DEFAULT_SECRET.to_owned()),
+        ("ALLOWED_ORIGINS", ORIGIN.to_owned()),
+        ("INTENT_SECRET", INTENT_KEY.to_owned()),
+        ("MERCHANT_API_TOKEN", TOKEN.to_owned()),
+        ("GATEWAY_TIMEOUT_MS", "3000".to_owned()),
+        ("STATUS_REFRESH_SECONDS", "60".to_owned()),
+        ("CLIENT_RESULT_SECRET", RESULT_KEY.to_owned()),
+        ("RISK_BIN_ALLOW", "4,5500".to_owned()),
+        ("RISK_BIN_DENY", "411111,400000".to_owned()),
+        ("RISK_MAX_ATTEMPTS", "3".to_owned()),
+        ("MERCHANT_WEBHOOK_URL", receiver.url().to_owned()),
+        ("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET.to_owned()),
+        (
+            "MERCHANT_WEBHOOK_SECRET_PREVIOUS",
+            HOOK_SECRET_PREVIOUS.to_owned(),
+        ),
+        ("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS", "0".to_owned()),
+    ];
+    let edge = match tokio::task::spawn_blocking(move || EdgeWorker::start(&vars)).await {
+        Ok(Ok(edge)) => edge,
+        Ok(Err(e)) => panic!("{e}"),
+        Err(e) => panic!("harness thread: {e}"),
+    };
+    let config = SimConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], sim_port)),
+        risk_control: Some(RiskControl {
+            url: edge.url("/v1/trustpay/risk-control"),
+            card: TestCard::default(),
+        }),
+        ..SimConfig::for_tests()
+    };
+    let (_, sim) = sim::serve(config)
+        .await
+        .unwrap_or_else(|e| panic!("sim: {e}"));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let env = Env {
+        sim,
+        edge,
+        receiver,
+        http,
+    };
+
+    macro_rules! cases {
+        ($($case:ident),+ $(,)?) => {{
+            let mut ran = 0;
+            $(
+                let started = Instant::now();
+                $case(&env).await;
+                eprintln!("ok   {:<36} {:>6} ms", stringify!($case), started.elapsed().as_millis());
+                ran += 1;
+            )+
+            ran
+        }};
+    }
+    let ran = cases!(
+        paid_through_simulator_with_risk_allow,
+        client_result_token,
+        risk_denied_through_simulator,
+        risk_rules_direct,
+        notification_signed_with_both_secrets,
+        notification_no_duplicate_id,
+        notification_retried_after_failures,
+        notification_dead_lettered,
+    );
+    eprintln!("{ran} merchant e2e cases passed");
+
+    let output = env.edge.output();
+    for secret in [
+        HOOK_SECRET,
+        HOOK_SECRET_PREVIOUS,
+        RESULT_KEY,
+        TOKEN,
+        INTENT_KEY,
+        "Test Shopper",
+    ] {
+        assert!(
+            !output.contains(secret),
+            "the Worker logged a secret or PII ({secret})"
+        );
+    }
+}
+
+/// The simulator asks the risk hook (default card 424242…4242, "Test Shopper": allowed) and pays.
+async fn paid_through_simulator_with_risk_allow(env: &Env) {
+    env.new_order("M-PAY-1", "5.00").await;
+    let paid = env.sim_post("/_sim/orders/M-PAY-1/pay", json!({})).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    env.wait_state("M-PAY-1", "paid").await;
+    let risk = env.events("M-PAY-1", "risk").await;
+    assert_eq!(risk.len(), 1, "{risk:?}");
+    assert_eq!(risk[0].0, "allow");
+    assert!(
+        risk[0].1.starts_with("ok bin=424242 last4=4242"),
+        "{risk:?}"
+    );
+}
+
+async fn client_result_token(env: &Env) {
+    let secret = env.new_order("M-RES-1", "12.34").await;
+    // Pending: no token.
+    let pending = env.status("M-RES-1", &secret).await;
+    assert_eq!(pending.status, 200, "{}", pending.text);
+    assert!(
+        pending.body.get("result_token").is_none(),
+        "{}",
+        pending.text
+    );
+
+    env.sim_post("/_sim/orders/M-RES-1/pay", json!({})).await;
+    env.wait_state("M-RES-1", "paid").await;
+    let done = env.status("M-RES-1", &secret).await;
+    let token = done.body["result_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no result_token: {}", done.text))
+        .to_owned();
+    let now = now_secs();
+    let result =
+        ClientResult::verify(&token, &result_key(), now).unwrap_or_else(|e| panic!("{e}: {token}"));
+    assert_eq!(result.order_no.as_str(), "M-RES-1");
+    assert_eq!(result.state, "paid");
+    assert_eq!(result.amount.to_string(), "12.34");
+    assert_eq!(result.currency.code(), "USD");
+    assert!(
+        result.exp > now && result.exp <= now + 601,
+        "exp {} now {now}",
+        result.exp
+    );
+
+    // Tampered: another state / amount under the old MAC, a flipped MAC, another key.
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = b64.decode(parts[1]).unwrap_or_default();
+        let text = String::from_utf8(payload)
+            .unwrap_or_default()
+            .replace("12.34", "0.01");
+        format!("v1.{}.{}", b64.encode(text), parts[2])
+    };
+    assert_eq!(
+        ClientResult::verify(&forged, &result_key(), now),
+        Err(ClientResultError::BadSignature)
+    );
+    let mut flipped = token.clone();
+    let last = flipped.pop().unwrap_or('A');
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(ClientResult::verify(&flipped, &result_key(), now).is_err());
+    let other = Secret::new("not-the-result-key").unwrap_or_else(|_| unreachable!("non-empty"));
+    assert_eq!(
+        ClientResult::verify(&token, &other, now),
+        Err(ClientResultError::BadSignature)
+    );
+    // Expired: ten minutes later.
+    assert!(matches!(
+        ClientResult::verify(&token, &result_key(), result.exp),
+        Err(ClientResultError::Expired { .. })
+    ));
+}
+
+/// A deny-listed card: the simulator declines the order (status 3) instead of paying it.
+async fn risk_denied_through_simulator(env: &Env) {
+    env.new_order("M-DENY-1", "5.00").await;
+    let card = json!({"card": {"prefix": "411111", "suffix": "1111", "holder": "Mallory Smith"}});
+    let answer = env.sim_post("/_sim/orders/M-DENY-1/pay", card).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(
+        answer.body["status"], 3,
+        "the simulator declines: {}",
+        answer.text
+    );
+    env.wait_state("M-DENY-1", "failed").await;
+    let risk = env.events("M-DENY-1", "risk").await;
+    assert_eq!(risk.len(), 1, "{risk:?}");
+    assert_eq!(risk[0].0, "deny");
+    assert!(
+        risk[0].1.starts_with("bin_denied bin=411111 last4=1111"),
+        "{risk:?}"
+    );
+    assert!(
+        !risk[0].1.contains("Mallory"),
+        "the holder name is not logged: {risk:?}"
+    );
+}
+
+async fn risk_rules_direct(env: &Env) {
+    // Allowed, matched on TrustPay's platform_order_no as well as on our order_no.
+    env.new_order("M-RISK-1", "5.00").await;
+    let platform = env.platform_order_no("M-RISK-1").await;
+    let allowed = env.risk(&platform, "424242", "4242", "John Doe").await;
+    assert_eq!((allowed.status, allowed.text.as_str()), (200, "allow"));
+    assert!(
+        allowed.content_type.starts_with("text/plain"),
+        "{}",
+        allowed.content_type
+    );
+    let allowed = env
+        .risk("M-RISK-1", "550012", "0004", "Ana María Pérez-Núñez")
+        .await;
+    assert_eq!((allowed.status, allowed.text.as_str()), (200, "allow"));
+
+    // One rule per request on a fresh order; the fourth decision hits the attempt limit.
+    env.new_order("M-RISK-2", "5.00").await;
+    for (prefix, holder, reason) in [
+        ("400000", "John Doe", "bin_denied"),
+        ("510510", "John Doe", "bin_not_allowed"),
+        ("424242", "  ", "holder_missing"),
+    ] {
+        let denied = env.risk("M-RISK-2", prefix, "4242", holder).await;
+        assert_eq!(
+            (denied.status, denied.text.as_str()),
+            (403, "deny"),
+            "{reason}"
+        );
+        assert!(
+            denied.content_type.starts_with("text/plain"),
+            "{}",
+            denied.content_type
+        );
+    }
+    let limited = env.risk("M-RISK-2", "424242", "4242", "John Doe").await;
+    assert_eq!(limited.status, 403, "attempt limit");
+    let reasons: Vec<String> = env
+        .events("M-RISK-2", "risk")
+        .await
+        .into_iter()
+        .map(|(outcome, detail)| {
+            format!("{outcome} {}", detail.split(' ').next().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "deny bin_denied",
+            "deny bin_not_allowed",
+            "deny holder_missing",
+            "deny too_many_attempts"
+        ]
+    );
+
+    env.new_order("M-RISK-3", "5.00").await;
+    let implausible = env.risk("M-RISK-3", "424242", "4242", "J0hn D0e").await;
+    assert_eq!(implausible.status, 403);
+    let malformed = env.risk("M-RISK-3", "4242", "42", "John Doe").await;
+    assert_eq!(malformed.status, 403);
+    let reasons: Vec<String> = env
+        .events("M-RISK-3", "risk")
+        .await
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    assert!(reasons[0].starts_with("holder_implausible"), "{reasons:?}");
+    assert!(
+        reasons[1].starts_with("malformed bin=4242 last4=42"),
+        "{reasons:?}"
+    );
+
+    // Not pending (paid earlier), unknown, garbage.
+    let paid = env.risk("M-PAY-1", "424242", "4242", "John Doe").await;
+    assert_eq!(paid.status, 403);
+    let last = env.events("M-PAY-1", "risk").await;
+    assert!(
+        last.last()
+            .is_some_and(|(o, d)| o == "deny" && d.starts_with("order_not_pending")),
+        "{last:?}"
+    );
+    let unknown = env
+        .risk("NO-SUCH-ORDER", "424242", "4242", "John Doe")
+        .await;
+    assert_eq!((unknown.status, unknown.text.as_str()), (403, "deny"));
+    let garbage = env
+        .send(
+            reqwest::Method::POST,
+            &env.edge.url("/v1/trustpay/risk-control"),
+            &[("Content-Type", "application/json")],
+            Some("not json".into()),
+        )
+        .await;
+    assert_eq!((garbage.status, garbage.text.as_str()), (403, "deny"));
+    let get = env
+        .send(
+            reqwest::Method::GET,
+            &env.edge.url("/v1/trustpay/risk-control"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(get.status, 405);
+}
+
+/// The deliveries of M-PAY-1's paid event: both signatures, each verifying with its secret.
+async fn notification_signed_with_both_secrets(env: &Env) {
+    let id = webhook::event_id("M-PAY-1", 5, 1);
+    env.wait_webhook_events("M-PAY-1", |events| {
+        events
+            .iter()
+            .any(|(o, d)| o == "delivered" && d.starts_with(&id))
+    })
+    .await;
+    let deliveries = env.deliveries_of(&id);
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let delivery = &deliveries[0];
+    let signatures: Vec<&str> = delivery.signature.split(' ').collect();
+    assert_eq!(
+        signatures.len(),
+        2,
+        "two secrets, two signatures: {}",
+        delivery.signature
+    );
+    let (current, previous) = secrets();
+    let now = now_secs();
+    let check = |secrets: &[WebhookSecret], signature: &str| {
+        webhook::verify(
+            &delivery.id,
+            &delivery.timestamp,
+            signature,
+            &delivery.body,
+            secrets,
+            now,
+        )
+    };
+    // A receiver on the new secret, one still on the old one, one holding both.
+    assert_eq!(
+        check(std::slice::from_ref(&current), &delivery.signature),
+        Ok(())
+    );
+    assert_eq!(
+        check(std::slice::from_ref(&previous), &delivery.signature),
+        Ok(())
+    );
+    assert_eq!(
+        check(&[current.clone(), previous.clone()], &delivery.signature),
+        Ok(())
+    );
+    assert_eq!(check(std::slice::from_ref(&current), signatures[0]), Ok(()));
+    assert_eq!(
+        check(std::slice::from_ref(&previous), signatures[1]),
+        Ok(())
+    );
+    assert_eq!(
+        check(std::slice::from_ref(&current), signatures[1]),
+        Err(WebhookError::BadSignature)
+    );
+    // Tampered body, replayed later.
+    let mut tampered = delivery.body.clone();
+    tampered.extend_from_slice(b" ");
+    assert_eq!(
+        webhook::verify(
+            &delivery.id,
+            &delivery.timestamp,
+            &delivery.signature,
+            &tampered,
+            std::slice::from_ref(&current),
+            now
+        ),
+        Err(WebhookError::BadSignature)
+    );
+    assert_eq!(
+        webhook::verify(
+            &delivery.id,
+            &delivery.timestamp,
+            &delivery.signature,
+            &delivery.body,
+            &[current],
+            now + 301
+        ),
+        Err(WebhookError::Expired)
+    );
+
+    let event: Value = serde_json::from_slice(&delivery.body).unwrap_or(Value::Null);
+    assert_eq!(event["id"], id.as_str());
+    assert_eq!(event["type"], "order.paid");
+    assert_eq!(event["data"]["order_no"], "M-PAY-1");
+    assert_eq!(event["data"]["status"], 5);
+    assert_eq!(event["data"]["amount"], "5.00");
+    assert!(
+        event["created_at"]
+            .as_i64()
+            .is_some_and(|t| (now - t).abs() < 120),
+        "{event}"
+    );
+    let outcomes: Vec<String> = env
+        .events("M-PAY-1", "webhook")
+        .await
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect();
+    assert_eq!(outcomes, ["enqueued", "delivered"]);
+}
+
+/// One state change, one id: a repeated callback and a refresh change nothing; the next
+/// change (refund) gets its own id.
+async fn notification_no_duplicate_id(env: &Env) {
+    let secret = env.new_order("M-DUP-1", "5.00").await;
+    // The simulator sends every callback twice for this order.
+    env.sim_post(
+        "/_sim/faults/callbacks",
+        json!({"kind": "duplicate", "order_no": "M-DUP-1"}),
+    )
+    .await;
+    env.sim_post("/_sim/orders/M-DUP-1/pay", json!({})).await;
+    env.wait_state("M-DUP-1", "paid").await;
+    let _ = env.status("M-DUP-1", &secret).await;
+    let paid_id = webhook::event_id("M-DUP-1", 5, 1);
+    env.wait_webhook_events("M-DUP-1", |e| e.iter().any(|(o, _)| o == "delivered"))
+        .await;
+    // Give a second (wrong) notification time to show up.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let callbacks: Vec<String> = env
+        .events("M-DUP-1", "callback")
+        .await
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect();
+    assert!(
+        callbacks.iter().filter(|o| *o == "accepted").count() == 1
+            && callbacks.iter().any(|o| o == "duplicate"),
+        "{callbacks:?}"
+    );
+    let events = env.events("M-DUP-1", "webhook").await;
+    let enqueued: Vec<&(String, String)> = events.iter().filter(|(o, _)| o == "enqueued").collect();
+    assert_eq!(enqueued.len(), 1, "{events:?}");
+    assert!(enqueued[0].1.starts_with(&paid_id), "{events:?}");
+    assert_eq!(env.deliveries_of(&paid_id).len(), 1);
+    let ids: BTreeSet<String> = env
+        .receiver
+        .deliveries()
+        .into_iter()
+        .filter(|d| String::from_utf8_lossy(&d.body).contains("\"order_no\":\"M-DUP-1\""))
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+/// The receiver fails twice: the same event is delivered on the third attempt.
+async fn notification_retried_after_failures(env: &Env) {
+    env.new_order("M-RETRY-1", "5.00").await;
+    env.receiver.fail_next(2);
+    env.sim_post("/_sim/orders/M-RETRY-1/pay", json!({})).await;
+    let id = webhook::event_id("M-RETRY-1", 5, 1);
+    let events = env
+        .wait_webhook_events("M-RETRY-1", |e| e.iter().any(|(o, _)| o == "delivered"))
+        .await;
+    let outcomes: Vec<&str> = events.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        ["enqueued", "failed", "failed", "delivered"],
+        "{events:?}"
+    );
+    assert!(
+        events[1].1.starts_with(&format!("{id} attempt=1 http=500")),
+        "{events:?}"
+    );
+    assert!(
+        events[2].1.starts_with(&format!("{id} attempt=2 http=500")),
+        "{events:?}"
+    );
+    assert!(
+        events[3].1.starts_with(&format!("{id} attempt=3 http=204")),
+        "{events:?}"
+    );
+    let deliveries = env.deliveries_of(&id);
+    let answered: Vec<u16> = deliveries.iter().map(|d| d.answered).collect();
+    assert_eq!(answered, [500, 500, 204]);
+    // Every attempt is signed afresh (its own timestamp) over the same body.
+    let (current, _) = secrets();
+    for d in &deliveries {
+        assert_eq!(
+            webhook::verify(
+                &d.id,
+                &d.timestamp,
+                &d.signature,
+                &d.body,
+                std::slice::from_ref(&current),
+                now_secs()
+            ),
+            Ok(())
+        );
+        assert_eq!(d.body, deliveries[0].body);
+    }
+}
+
+/// The receiver always fails: after the last try the message is dead-lettered, and the event
+/// log says so.
+async fn notification_dead_lettered(env: &Env) {
+    env.new_order("M-DLQ-1", "5.00").await;
+    env.receiver.fail_always(true);
+    env.sim_post("/_sim/orders/M-DLQ-1/pay", json!({})).await;
+    let id = webhook::event_id("M-DLQ-1", 5, 1);
+    let events = env
+        .wait_webhook_events("M-DLQ-1", |e| e.iter().any(|(o, _)| o == "dead_lettered"))
+        .await;
+    env.receiver.fail_always(false);
+    let failed = events.iter().filter(|(o, _)| o == "failed").count();
+    assert_eq!(failed, MAX_DELIVERIES, "{events:?}");
+    assert!(!events.iter().any(|(o, _)| o == "delivered"), "{events:?}");
+    let dead = events
+        .iter()
+        .find(|(o, _)| o == "dead_lettered")
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    assert_eq!(dead, format!("{id} after {MAX_DELIVERIES} attempts"));
+    assert_eq!(env.deliveries_of(&id).len(), MAX_DELIVERIES);
+}
