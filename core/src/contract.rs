@@ -76,6 +76,10 @@ pub struct CreateOrderResponse {
     pub currency: Currency,
     /// Per-order secret for status requests; only the creating page knows it.
     pub client_secret: String,
+    /// Short-lived [`crate::events_token`] for `GET /v1/orders/{order_no}/events?token=`
+    /// (live state over Server-Sent Events); absent when the edge offers no live channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_token: Option<String>,
 }
 
 /// `GET /v1/orders/{order_no}` answer.
@@ -103,6 +107,10 @@ pub struct OrderView {
     /// the merchant page may post to its backend (verified there with `CLIENT_RESULT_SECRET`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_token: Option<String>,
+    /// A fresh [`crate::events_token`] while the order is not final (see
+    /// [`CreateOrderResponse::events_token`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_token: Option<String>,
 }
 
 /// The body of every error response.
@@ -383,6 +391,7 @@ mod tests {
             refund_amount: None,
             updated_at: 1,
             result_token: None,
+            events_token: None,
         };
         let json = serde_json::to_string(&view).expect("serializes");
         assert_eq!(json, r#"{"order_no":"A-1","status":5,"state":"paid","amount":"5.00","currency":"USD","paid_amount":"5.00","updated_at":1}"#);

@@ -13,6 +13,7 @@
 //! | [`client_secret`] | per-order client secrets: encoding, hashing, constant-time check |
 //! | [`state`] | the forward-only order status state machine |
 //! | [`intent`] | checkout intents: HMAC-signed, expiring order descriptions |
+//! | [`events_token`] | events tokens: HMAC-signed, short-lived access to one order's live events |
 //! | [`client_result`] | signed client results: the edge's short-lived word on a final order state |
 //! | [`risk`] | the risk-control hook's decision (BIN lists, holder name, order state, attempts) |
 //! | [`webhook`] | merchant notifications, Standard Webhooks style: event JSON, signing, verification |
@@ -27,6 +28,7 @@ pub mod client_result;
 pub mod client_secret;
 pub mod codes;
 pub mod contract;
+pub mod events_token;
 pub mod intent;
 pub mod money;
 pub mod order_no;

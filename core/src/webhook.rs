@@ -395,6 +395,7 @@ mod tests {
             refund_amount: None,
             updated_at: 7,
             result_token: None,
+            events_token: None,
         };
         let id = event_id("A-1", 5, 1);
         assert_eq!(

@@ -30,6 +30,9 @@
 //! | `MERCHANT_WEBHOOK_SECRET_PREVIOUS` | secret | no | the key being rotated out (both signatures are sent) |
 //! | `MERCHANT_WEBHOOK_RETRY_BASE_SECONDS` | var | no (`10`) | retry delay after attempt n = base·2^(n-1), at most 12 h |
 //! | `MERCHANT_WEBHOOK_TIMEOUT_MS` | var | no (`10000`) | timeout of one delivery attempt |
+//! | `RECONCILE_MIN_AGE_SECONDS` | var | no (`120`) | the cron queries pending orders with no news for this long |
+//! | `RECONCILE_BATCH` | var | no (`25`) | at most this many TrustPay queries per cron run |
+//! | `EVENTS_HEARTBEAT_SECONDS` | var | no (`15`) | comment line on a quiet live-events stream after this long |
 
 use checkout_core::money::{Amount, AmountRendering, Currency};
 use checkout_core::risk::{BinList, DEFAULT_MAX_ATTEMPTS, OnTimeout, RiskRules};
@@ -48,6 +51,12 @@ pub const DEFAULT_RISK_TIMEOUT_MS: u32 = 1_500;
 pub const DEFAULT_WEBHOOK_RETRY_BASE_SECONDS: u32 = 10;
 /// Default timeout of one notification delivery.
 pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 10_000;
+/// Default age of a pending order before the reconciliation cron queries it.
+pub const DEFAULT_RECONCILE_MIN_AGE_SECONDS: u32 = 120;
+/// Default number of orders queried per cron run.
+pub const DEFAULT_RECONCILE_BATCH: u32 = 25;
+/// Default heartbeat period of the live-events stream.
+pub const DEFAULT_EVENTS_HEARTBEAT_SECONDS: u32 = 15;
 /// The callback path under `PUBLIC_BASE_URL`.
 pub const CALLBACK_PATH: &str = "/v1/trustpay/callback";
 
@@ -76,6 +85,9 @@ pub const VARIABLES: &[&str] = &[
     "MERCHANT_WEBHOOK_SECRET_PREVIOUS",
     "MERCHANT_WEBHOOK_RETRY_BASE_SECONDS",
     "MERCHANT_WEBHOOK_TIMEOUT_MS",
+    "RECONCILE_MIN_AGE_SECONDS",
+    "RECONCILE_BATCH",
+    "EVENTS_HEARTBEAT_SECONDS",
 ];
 
 /// The risk-control hook's settings.
@@ -135,6 +147,12 @@ pub struct Config {
     pub risk: RiskConfig,
     /// Merchant notifications, when configured.
     pub webhook: Option<WebhookConfig>,
+    /// The reconciliation cron queries pending orders with no news for this long, seconds.
+    pub reconcile_min_age_seconds: u32,
+    /// At most this many orders are queried per cron run.
+    pub reconcile_batch: u32,
+    /// Heartbeat period of the live-events stream, seconds.
+    pub events_heartbeat_seconds: u32,
 }
 
 /// Why the configuration is unusable. Each names the variable; none holds a secret's value.
@@ -300,6 +318,25 @@ impl Config {
             }
         };
 
+        let reconcile_min_age_seconds = parse_u32(
+            optional("RECONCILE_MIN_AGE_SECONDS"),
+            "RECONCILE_MIN_AGE_SECONDS",
+            DEFAULT_RECONCILE_MIN_AGE_SECONDS,
+            0..=86_400,
+        )?;
+        let reconcile_batch = parse_u32(
+            optional("RECONCILE_BATCH"),
+            "RECONCILE_BATCH",
+            DEFAULT_RECONCILE_BATCH,
+            1..=500,
+        )?;
+        let events_heartbeat_seconds = parse_u32(
+            optional("EVENTS_HEARTBEAT_SECONDS"),
+            "EVENTS_HEARTBEAT_SECONDS",
+            DEFAULT_EVENTS_HEARTBEAT_SECONDS,
+            1..=300,
+        )?;
+
         Ok(Config {
             trustpay_base_url,
             merchant_id,
@@ -316,6 +353,9 @@ impl Config {
             client_result_secret,
             risk,
             webhook,
+            reconcile_min_age_seconds,
+            reconcile_batch,
+            events_heartbeat_seconds,
         })
     }
 
@@ -529,6 +569,10 @@ mod tests {
             ("RISK_TIMEOUT_MS", "0"),
             ("RISK_ON_TIMEOUT", "maybe"),
             ("MERCHANT_WEBHOOK_URL", "shop.example/hook"),
+            ("RECONCILE_MIN_AGE_SECONDS", "-1"),
+            ("RECONCILE_BATCH", "0"),
+            ("RECONCILE_BATCH", "501"),
+            ("EVENTS_HEARTBEAT_SECONDS", "0"),
         ] {
             let mut vars = full();
             vars.insert(name, value);
@@ -549,6 +593,21 @@ mod tests {
         assert_eq!(cfg.trustpay_base_url, "http://127.0.0.1:9999");
         assert_eq!(cfg.sign_amount_rendering, AmountRendering::Trimmed);
         assert_eq!(cfg.status_refresh_seconds, 0);
+        assert_eq!(
+            cfg.reconcile_min_age_seconds,
+            DEFAULT_RECONCILE_MIN_AGE_SECONDS
+        );
+        assert_eq!(cfg.reconcile_batch, DEFAULT_RECONCILE_BATCH);
+        vars.insert("RECONCILE_MIN_AGE_SECONDS", "0");
+        vars.insert("RECONCILE_BATCH", "3");
+        let reconcile = load(&vars).expect("valid");
+        assert_eq!(
+            (
+                reconcile.reconcile_min_age_seconds,
+                reconcile.reconcile_batch
+            ),
+            (0, 3)
+        );
         let open = cfg.open_amount.expect("on");
         let usd = |minor| Amount::from_minor(minor).expect("positive");
         assert!(open.allows(Currency::Usd, usd(100)));

@@ -9,6 +9,7 @@
 //! | `POST /v1/intents` | Bearer `MERCHANT_API_TOKEN` | mint a checkout intent |
 //! | `POST /v1/orders` | intent (CORS: `ALLOWED_ORIGINS`) | create the TrustPay cashier order, idempotent per intent |
 //! | `GET /v1/orders/{order_no}` | `X-Client-Secret` (CORS) | status, refreshed from TrustPay when pending and stale |
+//! | `GET /v1/orders/{order_no}/events?token=` | events token (CORS) | live state, Server-Sent Events ([`live`]) |
 //! | `POST /v1/trustpay/callback` | TrustPay `sign` | callbacks |
 //! | `POST /v1/trustpay/risk-control` | none (TrustPay documents no signature) | risk-control veto: `allow` / 403 `deny` |
 //! | `POST /v1/admin/refunds` | Bearer | refund |
@@ -16,6 +17,9 @@
 //! | `GET /v1/admin/fees` | Bearer | fee overview |
 //! | `GET /v1/admin/orders/{order_no}` | Bearer | order + refunds + event log |
 //! | `GET /healthz` | none | liveness |
+//!
+//! The cron trigger ([`reconcile`], `[triggers] crons`) queries TrustPay about pending orders
+//! whose callback may have been lost and applies the answers with `source = reconcile`.
 //!
 //! Routing is a plain `match` on method and path segments rather than `worker::Router`, so
 //! unknown routes and methods get the API's JSON errors and CORS wraps exactly the widget
@@ -34,7 +38,11 @@ pub mod cors;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
 #[cfg(target_arch = "wasm32")]
+pub mod live;
+#[cfg(target_arch = "wasm32")]
 pub mod notify;
+#[cfg(target_arch = "wasm32")]
+pub mod reconcile;
 #[cfg(target_arch = "wasm32")]
 pub mod routes;
 #[cfg(target_arch = "wasm32")]
@@ -52,6 +60,7 @@ mod entry {
     use crate::cors;
     use crate::error::EdgeError;
     use crate::http::{self, REQUEST_ID_HEADER};
+    use crate::live;
     use crate::log::Log;
     use crate::routes::{Ctx, admin, callback, health, intents, orders, risk};
 
@@ -103,9 +112,10 @@ mod entry {
     ) -> Result<Response, EdgeError> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         if let ["v1", "orders", rest @ ..] = segments.as_slice()
-            && rest.len() <= 1
+            && (rest.len() <= 1 || matches!(rest, [_, "events"]))
         {
-            return widget(req, ctx, method, rest.first().copied()).await;
+            let events = rest.len() == 2;
+            return widget(req, ctx, method, rest.first().copied(), events).await;
         }
         match (method, segments.as_slice()) {
             (Method::Get, ["healthz"]) => health::get(ctx),
@@ -136,6 +146,7 @@ mod entry {
         ctx: &Ctx,
         method: &Method,
         order_no: Option<&str>,
+        events: bool,
     ) -> Result<Response, EdgeError> {
         let origin = http::header(&req, "Origin");
         let allowed = match &origin {
@@ -148,13 +159,14 @@ mod entry {
                 None => Err(EdgeError::MethodNotAllowed),
             },
             (Method::Post, None) => orders::create(req, ctx).await,
+            (Method::Get, Some(order_no)) if events => live::events(req, ctx, order_no).await,
             (Method::Get, Some(order_no)) => orders::status(req, ctx, order_no).await,
             _ => Err(EdgeError::MethodNotAllowed),
         };
         // Errors are decorated too, so the widget can read their codes.
         let mut response = match result {
             Ok(response) => response,
-            Err(error) => refuse(ctx, method, &req_path(order_no), &error),
+            Err(error) => refuse(ctx, method, &req_path(order_no, events), &error),
         };
         if let Some(origin) = &allowed {
             cors::decorate(&mut response, origin);
@@ -162,8 +174,9 @@ mod entry {
         Ok(response)
     }
 
-    fn req_path(order_no: Option<&str>) -> String {
+    fn req_path(order_no: Option<&str>, events: bool) -> String {
         match order_no {
+            Some(no) if events => format!("/v1/orders/{no}/events"),
             Some(no) => format!("/v1/orders/{no}"),
             None => "/v1/orders".to_owned(),
         }

@@ -396,6 +396,28 @@ impl Store {
         Ok(row.map_or(0, |r| r.n))
     }
 
+    /// Pending orders with a pay page whose last change and last TrustPay query are both at
+    /// or before `older_than` (ms), least recently queried first, at most `limit`: the
+    /// reconciliation cron's work list. Each is still claimed ([`Store::claim_query`]) before
+    /// it is queried, so overlapping runs and status refreshes never query one order twice.
+    pub async fn reconcile_candidates(
+        &self,
+        older_than: i64,
+        limit: u32,
+    ) -> Result<Vec<OrderRow>, EdgeError> {
+        self.stmt(
+            "SELECT * FROM orders WHERE status = 1 AND pay_url IS NOT NULL AND updated_at <= ?1 \
+             AND (last_query_at IS NULL OR last_query_at <= ?1) \
+             ORDER BY COALESCE(last_query_at, 0), updated_at LIMIT ?2",
+            &[num(older_than), num(i64::from(limit))],
+        )?
+        .all()
+        .await
+        .map_err(db_err("select reconcile candidates"))?
+        .results::<OrderRow>()
+        .map_err(db_err("read reconcile candidates"))
+    }
+
     /// Claims the right to query TrustPay for this order now: at most once per period.
     pub async fn claim_query(
         &self,

@@ -9,6 +9,7 @@ use checkout_core::money::Amount;
 use checkout_core::state::{self, Transition};
 
 use crate::error::EdgeError;
+use crate::live;
 use crate::notify;
 use crate::routes::Ctx;
 use crate::store::{NewEvent, OrderRow, StatusChange, Store};
@@ -65,7 +66,8 @@ fn decide(current: OrderStatus, stored_refund: Option<i64>, incoming: &Incoming)
 }
 
 /// Applies `incoming` to `row` and logs the event under `source`. Returns the outcome name.
-/// A change that won is then queued as a merchant notification ([`notify::enqueue`]).
+/// A change that won is then pushed to the order's live-events object ([`live::notify`]) and
+/// queued as a merchant notification ([`notify::enqueue`]).
 pub async fn apply(
     ctx: &Ctx,
     store: &Store,
@@ -110,6 +112,7 @@ pub async fn apply(
         };
         store.append_event(event, now).await?;
         if let Some(seq) = changed {
+            live::notify(ctx, store, &row.order_no, seq).await;
             notify::enqueue(ctx, store, &row.order_no, seq, now).await;
         }
         return Ok(outcome);

@@ -207,6 +207,8 @@ impl EdgeWorker {
             "--persist-to",
             &state_arg,
             "--show-interactive-dev-session=false",
+            // GET /__scheduled?cron=... runs the cron handler (see `EdgeWorker::scheduled_url`).
+            "--test-scheduled",
             "--log-level",
             "log",
         ])
@@ -252,6 +254,12 @@ impl EdgeWorker {
     /// A URL on the Worker.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The URL that runs the Worker's scheduled (cron) handler once and answers when it has
+    /// finished (`wrangler dev --test-scheduled`).
+    pub fn scheduled_url(&self) -> String {
+        self.url("/__scheduled?cron=*+*+*+*+*")
     }
 
     /// Runs one read-only SQL query against the Worker's local D1 database (the SQLite file

@@ -35,6 +35,13 @@ pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = js_sys::Reflect::set(target, &key.into(), value);
 }
 
+/// [`wire::order_view`] over a browser-parsed value: one copy for the status answer and the
+/// push tracker's events (measured: inlined into both it cost ~1 KB of wasm).
+#[inline(never)]
+pub(crate) fn order_view(json: &JsValue) -> Option<OrderView> {
+    wire::order_view(json)
+}
+
 /// An edge base URL, without a trailing slash.
 #[derive(Debug, Clone)]
 pub(crate) struct Edge(String);
@@ -83,7 +90,19 @@ impl Edge {
             &String::from(js_sys::encode_uri_component(order_no)),
         ]);
         let json = self.send(&url, &init, signal).await?;
-        wire::order_view(&json).ok_or(Failure::BadResponse)
+        order_view(&json).ok_or(Failure::BadResponse)
+    }
+
+    /// The order's live-events URL (`EventSource` can't send headers: the token is in it).
+    /// The token is `ev1.` + base64url: URL-safe as it is.
+    pub(crate) fn events_url(&self, order_no: &str, token: &str) -> String {
+        crate::cat(&[
+            &self.0,
+            "/v1/orders/",
+            &String::from(js_sys::encode_uri_component(order_no)),
+            "/events?token=",
+            token,
+        ])
     }
 
     /// Sends; a 2xx gives its JSON, anything else a [`Failure`].

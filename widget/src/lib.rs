@@ -11,6 +11,7 @@
 //!
 //! Browser shell (wasm32 only): `dom` (Shadow DOM rendering), `api` (edge client),
 //! `flow` (popup / new tab / redirect + sessionStorage), `polling` (the polling tracker),
+//! `push` (the Server-Sent Events tracker, polling as its fallback),
 //! `mount` (script tag, `TrustPayCheckout.mount`, `<trustpay-checkout>`), and `widget`
 //! (wiring: runs the reducer's effects).
 #![forbid(unsafe_code)]
@@ -32,6 +33,8 @@ mod flow;
 pub mod mount;
 #[cfg(target_arch = "wasm32")]
 mod polling;
+#[cfg(target_arch = "wasm32")]
+mod push;
 #[cfg(target_arch = "wasm32")]
 mod widget;
 

@@ -20,7 +20,7 @@ struct Shared {
     plan: RefCell<PollPlan>,
     timer: RefCell<Option<Timeout>>,
     abort: RefCell<Option<AbortController>>,
-    report: Box<dyn Fn(Report)>,
+    report: Rc<dyn Fn(Report)>,
 }
 
 /// Polls the edge for one order.
@@ -35,14 +35,14 @@ impl std::fmt::Debug for PollingTracker {
 }
 
 impl PollingTracker {
-    pub(crate) fn new(edge: Edge, order: OrderRef, report: impl Fn(Report) + 'static) -> Self {
+    pub(crate) fn new(edge: Edge, order: OrderRef, report: Rc<dyn Fn(Report)>) -> Self {
         PollingTracker(Rc::new(Shared {
             edge,
             order,
             plan: RefCell::new(PollPlan::new(Backoff::POLL)),
             timer: RefCell::new(None),
             abort: RefCell::new(None),
-            report: Box::new(report),
+            report,
         }))
     }
 }
@@ -103,13 +103,14 @@ fn run(shared: &Rc<Shared>, step: Step) {
     }
 }
 
-impl Tracker for PollingTracker {
-    fn start(&mut self) {
+// The [`Tracker`] methods on `&self`, so the push tracker can own one behind an `Rc`.
+impl PollingTracker {
+    pub(crate) fn start(&self) {
         let step = self.0.plan.borrow_mut().start();
         run(&self.0, step);
     }
 
-    fn set_hidden(&mut self, hidden: bool) {
+    pub(crate) fn set_hidden(&self, hidden: bool) {
         if hidden {
             self.0.timer.borrow_mut().take();
         }
@@ -117,18 +118,36 @@ impl Tracker for PollingTracker {
         run(&self.0, step);
     }
 
-    fn poke(&mut self) {
+    pub(crate) fn poke(&self) {
         self.0.timer.borrow_mut().take();
         let step = self.0.plan.borrow_mut().poke();
         run(&self.0, step);
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&self) {
         self.0.plan.borrow_mut().stop();
         self.0.timer.borrow_mut().take();
         if let Some(controller) = self.0.abort.borrow_mut().take() {
             controller.abort();
         }
+    }
+}
+
+impl Tracker for PollingTracker {
+    fn start(&mut self) {
+        PollingTracker::start(self);
+    }
+
+    fn set_hidden(&mut self, hidden: bool) {
+        PollingTracker::set_hidden(self, hidden);
+    }
+
+    fn poke(&mut self) {
+        PollingTracker::poke(self);
+    }
+
+    fn stop(&mut self) {
+        PollingTracker::stop(self);
     }
 }
 

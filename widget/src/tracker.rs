@@ -22,8 +22,8 @@ pub enum Report {
     GaveUp,
 }
 
-/// Watches one order. Implementations: polling (`polling.rs`, gloo timers + fetch); later
-/// a push channel from the edge.
+/// Watches one order. Implementations: polling (`polling.rs`, gloo timers + fetch) and push
+/// (`push.rs`: the edge's Server-Sent Events via `EventSource`, falling back to polling).
 pub trait Tracker {
     /// Starts watching (idempotent).
     fn start(&mut self);
@@ -33,6 +33,35 @@ pub trait Tracker {
     fn poke(&mut self);
     /// Stops for good; drops every timer and request.
     fn stop(&mut self);
+}
+
+/// The push tracker's channel (pure; `push.rs` performs it). Push while the edge's event
+/// stream works; on its first failure, polling for good (the shopper sees only the state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// `EventSource` on `/v1/orders/{order_no}/events`.
+    Push,
+    /// The polling tracker.
+    Polling,
+}
+
+impl Channel {
+    /// Push when the edge sent an events token and the browser has `EventSource`.
+    pub fn choose(token: bool, event_source: bool) -> Channel {
+        if token && event_source {
+            Channel::Push
+        } else {
+            Channel::Polling
+        }
+    }
+
+    /// The stream failed (error event, unreadable message): fall back. `true` if this is the
+    /// switch, i.e. polling must start now.
+    pub fn fail(&mut self) -> bool {
+        let switch = *self == Channel::Push;
+        *self = Channel::Polling;
+        switch
+    }
 }
 
 /// What the polling tracker should do next.
@@ -202,6 +231,26 @@ mod tests {
         assert_eq!(plan.on_answer(false, 0.5), Step::GiveUp);
         assert_eq!(plan.attempts(), 3);
         assert!(plan.is_done());
+    }
+
+    #[test]
+    fn push_when_possible_then_polling_for_good() {
+        assert_eq!(Channel::choose(true, true), Channel::Push);
+        assert_eq!(
+            Channel::choose(false, true),
+            Channel::Polling,
+            "no token (resumed order)"
+        );
+        assert_eq!(
+            Channel::choose(true, false),
+            Channel::Polling,
+            "no EventSource"
+        );
+        let mut channel = Channel::Push;
+        assert!(channel.fail(), "the first failure switches to polling");
+        assert_eq!(channel, Channel::Polling);
+        assert!(!channel.fail(), "later failures change nothing");
+        assert_eq!(channel, Channel::Polling);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::api::Edge;
 use crate::dom::{Dom, TextCtx, format_amount};
 use crate::flow::{self, Session};
 use crate::i18n::{Locale, Overrides};
-use crate::polling::PollingTracker;
+use crate::push::PushTracker;
 use crate::reducer::{Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, view};
 use crate::tracker::{Report, Tracker};
 
@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     intent: RefCell<Option<String>>,
     popup: RefCell<Option<Window>>,
     tracker: RefCell<Option<Box<dyn Tracker>>>,
+    /// The events token of the order just created (for the push tracker).
+    events_token: RefCell<Option<String>>,
     retry: RefCell<Option<Timeout>>,
     popup_watch: RefCell<Option<Interval>>,
     create_abort: RefCell<Option<AbortController>>,
@@ -99,6 +101,7 @@ impl Inner {
             intent: RefCell::new(cfg.intent),
             popup: RefCell::new(None),
             tracker: RefCell::new(None),
+            events_token: RefCell::new(None),
             retry: RefCell::new(None),
             popup_watch: RefCell::new(None),
             create_abort: RefCell::new(None),
@@ -281,9 +284,11 @@ impl Inner {
 
     fn track(self: &Rc<Self>, order: OrderRef) {
         let weak = self.weak();
-        let mut tracker: Box<dyn Tracker> = Box::new(PollingTracker::new(
+        let token = self.events_token.borrow_mut().take();
+        let mut tracker: Box<dyn Tracker> = Box::new(PushTracker::new(
             self.edge.clone(),
             order,
+            token,
             move |report| {
                 if let Some(w) = weak.upgrade() {
                     w.dispatch(match report {
@@ -396,6 +401,7 @@ impl Inner {
             created.amount.minor(),
             created.currency.code(),
         ));
+        *self.events_token.borrow_mut() = created.events_token;
         let order = OrderRef {
             order_no: created.order_no,
             client_secret: created.client_secret,

@@ -64,6 +64,7 @@ pub fn create_order_response<J: Json>(j: &J) -> Option<CreateOrderResponse> {
         amount: amount(j, "amount")?,
         currency: Currency::parse(&s(j, "currency")?).ok()?,
         client_secret: s(j, "client_secret")?,
+        events_token: s(j, "events_token"),
     })
 }
 
@@ -80,6 +81,8 @@ pub fn order_view<J: Json>(j: &J) -> Option<OrderView> {
         refund_amount: amount(j, "refund_amount"),
         updated_at: int(j, "updated_at").unwrap_or(0),
         result_token: s(j, "result_token"),
+        // Not read: the widget opens its stream from the create answer's token only.
+        events_token: None,
     })
 }
 
@@ -125,6 +128,7 @@ mod tests {
             amount: Amount::from_minor(500).expect("positive"),
             currency: Currency::Inr,
             client_secret: "cs_123".into(),
+            events_token: Some("ev1.eyJ9.sig".into()),
         }
     }
 
@@ -147,6 +151,7 @@ mod tests {
             refund_amount: None,
             updated_at: 1_764_000_000_000,
             result_token: Some("v1.eyJ9.sig".into()),
+            events_token: None,
         };
         let json = serde_json::to_value(&view).expect("serializes");
         assert_eq!(order_view(&json), Some(view));

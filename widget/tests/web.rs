@@ -60,6 +60,29 @@ export function create_bodies() { return bodies.slice(); }
 export function save_session(key, value) { sessionStorage.setItem(key, value); }
 export function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
 export function b64url(s) { return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''); }
+// A fake EventSource (the edge's /events stream): tests push messages and errors into it.
+let sources = [];
+export function install_event_source() {
+  sources = [];
+  if (!window.__tpRealES) window.__tpRealES = window.EventSource;
+  window.EventSource = class extends EventTarget {
+    constructor(url) { super(); this.url = String(url); this.closed = false; sources.push(this); }
+    close() { this.closed = true; }
+  };
+}
+export function restore_event_source() { if (window.__tpRealES) window.EventSource = window.__tpRealES; }
+export function es_count() { return sources.length; }
+export function es_url(i) { return sources[i].url; }
+export function es_closed(i) { return sources[i].closed; }
+export function es_send(i, s) {
+  sources[i].dispatchEvent(new MessageEvent('message', { data: JSON.stringify({ order_no: 'T-1', status: s,
+    state: 'x', amount: '5.00', currency: 'USD', updated_at: 1, result_token: s === 5 ? 'v1.push.sig' : undefined }) }));
+}
+export function es_fail(i) { sources[i].dispatchEvent(new Event('error')); }
+export function created_with_events_token() {
+  return [201, { order_no: 'T-1', pay_url: 'http://127.0.0.1:9/pay/T-1', status: 1, state: 'pending',
+    amount: '5.00', currency: 'USD', client_secret: 'cs_test', events_token: 'ev1.tok.sig' }];
+}
 "#)]
 extern "C" {
     fn install_stub(statuses: Vec<u32>, create: JsValue, fail_creates: u32);
@@ -69,6 +92,14 @@ extern "C" {
     fn fetch_calls() -> u32;
     fn sleep(ms: u32) -> js_sys::Promise;
     fn b64url(s: &str) -> String;
+    fn install_event_source();
+    fn restore_event_source();
+    fn es_count() -> u32;
+    fn es_url(i: u32) -> String;
+    fn es_closed(i: u32) -> bool;
+    fn es_send(i: u32, status: u32);
+    fn es_fail(i: u32);
+    fn created_with_events_token() -> JsValue;
 }
 
 /// The real `<trustpay-checkout>` glue, imported as a module (the build appends it to
@@ -631,4 +662,77 @@ async fn fetch_intent_is_called_on_click_and_its_intent_is_used() {
         vec![format!(r#"{{"intent":"{the_intent}"}}"#)]
     );
     handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn push_channel_tracks_to_paid_without_polling() {
+    install_stub(vec![1], created_with_events_token(), 0);
+    install_event_source();
+    let el = host("pay-push");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-push.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(
+        until(2000, || es_count() == 1).await,
+        "an EventSource was opened"
+    );
+    assert_eq!(
+        es_url(0),
+        "https://edge-push.test/v1/orders/T-1/events?token=ev1.tok.sig"
+    );
+    es_send(0, 1);
+    assert!(until(2000, || text(&el, "[role=status]") == EN_WAITING).await);
+    es_send(0, 5);
+    assert!(
+        until(2000, || text(&el, "[role=status]") == EN_PAID).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(es_closed(0), "the stream is closed at the final state");
+    assert_eq!(fetch_calls(), 1, "only the create: no polling while pushed");
+    let log = log.borrow().clone();
+    assert!(
+        log.contains(&"state:final:paid#v1.push.sig".to_owned()),
+        "{log:?}"
+    );
+    handle.destroy();
+    restore_event_source();
+}
+
+#[wasm_bindgen_test]
+async fn push_failure_falls_back_to_polling_silently() {
+    install_stub(vec![1, 5], created_with_events_token(), 0);
+    install_event_source();
+    let el = host("pay-push-fail");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-push-fail.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(until(2000, || es_count() == 1).await);
+    assert_eq!(fetch_calls(), 1, "no polling while the stream is up");
+    es_fail(0);
+    assert!(es_closed(0), "the failed stream is closed");
+    assert!(
+        until(4000, || text(&el, "[role=status]") == EN_PAID).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(fetch_calls() >= 2, "polling took over");
+    let log = log.borrow().clone();
+    assert!(
+        !log.iter().any(|e| e.starts_with("error:")),
+        "the fallback is invisible: {log:?}"
+    );
+    assert_eq!(es_count(), 1, "no second stream");
+    handle.destroy();
+    restore_event_source();
 }

@@ -70,6 +70,11 @@ const STAGES: &[Stage] = &[
         run: edge_merchant,
     },
     Stage {
+        name: "edge-live",
+        what: "cargo test -p tests --test edge_live -- --include-ignored (reconciliation cron via wrangler dev --test-scheduled; live order events)",
+        run: edge_live,
+    },
+    Stage {
         name: "browser-e2e",
         what: "node --test tests/e2e/*.test.mjs (Playwright, Chromium: demo shop + widget + edge + trustpay-sim via dev-stack)",
         run: browser_e2e,
@@ -162,6 +167,20 @@ fn edge_merchant(env: &Env) -> Result<()> {
         "tests",
         "--test",
         "edge_merchant",
+        "--",
+        "--include-ignored",
+    ]))
+}
+
+/// Issue 7 end-to-end: the reconciliation cron (triggered through `wrangler dev
+/// --test-scheduled`) and the live order-event channel.
+fn edge_live(env: &Env) -> Result<()> {
+    env::run(env.cargo().args([
+        "test",
+        "-p",
+        "tests",
+        "--test",
+        "edge_live",
         "--",
         "--include-ignored",
     ]))

@@ -147,7 +147,7 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         add_secret_capped(&store, order_no, &secret_hash, now).await?;
         ctx.log
             .info("order_reopened", &[("order_no", order_no.into())]);
-        return respond_created(200, &row, pay_url, secret);
+        return respond_created(ctx, 200, &row, pay_url, secret);
     }
     if row.creating_until > now
         || !store
@@ -244,7 +244,7 @@ async fn create_at_gateway(
                 .order(order_no)
                 .await?
                 .ok_or_else(|| EdgeError::Storage(format!("order {order_no} vanished")))?;
-            respond_created(201, &row, pay_url, secret)
+            respond_created(ctx, 201, &row, pay_url, secret)
         }
         Err(e) => {
             // The row stays (pending, no pay page); releasing the lease lets a retry re-attempt.
@@ -341,6 +341,7 @@ async fn recover_existing(
 }
 
 fn respond_created(
+    ctx: &Ctx,
     status: u16,
     row: &OrderRow,
     pay_url: String,
@@ -357,8 +358,25 @@ fn respond_created(
             amount: row.amount()?,
             currency: row.currency()?,
             client_secret,
+            events_token: events_token(ctx, row),
         },
     )
+}
+
+/// A fresh events token ([`checkout_core::events_token`]) for a page that just proved it
+/// knows a client secret, while the order is not final.
+pub fn events_token(ctx: &Ctx, row: &OrderRow) -> Option<String> {
+    if state::is_final(row.status()) {
+        return None;
+    }
+    let config = ctx.config().ok()?;
+    let order_no = OrderNo::parse(&row.order_no).ok()?;
+    let exp = ctx.now_secs() + checkout_core::events_token::DEFAULT_TTL_SECS;
+    Some(checkout_core::events_token::mint(
+        &order_no,
+        exp,
+        &config.intent_secret,
+    ))
 }
 
 /// The shopper-facing view of a row.
@@ -374,6 +392,7 @@ pub fn view(row: &OrderRow) -> Result<OrderView, EdgeError> {
         refund_amount: row.refund_amount_minor.and_then(Amount::from_minor),
         updated_at: row.updated_at,
         result_token: None,
+        events_token: None,
     })
 }
 
@@ -412,6 +431,7 @@ pub async fn status(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
     let row = refresh_if_stale(ctx, config, &store, row).await?;
     let mut view = view(&row)?;
     view.result_token = result_token(config, &view, ctx.now_secs());
+    view.events_token = events_token(ctx, &row);
     http::json(200, &view)
 }
 

@@ -165,7 +165,8 @@ async fn run(args: Args) -> Result<(), Error> {
         out.insert("time_to_ready".into(), value);
     }
     if !skip("overhead") {
-        let value = edge_overhead(
+        let mark = edge.output().len();
+        let mut value = edge_overhead(
             &http,
             &edge,
             &sim_url,
@@ -174,10 +175,12 @@ async fn run(args: Args) -> Result<(), Error> {
             args.overhead_concurrency,
         )
         .await?;
+        value["worker_log"] = worker_log_times(edge.output().get(mark..).unwrap_or(""));
         out.insert("edge_overhead".into(), value);
     }
     if !skip("ingest") {
-        let value = callback_ingest(
+        let mark = edge.output().len();
+        let mut value = callback_ingest(
             &http,
             &edge,
             &shop_origin,
@@ -185,9 +188,9 @@ async fn run(args: Args) -> Result<(), Error> {
             args.callback_concurrency,
         )
         .await?;
+        value["worker_log"] = worker_log_times(edge.output().get(mark..).unwrap_or(""));
         out.insert("callback_ingest".into(), value);
     }
-    out.insert("worker_log".into(), worker_log_times(&edge.output()));
     out.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
 
     let text = serde_json::to_string_pretty(&Value::Object(out))?;
