@@ -9,6 +9,7 @@ mod setup;
 mod size;
 mod test;
 mod wasm;
+mod wasm_names;
 
 use std::process::ExitCode;
 
@@ -26,7 +27,7 @@ Commands:
   bench [--quick] [SUITE..]
                   Measure size, speed and scale against their goals (widget, edge-size, core,
                   stack, push); a full run writes bench/results.json + bench/results.md
-  size            Build the release widget (wasm-bindgen + wasm-opt -Oz) and check the 60 KiB gzip budget
+  size            Build the release widget (wasm-bindgen + wasm-opt -Os) and check the 60 KiB gzip budget
   dev             setup, build, and run the local stack until Ctrl-C
   fuzz --time N [TARGET..]
                   Run each cargo-fuzz target N seconds (nightly); executions and crashes (not in CI)

@@ -1,7 +1,8 @@
 //! `cargo xtask size`: builds the release widget exactly as merchants get it (release wasm,
-//! wasm-bindgen `--target web`, `wasm-opt -Oz`) and checks what a browser downloads —
-//! widget.js + widget_bg.wasm, gzip -9 — against the budget. CI runs this (the `widget-size`
-//! test stage); `cargo xtask bench` reuses [`measure`] and adds brotli and the locales' share.
+//! wasm-bindgen `--target no-modules`, `wasm-opt -Os`, short import/export names) and checks
+//! what a browser downloads — checkout.js + checkout_bg.wasm, gzip -9 — against the budget.
+//! CI runs this (the `widget-size` test stage); `cargo xtask bench` reuses [`measure`] and adds
+//! brotli and the locales' share.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
