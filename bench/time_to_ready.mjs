@@ -1,0 +1,112 @@
+// Time to ready, for `cargo xtask bench` (run by tests/src/bin/bench-stack.rs, which starts the
+// simulator, the edge under `wrangler dev` and the demo shop, and passes their URLs).
+//
+//   node bench/time_to_ready.mjs --widget URL --baseline URL [--runs 25] [--warmup 2]
+//
+// Each load is cold: a new browser context (empty HTTP cache, no compiled-wasm cache) with the
+// cache disabled over CDP. Measured in the page, from navigation start (performance.now() = 0)
+// to:
+//   widget   — the first `trustpay:ready` event (bubbles and is composed, so a capturing
+//              listener on window installed before any page script sees it);
+//   baseline — `window.__baselineReadyAt`, set by www/baseline.js (a plain <button> exists).
+// The two pages alternate (which one goes first flips every round) so drift on this shared
+// machine hits both alike. Warm-up rounds (first wrangler / workerd requests) are discarded.
+// Prints one JSON object on stdout; progress goes to stderr.
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) => {
+  if (a.startsWith('--')) pairs.push([a.slice(2), all[i + 1]]);
+  return pairs;
+}, []));
+const runs = Number(args.runs ?? 25);
+const warmup = Number(args.warmup ?? 2);
+if (!args.widget || !args.baseline || !(runs > 0)) {
+  console.error('usage: node bench/time_to_ready.mjs --widget URL --baseline URL [--runs N] [--warmup N]');
+  process.exit(2);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--no-first-run', '--disable-sync', '--disable-quic'],
+});
+const version = browser.version();
+
+async function load(kind, url) {
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    await page.addInitScript(() => {
+      window.addEventListener('trustpay:ready', () => {
+        if (window.__tpReadyAt === undefined) window.__tpReadyAt = performance.now();
+      }, true);
+      window.addEventListener('trustpay:error', (e) => { window.__tpError = e.detail && e.detail.code; }, true);
+    });
+    const response = await page.goto(url, { waitUntil: 'commit', timeout: 30000 });
+    if (!response || response.status() !== 200) {
+      throw new Error(`${kind}: ${url} answered ${response && response.status()}: ${response && await response.text()}`);
+    }
+    const key = kind === 'widget' ? '__tpReadyAt' : '__baselineReadyAt';
+    await page.waitForFunction((k) => window[k] !== undefined || window.__tpError !== undefined, key,
+      { timeout: 20000, polling: 20 });
+    return await page.evaluate((k) => {
+      if (window.__tpError !== undefined) throw new Error(`widget error event: ${window.__tpError}`);
+      const nav = performance.getEntriesByType('navigation')[0];
+      const entry = (re) => performance.getEntriesByType('resource').find((r) => re.test(new URL(r.name).pathname));
+      const js = entry(/checkout\.js$/);
+      const wasm = entry(/checkout_bg\.wasm$/);
+      return {
+        ready: window[k], ttfb: nav.responseStart, dcl: nav.domContentLoadedEventEnd,
+        js_start: js && js.startTime, js_end: js && js.responseEnd,
+        wasm_start: wasm && wasm.startTime, wasm_end: wasm && wasm.responseEnd,
+      };
+    }, key);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const samples = { widget: [], baseline: [] };
+const pages = [['widget', args.widget], ['baseline', args.baseline]];
+try {
+  for (let round = 0; round < warmup + runs; round++) {
+    const order = round % 2 ? [...pages].reverse() : pages;
+    for (const [kind, url] of order) {
+      const s = await load(kind, url);
+      if (round >= warmup) samples[kind].push(s);
+    }
+    if ((round + 1) % 5 === 0) console.error(`time-to-ready: ${round + 1}/${warmup + runs} rounds`);
+  }
+} finally {
+  await browser.close();
+}
+
+const summary = (list) => ({
+  runs: list.length,
+  ready_ms: list.map((s) => s.ready),
+  median_ready_ms: median(list.map((s) => s.ready)),
+  median_ttfb_ms: median(list.map((s) => s.ttfb)),
+  median_dcl_ms: median(list.map((s) => s.dcl)),
+  median_after_ttfb_ms: median(list.map((s) => s.ready - s.ttfb)),
+});
+// Where the widget's time goes (resource timing, ms from navigation start; medians).
+const waterfall = (list) => Object.fromEntries(['js_start', 'js_end', 'wasm_start', 'wasm_end']
+  .filter((key) => list.every((s) => typeof s[key] === 'number'))
+  .map((key) => [`median_${key}_ms`, median(list.map((s) => s[key]))]));
+const out = {
+  browser: `Chromium ${version}`,
+  warmup,
+  widget: { ...summary(samples.widget), ...waterfall(samples.widget) },
+  baseline: summary(samples.baseline),
+};
+out.ratio = out.widget.median_ready_ms / out.baseline.median_ready_ms;
+console.log(JSON.stringify(out));
