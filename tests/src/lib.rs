@@ -10,4 +10,5 @@
 pub mod demo_shop;
 pub mod sim;
 pub mod edge_harness;
+pub mod http;
 pub mod webhook_receiver;

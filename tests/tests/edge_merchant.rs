@@ -57,26 +57,13 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Answer {
-        let mut request = self.http.request(method, url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
+        let tests::http::Reply { status, headers, text, body } =
+            tests::http::send(&self.http, method, url, headers, body).await;
+        let content_type = headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Answer {
             status,
             content_type,

@@ -132,21 +132,8 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Answer {
-        let mut request = self.http.request(method, url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let tests::http::Reply { status, headers, text, body } =
+            tests::http::send(&self.http, method, url, headers, body).await;
         if url.starts_with(&self.edge.base_url) {
             let mut record = format!("{status} {url}\n");
             for (name, value) in &headers {
