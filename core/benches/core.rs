@@ -4,10 +4,10 @@
 use std::hint::black_box;
 
 use checkout_core::callback::verify_callback;
+use checkout_core::codes::OrderStatus;
 use checkout_core::intent::Intent;
 use checkout_core::sign::SignFields;
 use checkout_core::state::apply;
-use checkout_core::codes::OrderStatus;
 use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
 use checkout_core::{Amount, AmountRendering, Currency, Money, MoneyLimits, OrderNo, Secret};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -24,9 +24,15 @@ fn benches(c: &mut Criterion) {
         notify_url: "https://rbaskets.trustpay.money/checkout".into(),
     };
     c.bench_function("sign_request", |b| {
-        b.iter(|| black_box(&request).fields(AmountRendering::TwoDecimals).signed_body(black_box(&secret)))
+        b.iter(|| {
+            black_box(&request)
+                .fields(AmountRendering::TwoDecimals)
+                .signed_body(black_box(&secret))
+        })
     });
-    c.bench_function("verify_callback", |b| b.iter(|| verify_callback(black_box(CALLBACK), black_box(&secret))));
+    c.bench_function("verify_callback", |b| {
+        b.iter(|| verify_callback(black_box(CALLBACK), black_box(&secret)))
+    });
 
     let key = Secret::new("intent-key").expect("non-empty");
     let intent = Intent {
@@ -35,13 +41,32 @@ fn benches(c: &mut Criterion) {
         exp: 1_800_000_000,
     };
     let token = intent.mint(&key);
-    c.bench_function("intent_mint", |b| b.iter(|| black_box(&intent).mint(black_box(&key))));
-    c.bench_function("intent_verify", |b| {
-        b.iter(|| Intent::verify(black_box(&token), black_box(&key), 1_700_000_000, MoneyLimits::default()))
+    c.bench_function("intent_mint", |b| {
+        b.iter(|| black_box(&intent).mint(black_box(&key)))
     });
-    c.bench_function("state_transition", |b| b.iter(|| apply(black_box(OrderStatus::Refunding), black_box(OrderStatus::PartiallyRefunded))));
+    c.bench_function("intent_verify", |b| {
+        b.iter(|| {
+            Intent::verify(
+                black_box(&token),
+                black_box(&key),
+                1_700_000_000,
+                MoneyLimits::default(),
+            )
+        })
+    });
+    c.bench_function("state_transition", |b| {
+        b.iter(|| {
+            apply(
+                black_box(OrderStatus::Refunding),
+                black_box(OrderStatus::PartiallyRefunded),
+            )
+        })
+    });
     c.bench_function("canonical_string", |b| {
-        b.iter(|| SignFields::from_json(black_box(CALLBACK)).map(|f| f.canonical(checkout_core::sign::SignOptions::AS_SENT)))
+        b.iter(|| {
+            SignFields::from_json(black_box(CALLBACK))
+                .map(|f| f.canonical(checkout_core::sign::SignOptions::AS_SENT))
+        })
     });
 }
 

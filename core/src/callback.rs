@@ -50,12 +50,18 @@ impl CallbackError {
 /// The sign options a callback may have been signed with: each amount rendering, and for
 /// a body with a string array, that array joined or left out. At most four.
 pub fn candidate_options(fields: &SignFields) -> Vec<SignOptions> {
-    let lists: &[ListRendering] =
-        if fields.has_list() { &[ListRendering::CommaJoined, ListRendering::Omitted] } else { &[ListRendering::CommaJoined] };
+    let lists: &[ListRendering] = if fields.has_list() {
+        &[ListRendering::CommaJoined, ListRendering::Omitted]
+    } else {
+        &[ListRendering::CommaJoined]
+    };
     let mut out = Vec::with_capacity(4);
     for rendering in AmountRendering::ALL {
         for &list in lists {
-            out.push(SignOptions { numbers: NumberRendering::Amounts(rendering), lists: list });
+            out.push(SignOptions {
+                numbers: NumberRendering::Amounts(rendering),
+                lists: list,
+            });
         }
     }
     out
@@ -86,7 +92,10 @@ fn callback_from_fields(fields: &SignFields) -> Result<Callback, CallbackError> 
     let invalid = |key: &str, what: &str| CallbackError::InvalidField(format!("`{key}`: {what}"));
     let int = |key: &str, required: bool| -> Result<Option<i64>, CallbackError> {
         match fields.get(key) {
-            Some(SignValue::Number(n) | SignValue::Str(n)) => n.parse().map(Some).map_err(|_| invalid(key, "expected an integer")),
+            Some(SignValue::Number(n) | SignValue::Str(n)) => n
+                .parse()
+                .map(Some)
+                .map_err(|_| invalid(key, "expected an integer")),
             None | Some(SignValue::Null) if !required => Ok(None),
             None | Some(SignValue::Null) => Err(invalid(key, "missing")),
             Some(_) => Err(invalid(key, "expected an integer")),
@@ -101,19 +110,28 @@ fn callback_from_fields(fields: &SignFields) -> Result<Callback, CallbackError> 
     };
     let amount = |key: &str| -> Result<Option<Amount>, CallbackError> {
         match fields.get(key) {
-            Some(SignValue::Number(n) | SignValue::Str(n)) => Amount::parse_decimal(n).map(Some).map_err(|e| invalid(key, &e.to_string())),
+            Some(SignValue::Number(n) | SignValue::Str(n)) => Amount::parse_decimal(n)
+                .map(Some)
+                .map_err(|e| invalid(key, &e.to_string())),
             None | Some(SignValue::Null) => Ok(None),
             Some(_) => Err(invalid(key, "expected an amount")),
         }
     };
     let merchant_id = match fields.get("merchant_id") {
-        Some(SignValue::Number(n)) => n.parse().map_err(|_| invalid("merchant_id", "expected an integer"))?,
+        Some(SignValue::Number(n)) => n
+            .parse()
+            .map_err(|_| invalid("merchant_id", "expected an integer"))?,
         Some(_) | None => return Err(invalid("merchant_id", "expected an integer")),
     };
     let merchant_refund_no = match fields.get("merchant_refund_no") {
         Some(SignValue::List(items)) => Some(items.clone()),
         None | Some(SignValue::Null) => None,
-        Some(_) => return Err(invalid("merchant_refund_no", "expected an array of strings")),
+        Some(_) => {
+            return Err(invalid(
+                "merchant_refund_no",
+                "expected an array of strings",
+            ));
+        }
     };
     Ok(Callback {
         r#type: TransactionType::from_code(int("type", true)?.unwrap_or_default()),
@@ -157,10 +175,16 @@ impl Callback {
     /// Checks the callback against the stored order (Decision 8).
     pub fn check_order(&self, merchant_id: i64, order_amount: Amount) -> Result<(), OrderMismatch> {
         if self.merchant_id != merchant_id {
-            return Err(OrderMismatch::Merchant { expected: merchant_id, got: self.merchant_id });
+            return Err(OrderMismatch::Merchant {
+                expected: merchant_id,
+                got: self.merchant_id,
+            });
         }
         if self.order_amount != order_amount {
-            return Err(OrderMismatch::Amount { expected: order_amount, got: self.order_amount });
+            return Err(OrderMismatch::Amount {
+                expected: order_amount,
+                got: self.order_amount,
+            });
         }
         Ok(())
     }
@@ -179,18 +203,28 @@ mod tests {
     #[test]
     fn accepts_the_documented_example() {
         let v = verify_callback(DOC.as_bytes(), &secret()).expect("verifies");
-        assert_eq!(v.matched, SignOptions::amounts(AmountRendering::TwoDecimals));
+        assert_eq!(
+            v.matched,
+            SignOptions::amounts(AmountRendering::TwoDecimals)
+        );
         assert_eq!(v.callback.status, OrderStatus::Paid);
         assert_eq!(v.callback.r#type, TransactionType::Payin);
         assert_eq!(v.callback.paid_amount.map(Amount::minor), Some(10600));
         assert_eq!(v.callback.fee.map(Amount::minor), Some(600));
-        assert!(v.callback.check_order(1, Amount::from_minor(10600).expect("positive")).is_ok());
+        assert!(
+            v.callback
+                .check_order(1, Amount::from_minor(10600).expect("positive"))
+                .is_ok()
+        );
     }
 
     #[test]
     fn accepts_a_trimmed_signer() {
         // md5 of the trimmed string from sign/tests.rs vector 4.
-        let body = DOC.replace("f0b08c8ea0537a9974e926a2f9aa6d83", "6d4fd8c9bd5c761ae061107d64b1d70e");
+        let body = DOC.replace(
+            "f0b08c8ea0537a9974e926a2f9aa6d83",
+            "6d4fd8c9bd5c761ae061107d64b1d70e",
+        );
         let v = verify_callback(body.as_bytes(), &secret()).expect("verifies");
         assert_eq!(v.matched, SignOptions::amounts(AmountRendering::Trimmed));
     }
@@ -199,26 +233,59 @@ mod tests {
     fn accepts_refunds_with_the_array_joined_or_left_out() {
         let s = Secret::new("s3cr3t").expect("non-empty");
         let body = |sign: &str| {
-            format!(r#"{{"type":0,"merchant_id":1,"order_no":"r-1","order_amount":30.00,"merchant_refund_no":["R1","R2"],"refund_amount":12.50,"status":8,"reason":"refund","sign":"{sign}"}}"#)
+            format!(
+                r#"{{"type":0,"merchant_id":1,"order_no":"r-1","order_amount":30.00,"merchant_refund_no":["R1","R2"],"refund_amount":12.50,"status":8,"reason":"refund","sign":"{sign}"}}"#
+            )
         };
         // Expected signs from sign/tests.rs vectors 13-16.
         for (sign, numbers, lists) in [
-            ("72c443c5c58d49b48eb5ed87b79df4f1", AmountRendering::TwoDecimals, ListRendering::CommaJoined),
-            ("f4464b123f7d35f78f38557d33586c3f", AmountRendering::TwoDecimals, ListRendering::Omitted),
-            ("8562467039e197ea2973235e6c22b316", AmountRendering::Trimmed, ListRendering::CommaJoined),
-            ("9adddfe624cfb8d7752c9a4a4639d9da", AmountRendering::Trimmed, ListRendering::Omitted),
+            (
+                "72c443c5c58d49b48eb5ed87b79df4f1",
+                AmountRendering::TwoDecimals,
+                ListRendering::CommaJoined,
+            ),
+            (
+                "f4464b123f7d35f78f38557d33586c3f",
+                AmountRendering::TwoDecimals,
+                ListRendering::Omitted,
+            ),
+            (
+                "8562467039e197ea2973235e6c22b316",
+                AmountRendering::Trimmed,
+                ListRendering::CommaJoined,
+            ),
+            (
+                "9adddfe624cfb8d7752c9a4a4639d9da",
+                AmountRendering::Trimmed,
+                ListRendering::Omitted,
+            ),
         ] {
             let v = verify_callback(body(sign).as_bytes(), &s).expect("verifies");
-            assert_eq!(v.matched, SignOptions { numbers: NumberRendering::Amounts(numbers), lists });
-            assert_eq!(v.callback.merchant_refund_no.as_deref(), Some(&["R1".to_owned(), "R2".to_owned()][..]));
+            assert_eq!(
+                v.matched,
+                SignOptions {
+                    numbers: NumberRendering::Amounts(numbers),
+                    lists
+                }
+            );
+            assert_eq!(
+                v.callback.merchant_refund_no.as_deref(),
+                Some(&["R1".to_owned(), "R2".to_owned()][..])
+            );
         }
-        assert_eq!(verify_callback(body("0".repeat(32).as_str()).as_bytes(), &s), Err(CallbackError::BadSign));
+        assert_eq!(
+            verify_callback(body("0".repeat(32).as_str()).as_bytes(), &s),
+            Err(CallbackError::BadSign)
+        );
     }
 
     #[test]
     fn refuses_forgeries() {
         let s = secret();
-        assert_eq!(verify_callback(DOC.as_bytes(), &Secret::new("other").expect("non-empty")), Err(CallbackError::BadSign));
+        assert_eq!(
+            verify_callback(DOC.as_bytes(), &Secret::new("other").expect("non-empty")),
+            Err(CallbackError::BadSign)
+        );
         // Each field tampered after signing.
         for (from, to) in [
             ("\"status\":5", "\"status\":6"),
@@ -232,25 +299,50 @@ mod tests {
         ] {
             let tampered = DOC.replace(from, to);
             assert_ne!(tampered, DOC);
-            assert_eq!(verify_callback(tampered.as_bytes(), &s), Err(CallbackError::BadSign), "{to}");
+            assert_eq!(
+                verify_callback(tampered.as_bytes(), &s),
+                Err(CallbackError::BadSign),
+                "{to}"
+            );
         }
         // An added field changes the sign too.
         let added = DOC.replace("\"status\":5", "\"status\":5,\"refund_amount\":1.00");
-        assert_eq!(verify_callback(added.as_bytes(), &s), Err(CallbackError::BadSign));
+        assert_eq!(
+            verify_callback(added.as_bytes(), &s),
+            Err(CallbackError::BadSign)
+        );
         // Upper-case hex is not what the docs specify.
-        let upper = DOC.replace("f0b08c8ea0537a9974e926a2f9aa6d83", "F0B08C8EA0537A9974E926A2F9AA6D83");
-        assert_eq!(verify_callback(upper.as_bytes(), &s), Err(CallbackError::BadSign));
+        let upper = DOC.replace(
+            "f0b08c8ea0537a9974e926a2f9aa6d83",
+            "F0B08C8EA0537A9974E926A2F9AA6D83",
+        );
+        assert_eq!(
+            verify_callback(upper.as_bytes(), &s),
+            Err(CallbackError::BadSign)
+        );
     }
 
     #[test]
     fn refuses_malformed_and_unsigned() {
         let s = secret();
-        assert!(matches!(verify_callback(b"not json", &s), Err(CallbackError::Malformed(_))));
-        assert!(matches!(verify_callback(br#"{"status":5,"status":5,"sign":"x"}"#, &s), Err(CallbackError::Malformed(_))));
+        assert!(matches!(
+            verify_callback(b"not json", &s),
+            Err(CallbackError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify_callback(br#"{"status":5,"status":5,"sign":"x"}"#, &s),
+            Err(CallbackError::Malformed(_))
+        ));
         let unsigned = DOC.replace(",\"sign\":\"f0b08c8ea0537a9974e926a2f9aa6d83\"", "");
-        assert_eq!(verify_callback(unsigned.as_bytes(), &s), Err(CallbackError::MissingSign));
+        assert_eq!(
+            verify_callback(unsigned.as_bytes(), &s),
+            Err(CallbackError::MissingSign)
+        );
         let numeric_sign = DOC.replace("\"f0b08c8ea0537a9974e926a2f9aa6d83\"", "12");
-        assert_eq!(verify_callback(numeric_sign.as_bytes(), &s), Err(CallbackError::MissingSign));
+        assert_eq!(
+            verify_callback(numeric_sign.as_bytes(), &s),
+            Err(CallbackError::MissingSign)
+        );
     }
 
     #[test]
@@ -258,8 +350,13 @@ mod tests {
         let s = Secret::new("k").expect("non-empty");
         let fields = SignFields::from_json(br#"{"type":0,"merchant_id":"one","order_no":"x","order_amount":1,"status":5,"reason":"ok"}"#).expect("object");
         let sign = fields.sign(SignOptions::amounts(AmountRendering::TwoDecimals), &s);
-        let body = format!(r#"{{"type":0,"merchant_id":"one","order_no":"x","order_amount":1,"status":5,"reason":"ok","sign":"{sign}"}}"#);
-        assert!(matches!(verify_callback(body.as_bytes(), &s), Err(CallbackError::InvalidField(_))));
+        let body = format!(
+            r#"{{"type":0,"merchant_id":"one","order_no":"x","order_amount":1,"status":5,"reason":"ok","sign":"{sign}"}}"#
+        );
+        assert!(matches!(
+            verify_callback(body.as_bytes(), &s),
+            Err(CallbackError::InvalidField(_))
+        ));
     }
 
     #[test]
@@ -267,7 +364,9 @@ mod tests {
         let s = Secret::new("s3cr3t").expect("non-empty");
         let refund = r#"{"type":0,"merchant_id":1,"order_no":"r-1","order_amount":30.00,"merchant_refund_no":["R1","R2"],"refund_amount":12.50,"status":8,"reason":"refund","sign":"72c443c5c58d49b48eb5ed87b79df4f1"}"#;
         for (body, secret) in [(DOC, secret()), (refund, s)] {
-            let fast = verify_callback(body.as_bytes(), &secret).expect("verifies").callback;
+            let fast = verify_callback(body.as_bytes(), &secret)
+                .expect("verifies")
+                .callback;
             let slow: Callback = serde_json::from_str(body).expect("serde parses");
             assert_eq!(fast, slow);
         }
@@ -277,8 +376,20 @@ mod tests {
     fn order_mismatch() {
         let v = verify_callback(DOC.as_bytes(), &secret()).expect("verifies");
         let amount = Amount::from_minor(10600).expect("positive");
-        assert_eq!(v.callback.check_order(2, amount), Err(OrderMismatch::Merchant { expected: 2, got: 1 }));
+        assert_eq!(
+            v.callback.check_order(2, amount),
+            Err(OrderMismatch::Merchant {
+                expected: 2,
+                got: 1
+            })
+        );
         let other = Amount::from_minor(500).expect("positive");
-        assert_eq!(v.callback.check_order(1, other), Err(OrderMismatch::Amount { expected: other, got: amount }));
+        assert_eq!(
+            v.callback.check_order(1, other),
+            Err(OrderMismatch::Amount {
+                expected: other,
+                got: amount
+            })
+        );
     }
 }

@@ -68,11 +68,18 @@ macro_rules! int_code_enum {
 
 pub(crate) fn int_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n.as_i64().ok_or_else(|| serde::de::Error::custom(format!("expected an integer code, got {n}"))),
-        serde_json::Value::String(s) => s.parse().map_err(|_| serde::de::Error::custom(format!("expected an integer code, got {s:?}"))),
-        other @ (serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
-            Err(serde::de::Error::custom(format!("expected an integer code, got {other}")))
-        }
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| serde::de::Error::custom(format!("expected an integer code, got {n}"))),
+        serde_json::Value::String(s) => s
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("expected an integer code, got {s:?}"))),
+        other @ (serde_json::Value::Null
+        | serde_json::Value::Bool(_)
+        | serde_json::Value::Array(_)
+        | serde_json::Value::Object(_)) => Err(serde::de::Error::custom(format!(
+            "expected an integer code, got {other}"
+        ))),
     }
 }
 
@@ -254,7 +261,10 @@ mod tests {
     fn statuses_round_trip_and_keep_unknowns() {
         for code in 1..=9 {
             let s = OrderStatus::from_code(code);
-            assert!(!matches!(s, OrderStatus::Unknown(_)), "{code} is documented");
+            assert!(
+                !matches!(s, OrderStatus::Unknown(_)),
+                "{code} is documented"
+            );
             assert_eq!(s.code(), code);
         }
         assert_eq!(OrderStatus::KNOWN.len(), 9);
@@ -273,7 +283,10 @@ mod tests {
         }
         assert_eq!(ErrorCode::from_code(880025), ErrorCode::Unknown(880025));
         assert_eq!(ErrorCode::from_code(880011).doc_name(), "unauthorized");
-        assert_eq!(ErrorCode::from_code(880015).doc_name(), "amount_rule_violation");
+        assert_eq!(
+            ErrorCode::from_code(880015).doc_name(),
+            "amount_rule_violation"
+        );
     }
 
     #[test]
@@ -283,16 +296,33 @@ mod tests {
         assert_eq!(TransactionType::from_code(2), TransactionType::Unknown(2));
         assert_eq!(NotifyStatus::KNOWN.len(), 3);
         assert_eq!(NotifyStatus::from_code(4), NotifyStatus::Unknown(4));
-        assert_eq!(CurrencyCode::from_code("USDT"), CurrencyCode::Unknown("USDT".into()));
+        assert_eq!(
+            CurrencyCode::from_code("USDT"),
+            CurrencyCode::Unknown("USDT".into())
+        );
         assert_eq!(CurrencyCode::from_code("USDT").supported(), None);
     }
 
     #[test]
     fn serde_accepts_numbers_and_digit_strings() {
-        assert_eq!(serde_json::from_str::<OrderStatus>("5").ok(), Some(OrderStatus::Paid));
-        assert_eq!(serde_json::from_str::<OrderStatus>("\"6\"").ok(), Some(OrderStatus::Settled));
-        assert_eq!(serde_json::from_str::<OrderStatus>("42").ok(), Some(OrderStatus::Unknown(42)));
+        assert_eq!(
+            serde_json::from_str::<OrderStatus>("5").ok(),
+            Some(OrderStatus::Paid)
+        );
+        assert_eq!(
+            serde_json::from_str::<OrderStatus>("\"6\"").ok(),
+            Some(OrderStatus::Settled)
+        );
+        assert_eq!(
+            serde_json::from_str::<OrderStatus>("42").ok(),
+            Some(OrderStatus::Unknown(42))
+        );
         assert!(serde_json::from_str::<OrderStatus>("\"x\"").is_err());
-        assert_eq!(serde_json::to_string(&ErrorCode::Unauthorized).ok().as_deref(), Some("880011"));
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::Unauthorized)
+                .ok()
+                .as_deref(),
+            Some("880011")
+        );
     }
 }

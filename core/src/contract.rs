@@ -136,12 +136,24 @@ impl ErrorBody {
     /// An error with the code's default message.
     pub fn new(code: ApiErrorCode) -> Self {
         let message = code.message().to_owned();
-        ErrorBody { error: ErrorDetail { code, message, trustpay_code: None } }
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                trustpay_code: None,
+            },
+        }
     }
 
     /// An error with a specific message.
     pub fn with_message(code: ApiErrorCode, message: impl Into<String>) -> Self {
-        ErrorBody { error: ErrorDetail { code, message: message.into(), trustpay_code: None } }
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+                trustpay_code: None,
+            },
+        }
     }
 
     /// Attaches the TrustPay code that caused it.
@@ -342,23 +354,43 @@ mod tests {
         for code in ApiErrorCode::KNOWN {
             let text = code.as_str();
             assert!(seen.insert(text), "duplicate {text}");
-            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{text}");
+            assert!(
+                text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{text}"
+            );
             assert_eq!(&ApiErrorCode::from_code(text), code);
             assert!((400..600).contains(&code.http_status()));
             assert!(code.message().ends_with('.'));
         }
-        assert_eq!(ApiErrorCode::from_code("brand_new"), ApiErrorCode::Unknown("brand_new".into()));
+        assert_eq!(
+            ApiErrorCode::from_code("brand_new"),
+            ApiErrorCode::Unknown("brand_new".into())
+        );
     }
 
     #[test]
     fn money_and_intent_errors_map_to_their_own_codes() {
         use crate::money::MoneyError as M;
-        let money = [M::Empty, M::Negative, M::Zero, M::TooPrecise, M::NotADecimal, M::TooLarge { max: Amount::ZERO }, M::UnsupportedCurrency("EUR".into())];
+        let money = [
+            M::Empty,
+            M::Negative,
+            M::Zero,
+            M::TooPrecise,
+            M::NotADecimal,
+            M::TooLarge { max: Amount::ZERO },
+            M::UnsupportedCurrency("EUR".into()),
+        ];
         for e in &money {
             assert_eq!(ApiErrorCode::from(e).as_str(), e.code());
         }
         use crate::intent::IntentError as I;
-        for e in [I::Malformed, I::UnsupportedVersion, I::BadSignature, I::Expired { exp: 0 }, I::InvalidPayload(String::new())] {
+        for e in [
+            I::Malformed,
+            I::UnsupportedVersion,
+            I::BadSignature,
+            I::Expired { exp: 0 },
+            I::InvalidPayload(String::new()),
+        ] {
             assert_eq!(ApiErrorCode::from(&e).as_str(), e.code());
         }
         use crate::callback::CallbackError as C;
@@ -373,7 +405,8 @@ mod tests {
         let json = serde_json::to_value(&body).expect("serializes");
         assert_eq!(json["error"]["code"], "gateway_rejected");
         assert_eq!(json["error"]["trustpay_code"], 880015);
-        let plain = serde_json::to_value(ErrorBody::new(ApiErrorCode::Unauthorized)).expect("serializes");
+        let plain =
+            serde_json::to_value(ErrorBody::new(ApiErrorCode::Unauthorized)).expect("serializes");
         assert!(plain["error"].get("trustpay_code").is_none());
         let back: ErrorBody = serde_json::from_value(json).expect("parses");
         assert_eq!(back, body);
@@ -394,7 +427,13 @@ mod tests {
             events_token: None,
         };
         let json = serde_json::to_string(&view).expect("serializes");
-        assert_eq!(json, r#"{"order_no":"A-1","status":5,"state":"paid","amount":"5.00","currency":"USD","paid_amount":"5.00","updated_at":1}"#);
-        assert_eq!(serde_json::from_str::<OrderView>(&json).expect("parses"), view);
+        assert_eq!(
+            json,
+            r#"{"order_no":"A-1","status":5,"state":"paid","amount":"5.00","currency":"USD","paid_amount":"5.00","updated_at":1}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<OrderView>(&json).expect("parses"),
+            view
+        );
     }
 }

@@ -56,14 +56,18 @@ pub enum EventsTokenError {
 }
 
 fn mac(key: &Secret, signed_part: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(signed_part.as_bytes());
     mac
 }
 
 /// Mints a token for `order_no` valid until `exp` (Unix seconds).
 pub fn mint(order_no: &OrderNo, exp: i64, key: &Secret) -> String {
-    let payload = Payload { order_no: order_no.as_str().to_owned(), exp };
+    let payload = Payload {
+        order_no: order_no.as_str().to_owned(),
+        exp,
+    };
     let json = serde_json::to_vec(&payload).unwrap_or_default();
     let signed_part = format!("{VERSION}.{}", URL_SAFE_NO_PAD.encode(json));
     let tag = mac(key, &signed_part).finalize().into_bytes();
@@ -72,19 +76,33 @@ pub fn mint(order_no: &OrderNo, exp: i64, key: &Secret) -> String {
 
 /// Verifies that `token` lets its bearer follow `order_no` at `now` (Unix seconds). The MAC is
 /// checked (constant time) before the payload is decoded.
-pub fn verify(token: &str, order_no: &OrderNo, key: &Secret, now: i64) -> Result<(), EventsTokenError> {
+pub fn verify(
+    token: &str,
+    order_no: &OrderNo,
+    key: &Secret,
+    now: i64,
+) -> Result<(), EventsTokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(EventsTokenError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(VERSION), Some(payload_b64), Some(tag_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(VERSION), Some(payload_b64), Some(tag_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(EventsTokenError::Malformed);
     };
-    let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| EventsTokenError::Malformed)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag_b64)
+        .map_err(|_| EventsTokenError::Malformed)?;
     let signed_part = &token[..VERSION.len() + 1 + payload_b64.len()];
-    mac(key, signed_part).verify_slice(&tag).map_err(|_| EventsTokenError::BadSignature)?;
-    let json = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| EventsTokenError::Malformed)?;
-    let payload: Payload = serde_json::from_slice(&json).map_err(|_| EventsTokenError::Malformed)?;
+    mac(key, signed_part)
+        .verify_slice(&tag)
+        .map_err(|_| EventsTokenError::BadSignature)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| EventsTokenError::Malformed)?;
+    let payload: Payload =
+        serde_json::from_slice(&json).map_err(|_| EventsTokenError::Malformed)?;
     if payload.order_no != order_no.as_str() {
         return Err(EventsTokenError::WrongOrder);
     }
@@ -113,7 +131,10 @@ mod tests {
         let token = mint(&order("A-1"), 1_000, &key());
         assert!(token.starts_with("ev1."));
         assert_eq!(verify(&token, &order("A-1"), &key(), 999), Ok(()));
-        assert_eq!(verify(&token, &order("A-1"), &key(), 1_000), Err(EventsTokenError::Expired { exp: 1_000 }));
+        assert_eq!(
+            verify(&token, &order("A-1"), &key(), 1_000),
+            Err(EventsTokenError::Expired { exp: 1_000 })
+        );
     }
 
     #[test]
@@ -130,14 +151,40 @@ mod tests {
     fn refuses_each_kind_of_bad_token() {
         let token = mint(&order("A-1"), 1_800_000_000, &key());
         let now = 1_700_000_000;
-        assert_eq!(verify(&token, &order("A-2"), &key(), now), Err(EventsTokenError::WrongOrder));
+        assert_eq!(
+            verify(&token, &order("A-2"), &key(), now),
+            Err(EventsTokenError::WrongOrder)
+        );
         let other = Secret::new("another-key").expect("non-empty");
-        assert_eq!(verify(&token, &order("A-1"), &other, now), Err(EventsTokenError::BadSignature));
-        assert_eq!(verify(&token[..token.len() - 3], &order("A-1"), &key(), now), Err(EventsTokenError::BadSignature));
-        assert_eq!(verify(&token.replacen("ev1.", "v1.", 1), &order("A-1"), &key(), now), Err(EventsTokenError::Malformed));
-        assert_eq!(verify("", &order("A-1"), &key(), now), Err(EventsTokenError::Malformed));
-        assert_eq!(verify(&format!("{token}.x"), &order("A-1"), &key(), now), Err(EventsTokenError::Malformed));
-        assert_eq!(verify(&"a".repeat(600), &order("A-1"), &key(), now), Err(EventsTokenError::Malformed));
+        assert_eq!(
+            verify(&token, &order("A-1"), &other, now),
+            Err(EventsTokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(&token[..token.len() - 3], &order("A-1"), &key(), now),
+            Err(EventsTokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                &token.replacen("ev1.", "v1.", 1),
+                &order("A-1"),
+                &key(),
+                now
+            ),
+            Err(EventsTokenError::Malformed)
+        );
+        assert_eq!(
+            verify("", &order("A-1"), &key(), now),
+            Err(EventsTokenError::Malformed)
+        );
+        assert_eq!(
+            verify(&format!("{token}.x"), &order("A-1"), &key(), now),
+            Err(EventsTokenError::Malformed)
+        );
+        assert_eq!(
+            verify(&"a".repeat(600), &order("A-1"), &key(), now),
+            Err(EventsTokenError::Malformed)
+        );
     }
 
     #[test]

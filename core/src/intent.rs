@@ -94,7 +94,8 @@ impl From<OrderNoError> for IntentError {
 
 fn mac(key: &Secret, signed_part: &str) -> Hmac<Sha256> {
     // HMAC accepts keys of any length: `new_from_slice` never fails for it.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(signed_part.as_bytes());
     mac
 }
@@ -116,30 +117,48 @@ impl Intent {
     }
 
     /// Verifies an intent at time `now` (Unix seconds) and returns what it says.
-    pub fn verify(token: &str, key: &Secret, now: i64, limits: MoneyLimits) -> Result<Intent, IntentError> {
+    pub fn verify(
+        token: &str,
+        key: &Secret,
+        now: i64,
+        limits: MoneyLimits,
+    ) -> Result<Intent, IntentError> {
         if token.len() > MAX_INTENT_LEN {
             return Err(IntentError::Malformed);
         }
         let mut parts = token.split('.');
-        let (Some(version), Some(payload_b64), Some(tag_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(version), Some(payload_b64), Some(tag_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(IntentError::Malformed);
         };
         if version != VERSION {
             return Err(IntentError::UnsupportedVersion);
         }
-        let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| IntentError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag_b64)
+            .map_err(|_| IntentError::Malformed)?;
         let signed_part = &token[..version.len() + 1 + payload_b64.len()];
-        mac(key, signed_part).verify_slice(&tag).map_err(|_| IntentError::BadSignature)?;
+        mac(key, signed_part)
+            .verify_slice(&tag)
+            .map_err(|_| IntentError::BadSignature)?;
 
-        let json = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| IntentError::Malformed)?;
-        let payload: Payload = serde_json::from_slice(&json).map_err(|e| IntentError::InvalidPayload(e.to_string()))?;
+        let json = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| IntentError::Malformed)?;
+        let payload: Payload = serde_json::from_slice(&json)
+            .map_err(|e| IntentError::InvalidPayload(e.to_string()))?;
         let currency = Currency::parse(&payload.currency)?;
         let money = Money::parse(&payload.amount, currency, limits)?;
         let order_no = OrderNo::parse(&payload.order_no)?;
         if now >= payload.exp {
             return Err(IntentError::Expired { exp: payload.exp });
         }
-        Ok(Intent { order_no, money, exp: payload.exp })
+        Ok(Intent {
+            order_no,
+            money,
+            exp: payload.exp,
+        })
     }
 }
 
@@ -163,7 +182,10 @@ mod tests {
     fn round_trips() {
         let token = intent().mint(&key());
         assert!(token.starts_with("v1."));
-        assert_eq!(Intent::verify(&token, &key(), 1_700_000_000, MoneyLimits::default()), Ok(intent()));
+        assert_eq!(
+            Intent::verify(&token, &key(), 1_700_000_000, MoneyLimits::default()),
+            Ok(intent())
+        );
     }
 
     #[test]
@@ -180,19 +202,47 @@ mod tests {
         let token = intent().mint(&key());
         let now = 1_700_000_000;
         let limits = MoneyLimits::default();
-        assert_eq!(Intent::verify(&token, &key(), 1_800_000_000, limits), Err(IntentError::Expired { exp: 1_800_000_000 }));
+        assert_eq!(
+            Intent::verify(&token, &key(), 1_800_000_000, limits),
+            Err(IntentError::Expired { exp: 1_800_000_000 })
+        );
         let other = Secret::new("another-key").expect("non-empty");
-        assert_eq!(Intent::verify(&token, &other, now, limits), Err(IntentError::BadSignature));
-        assert_eq!(Intent::verify(&token.replacen("v1.", "v2.", 1), &key(), now, limits), Err(IntentError::UnsupportedVersion));
-        assert_eq!(Intent::verify(&token[..token.len() - 3], &key(), now, limits), Err(IntentError::BadSignature));
-        assert_eq!(Intent::verify("v1.abc", &key(), now, limits), Err(IntentError::Malformed));
-        assert_eq!(Intent::verify("", &key(), now, limits), Err(IntentError::Malformed));
-        assert_eq!(Intent::verify(&format!("{token}.x"), &key(), now, limits), Err(IntentError::Malformed));
-        assert_eq!(Intent::verify(&"a".repeat(2000), &key(), now, limits), Err(IntentError::Malformed));
+        assert_eq!(
+            Intent::verify(&token, &other, now, limits),
+            Err(IntentError::BadSignature)
+        );
+        assert_eq!(
+            Intent::verify(&token.replacen("v1.", "v2.", 1), &key(), now, limits),
+            Err(IntentError::UnsupportedVersion)
+        );
+        assert_eq!(
+            Intent::verify(&token[..token.len() - 3], &key(), now, limits),
+            Err(IntentError::BadSignature)
+        );
+        assert_eq!(
+            Intent::verify("v1.abc", &key(), now, limits),
+            Err(IntentError::Malformed)
+        );
+        assert_eq!(
+            Intent::verify("", &key(), now, limits),
+            Err(IntentError::Malformed)
+        );
+        assert_eq!(
+            Intent::verify(&format!("{token}.x"), &key(), now, limits),
+            Err(IntentError::Malformed)
+        );
+        assert_eq!(
+            Intent::verify(&"a".repeat(2000), &key(), now, limits),
+            Err(IntentError::Malformed)
+        );
         // Tampered payload: a different amount, re-encoded, old MAC.
         let parts: Vec<&str> = token.split('.').collect();
-        let forged = URL_SAFE_NO_PAD.encode(br#"{"order_no":"A-1","amount":"0.01","currency":"USD","exp":1800000000}"#);
-        assert_eq!(Intent::verify(&format!("v1.{forged}.{}", parts[2]), &key(), now, limits), Err(IntentError::BadSignature));
+        let forged = URL_SAFE_NO_PAD
+            .encode(br#"{"order_no":"A-1","amount":"0.01","currency":"USD","exp":1800000000}"#);
+        assert_eq!(
+            Intent::verify(&format!("v1.{forged}.{}", parts[2]), &key(), now, limits),
+            Err(IntentError::BadSignature)
+        );
     }
 
     #[test]
@@ -214,7 +264,13 @@ mod tests {
             r#"{"order_no":"A-1","amount":"5","currency":"USD","exp":10,"extra":1}"#,
             "not json",
         ] {
-            assert!(matches!(Intent::verify(&sign(payload), &key(), now, limits), Err(IntentError::InvalidPayload(_))), "{payload}");
+            assert!(
+                matches!(
+                    Intent::verify(&sign(payload), &key(), now, limits),
+                    Err(IntentError::InvalidPayload(_))
+                ),
+                "{payload}"
+            );
         }
     }
 }

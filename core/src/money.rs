@@ -101,7 +101,10 @@ impl FromStr for AmountRendering {
         match s {
             "two_decimals" => Ok(AmountRendering::TwoDecimals),
             "trimmed" => Ok(AmountRendering::Trimmed),
-            other => Err(format!("expected `two_decimals` or `trimmed`, got `{}`", truncate_for_error(other))),
+            other => Err(format!(
+                "expected `two_decimals` or `trimmed`, got `{}`",
+                truncate_for_error(other)
+            )),
         }
     }
 }
@@ -136,12 +139,16 @@ impl Amount {
 
     /// `self - other`, or `None` when it would go negative.
     pub fn checked_sub(self, other: Amount) -> Option<Amount> {
-        self.minor.checked_sub(other.minor).and_then(Amount::from_minor)
+        self.minor
+            .checked_sub(other.minor)
+            .and_then(Amount::from_minor)
     }
 
     /// `self + other`, or `None` on overflow.
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
-        self.minor.checked_add(other.minor).map(|minor| Amount { minor })
+        self.minor
+            .checked_add(other.minor)
+            .map(|minor| Amount { minor })
     }
 
     /// Writes the amount as decimal text in the chosen rendering.
@@ -198,8 +205,13 @@ impl<'de> Deserialize<'de> for Amount {
         let text = match &value {
             serde_json::Value::Number(n) => number_text(n),
             serde_json::Value::String(s) => s.clone(),
-            other @ (serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
-                return Err(serde::de::Error::custom(format!("expected an amount, got {other}")));
+            other @ (serde_json::Value::Null
+            | serde_json::Value::Bool(_)
+            | serde_json::Value::Array(_)
+            | serde_json::Value::Object(_)) => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected an amount, got {other}"
+                )));
             }
         };
         Amount::parse_decimal(&text).map_err(serde::de::Error::custom)
@@ -246,7 +258,9 @@ pub struct MoneyLimits {
 impl Default for MoneyLimits {
     /// 1,000,000.00 in any currency: far above any cashier payin, far below overflow.
     fn default() -> Self {
-        Self { max_minor: 1_000_000 * SCALE }
+        Self {
+            max_minor: 1_000_000 * SCALE,
+        }
     }
 }
 
@@ -260,9 +274,16 @@ impl Money {
             return Err(MoneyError::Zero);
         }
         if minor > limits.max_minor {
-            return Err(MoneyError::TooLarge { max: Amount { minor: limits.max_minor } });
+            return Err(MoneyError::TooLarge {
+                max: Amount {
+                    minor: limits.max_minor,
+                },
+            });
         }
-        Ok(Money { amount: Amount { minor }, currency })
+        Ok(Money {
+            amount: Amount { minor },
+            currency,
+        })
     }
 
     /// Builds money from an already validated positive amount.
@@ -353,9 +374,17 @@ fn parse_minor(text: &str) -> Result<i64, MoneyError> {
     }
     let whole = whole.trim_start_matches('0');
     if whole.len() > MAX_INTEGER_DIGITS {
-        return Err(MoneyError::TooLarge { max: Amount { minor: MoneyLimits::default().max_minor } });
+        return Err(MoneyError::TooLarge {
+            max: Amount {
+                minor: MoneyLimits::default().max_minor,
+            },
+        });
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| MoneyError::NotADecimal)? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| MoneyError::NotADecimal)?
+    };
     let cents: i64 = match significant.len() {
         0 => 0,
         1 => i64::from(significant.as_bytes()[0] - b'0') * 10,
@@ -383,7 +412,11 @@ mod tests {
         }
         assert_eq!(usd("0.01").map(|m| m.amount.minor()), Ok(1));
         assert_eq!(usd("1234.5").map(|m| m.amount.minor()), Ok(123_450));
-        assert_eq!(usd("5.000").map(|m| m.amount.minor()), Ok(500), "trailing zeros are not precision");
+        assert_eq!(
+            usd("5.000").map(|m| m.amount.minor()),
+            Ok(500),
+            "trailing zeros are not precision"
+        );
     }
 
     #[test]
@@ -395,13 +428,24 @@ mod tests {
         assert_eq!(usd("NaN"), Err(MoneyError::NotADecimal));
         assert_eq!(usd("1e3"), Err(MoneyError::NotADecimal));
         assert_eq!(usd(""), Err(MoneyError::Empty));
-        for bad in ["inf", " 5", "5 ", "+5", ".5", "5.", "5..0", "5,00", "٥", "0x10", "1_000"] {
+        for bad in [
+            "inf", " 5", "5 ", "+5", ".5", "5.", "5..0", "5,00", "٥", "0x10", "1_000",
+        ] {
             assert_eq!(usd(bad), Err(MoneyError::NotADecimal), "{bad:?}");
         }
         let limits = MoneyLimits { max_minor: 50_000 };
-        assert_eq!(Money::parse("500.00", Currency::Usd, limits).map(|m| m.amount.minor()), Ok(50_000));
-        assert!(matches!(Money::parse("500.01", Currency::Usd, limits), Err(MoneyError::TooLarge { .. })));
-        assert!(matches!(usd("99999999999999999999999"), Err(MoneyError::TooLarge { .. })));
+        assert_eq!(
+            Money::parse("500.00", Currency::Usd, limits).map(|m| m.amount.minor()),
+            Ok(50_000)
+        );
+        assert!(matches!(
+            Money::parse("500.01", Currency::Usd, limits),
+            Err(MoneyError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            usd("99999999999999999999999"),
+            Err(MoneyError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -423,7 +467,14 @@ mod tests {
 
     #[test]
     fn renders_both_ways() {
-        let cases = [(500, "5.00", "5"), (550, "5.50", "5.5"), (505, "5.05", "5.05"), (1, "0.01", "0.01"), (0, "0.00", "0"), (10600, "106.00", "106")];
+        let cases = [
+            (500, "5.00", "5"),
+            (550, "5.50", "5.5"),
+            (505, "5.05", "5.05"),
+            (1, "0.01", "0.01"),
+            (0, "0.00", "0"),
+            (10600, "106.00", "106"),
+        ];
         for (minor, two, trimmed) in cases {
             let a = Amount::from_minor(minor).expect("non-negative");
             assert_eq!(a.render(AmountRendering::TwoDecimals), two);
@@ -436,13 +487,23 @@ mod tests {
         assert_eq!(Currency::parse("USD"), Ok(Currency::Usd));
         assert_eq!(Currency::parse("INR"), Ok(Currency::Inr));
         for bad in ["usd", "EUR", "", "USDT", " USD"] {
-            assert!(matches!(Currency::parse(bad), Err(MoneyError::UnsupportedCurrency(_))), "{bad:?}");
+            assert!(
+                matches!(
+                    Currency::parse(bad),
+                    Err(MoneyError::UnsupportedCurrency(_))
+                ),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn wire_amounts_accept_numbers_and_strings() {
-        let parse = |json: &str| serde_json::from_str::<Amount>(json).map(Amount::minor).map_err(|e| e.to_string());
+        let parse = |json: &str| {
+            serde_json::from_str::<Amount>(json)
+                .map(Amount::minor)
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(parse("5"), Ok(500));
         assert_eq!(parse("5.00"), Ok(500));
         assert_eq!(parse("4.5"), Ok(450));

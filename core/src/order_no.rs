@@ -38,7 +38,10 @@ impl OrderNo {
         if text.len() > MAX_ORDER_NO_LEN {
             return Err(OrderNoError::TooLong);
         }
-        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
             return Err(OrderNoError::InvalidCharacter);
         }
         Ok(Self(text.to_owned()))
@@ -75,7 +78,13 @@ mod tests {
 
     #[test]
     fn accepts_the_usual_shapes() {
-        for ok in ["A-1", "local-test-payin-319", "ord_2026.11.25", "T4CMQaTCcN05GEx9EQkuabB1", &"x".repeat(64)] {
+        for ok in [
+            "A-1",
+            "local-test-payin-319",
+            "ord_2026.11.25",
+            "T4CMQaTCcN05GEx9EQkuabB1",
+            &"x".repeat(64),
+        ] {
             assert!(OrderNo::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -84,8 +93,21 @@ mod tests {
     fn refuses_the_rest() {
         assert_eq!(OrderNo::parse(""), Err(OrderNoError::Empty));
         assert_eq!(OrderNo::parse(&"x".repeat(65)), Err(OrderNoError::TooLong));
-        for bad in ["a b", "a&b=c", "订单", "a\nb", "a\u{0}b", "' OR 1=1 --", "a/b", "ü"] {
-            assert_eq!(OrderNo::parse(bad), Err(OrderNoError::InvalidCharacter), "{bad:?}");
+        for bad in [
+            "a b",
+            "a&b=c",
+            "订单",
+            "a\nb",
+            "a\u{0}b",
+            "' OR 1=1 --",
+            "a/b",
+            "ü",
+        ] {
+            assert_eq!(
+                OrderNo::parse(bad),
+                Err(OrderNoError::InvalidCharacter),
+                "{bad:?}"
+            );
         }
     }
 }

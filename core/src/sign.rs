@@ -21,7 +21,13 @@ use crate::secret::Secret;
 
 /// Top-level keys that carry money. Under [`NumberRendering::Amounts`] their numbers are
 /// re-rendered; every other number is signed as its own digits.
-pub const AMOUNT_KEYS: &[&str] = &["balance_amount", "fee", "order_amount", "paid_amount", "refund_amount"];
+pub const AMOUNT_KEYS: &[&str] = &[
+    "balance_amount",
+    "fee",
+    "order_amount",
+    "paid_amount",
+    "refund_amount",
+];
 
 /// One field value, as far as signing cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +77,17 @@ pub struct SignOptions {
 
 impl SignOptions {
     /// Numbers as sent, arrays comma-joined: how we sign what we send.
-    pub const AS_SENT: SignOptions = SignOptions { numbers: NumberRendering::AsSent, lists: ListRendering::CommaJoined };
+    pub const AS_SENT: SignOptions = SignOptions {
+        numbers: NumberRendering::AsSent,
+        lists: ListRendering::CommaJoined,
+    };
 
     /// Amounts re-rendered in `rendering`, arrays comma-joined.
     pub fn amounts(rendering: AmountRendering) -> Self {
-        SignOptions { numbers: NumberRendering::Amounts(rendering), lists: ListRendering::CommaJoined }
+        SignOptions {
+            numbers: NumberRendering::Amounts(rendering),
+            lists: ListRendering::CommaJoined,
+        }
     }
 }
 
@@ -104,19 +116,22 @@ impl SignFields {
 
     /// Adds a string field.
     pub fn str(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.fields.insert(key.to_owned(), SignValue::Str(value.into()));
+        self.fields
+            .insert(key.to_owned(), SignValue::Str(value.into()));
         self
     }
 
     /// Adds an integer field.
     pub fn int(mut self, key: &str, value: i64) -> Self {
-        self.fields.insert(key.to_owned(), SignValue::Number(value.to_string()));
+        self.fields
+            .insert(key.to_owned(), SignValue::Number(value.to_string()));
         self
     }
 
     /// Adds an amount, written in `rendering` (the same text goes into body and sign).
     pub fn amount(mut self, key: &str, value: Amount, rendering: AmountRendering) -> Self {
-        self.fields.insert(key.to_owned(), SignValue::Number(value.render(rendering)));
+        self.fields
+            .insert(key.to_owned(), SignValue::Number(value.render(rendering)));
         self
     }
 
@@ -139,7 +154,9 @@ impl SignFields {
 
     /// Whether a field holds a non-empty string array.
     pub fn has_list(&self) -> bool {
-        self.fields.values().any(|v| matches!(v, SignValue::List(items) if !items.is_empty()))
+        self.fields
+            .values()
+            .any(|v| matches!(v, SignValue::List(items) if !items.is_empty()))
     }
 
     /// Reads the top-level fields of a JSON object, keeping each number's exact text.
@@ -149,7 +166,11 @@ impl SignFields {
             let text = e.to_string();
             match text.strip_prefix(DUPLICATE_MARK) {
                 // "duplicate key: <key> at line 1 column 20"
-                Some(rest) => SignError::DuplicateKey(rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key).to_owned()),
+                Some(rest) => SignError::DuplicateKey(
+                    rest.rsplit_once(" at line ")
+                        .map_or(rest, |(key, _)| key)
+                        .to_owned(),
+                ),
                 None => SignError::NotAnObject(text),
             }
         })?;
@@ -175,7 +196,9 @@ impl SignFields {
             if key == "sign" {
                 continue;
             }
-            let Some(text) = render(key, value, options, &mut scratch) else { continue };
+            let Some(text) = render(key, value, options, &mut scratch) else {
+                continue;
+            };
             if !first {
                 sink("&");
             }
@@ -273,7 +296,12 @@ impl fmt::Display for Sign {
 
 /// The text a value contributes, or `None` when it is dropped. Borrowed where possible;
 /// re-rendered amounts and joined lists are written into `scratch`.
-fn render<'a>(key: &str, value: &'a SignValue, options: SignOptions, scratch: &'a mut String) -> Option<&'a str> {
+fn render<'a>(
+    key: &str,
+    value: &'a SignValue,
+    options: SignOptions,
+    scratch: &'a mut String,
+) -> Option<&'a str> {
     match value {
         SignValue::Null | SignValue::Bool(false) => None,
         SignValue::Bool(true) => Some("true"),
@@ -281,14 +309,16 @@ fn render<'a>(key: &str, value: &'a SignValue, options: SignOptions, scratch: &'
         SignValue::Str(s) => Some(s),
         SignValue::Number(n) if is_numeric_zero(n) => None,
         SignValue::Number(n) => match options.numbers {
-            NumberRendering::Amounts(rendering) if AMOUNT_KEYS.contains(&key) => match Amount::parse_decimal(n) {
-                Ok(amount) => {
-                    scratch.clear();
-                    amount.write(rendering, scratch);
-                    Some(scratch)
+            NumberRendering::Amounts(rendering) if AMOUNT_KEYS.contains(&key) => {
+                match Amount::parse_decimal(n) {
+                    Ok(amount) => {
+                        scratch.clear();
+                        amount.write(rendering, scratch);
+                        Some(scratch)
+                    }
+                    Err(_) => Some(n),
                 }
-                Err(_) => Some(n),
-            },
+            }
             NumberRendering::Amounts(_) | NumberRendering::AsSent => Some(n),
         },
         SignValue::List(items) if items.is_empty() => None,
@@ -312,7 +342,10 @@ fn render<'a>(key: &str, value: &'a SignValue, options: SignOptions, scratch: &'
 /// `0`, `0.0`, `0.00`, `-0`, `0e10`: every spelling of a JSON number equal to zero.
 fn is_numeric_zero(number: &str) -> bool {
     let mantissa = number.split(['e', 'E']).next().unwrap_or(number);
-    mantissa.bytes().filter(u8::is_ascii_digit).all(|b| b == b'0')
+    mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .all(|b| b == b'0')
 }
 
 fn classify(raw: &RawValue) -> SignValue {
@@ -322,8 +355,12 @@ fn classify(raw: &RawValue) -> SignValue {
         Some(b't') => SignValue::Bool(true),
         Some(b'f') => SignValue::Bool(false),
         // Fast path: a string without escapes is its raw text between the quotes.
-        Some(b'"') if !text.contains('\\') && text.len() >= 2 => SignValue::Str(text[1..text.len() - 1].to_owned()),
-        Some(b'"') => serde_json::from_str(text).map(SignValue::Str).unwrap_or_else(|_| SignValue::Json(text.to_owned())),
+        Some(b'"') if !text.contains('\\') && text.len() >= 2 => {
+            SignValue::Str(text[1..text.len() - 1].to_owned())
+        }
+        Some(b'"') => serde_json::from_str(text)
+            .map(SignValue::Str)
+            .unwrap_or_else(|_| SignValue::Json(text.to_owned())),
         Some(b'[') => match serde_json::from_str::<Vec<String>>(text) {
             Ok(items) => SignValue::List(items),
             Err(_) => SignValue::Json(compact(text)),
@@ -340,7 +377,8 @@ fn classify(raw: &RawValue) -> SignValue {
 /// would then differ from the one we signed (found by `fuzz_targets/sign_canonical.rs`). In
 /// that case the text is kept as written, only its whitespace removed.
 fn compact(json: &str) -> String {
-    let via_value = |text: &str| serde_json::from_str::<serde_json::Value>(text).map(|v| v.to_string());
+    let via_value =
+        |text: &str| serde_json::from_str::<serde_json::Value>(text).map(|v| v.to_string());
     match via_value(json) {
         Ok(out) if via_value(&out).is_ok_and(|again| again == out) => out,
         Ok(_) => strip_whitespace(json),

@@ -41,7 +41,10 @@ impl Transition {
     pub fn new_status(self) -> Option<OrderStatus> {
         match self {
             Transition::Advance(s) | Transition::LatePayment(s) => Some(s),
-            Transition::Same | Transition::Stale | Transition::Conflict | Transition::Unrecognized => None,
+            Transition::Same
+            | Transition::Stale
+            | Transition::Conflict
+            | Transition::Unrecognized => None,
         }
     }
 
@@ -60,7 +63,10 @@ impl Transition {
 
 /// Decides what an incoming status does to the stored one.
 pub fn apply(current: OrderStatus, incoming: OrderStatus) -> Transition {
-    use OrderStatus::{Failed, Paid, PartiallyRefunded, PayoutPaid, Pending, Refunded, Refunding, Settled, TimedOut, Unknown};
+    use OrderStatus::{
+        Failed, Paid, PartiallyRefunded, PayoutPaid, Pending, Refunded, Refunding, Settled,
+        TimedOut, Unknown,
+    };
     use Transition::{Advance, Conflict, LatePayment, Same, Stale, Unrecognized};
 
     if current == incoming {
@@ -71,17 +77,26 @@ pub fn apply(current: OrderStatus, incoming: OrderStatus) -> Transition {
         (_, Pending) => Stale,
 
         // From pending, anything that follows: intermediate callbacks may be lost.
-        (Pending, PayoutPaid | Failed | TimedOut | Paid | Settled | Refunded | PartiallyRefunded | Refunding) => Advance(incoming),
+        (
+            Pending,
+            PayoutPaid | Failed | TimedOut | Paid | Settled | Refunded | PartiallyRefunded
+            | Refunding,
+        ) => Advance(incoming),
 
         // Payouts end at 2; a payin status on a payout order is a contradiction.
-        (PayoutPaid, Failed | TimedOut | Paid | Settled | Refunded | PartiallyRefunded | Refunding) => Conflict,
+        (
+            PayoutPaid,
+            Failed | TimedOut | Paid | Settled | Refunded | PartiallyRefunded | Refunding,
+        ) => Conflict,
         (Failed | TimedOut, PayoutPaid) => LatePayment(incoming),
         (Paid | Settled | Refunded | PartiallyRefunded | Refunding, PayoutPaid) => Conflict,
 
         // Failed and timed out are both "no payment": the first one wins.
         (Failed, TimedOut) | (TimedOut, Failed) => Conflict,
         // Money after a failure or time-out.
-        (Failed | TimedOut, Paid | Settled | Refunded | PartiallyRefunded | Refunding) => LatePayment(incoming),
+        (Failed | TimedOut, Paid | Settled | Refunded | PartiallyRefunded | Refunding) => {
+            LatePayment(incoming)
+        }
 
         // Once paid, a failure or time-out is old news.
         (Paid | Settled | Refunded | PartiallyRefunded | Refunding, Failed | TimedOut) => Stale,
@@ -99,8 +114,14 @@ pub fn apply(current: OrderStatus, incoming: OrderStatus) -> Transition {
         (Refunded, Paid | Settled | PartiallyRefunded | Refunding) => Stale,
 
         // Equal pairs were answered above; these arms keep the match exhaustive without `_`.
-        (PayoutPaid, PayoutPaid) | (Failed, Failed) | (TimedOut, TimedOut) | (Paid, Paid)
-        | (Settled, Settled) | (Refunded, Refunded) | (PartiallyRefunded, PartiallyRefunded) | (Refunding, Refunding) => Same,
+        (PayoutPaid, PayoutPaid)
+        | (Failed, Failed)
+        | (TimedOut, TimedOut)
+        | (Paid, Paid)
+        | (Settled, Settled)
+        | (Refunded, Refunded)
+        | (PartiallyRefunded, PartiallyRefunded)
+        | (Refunding, Refunding) => Same,
     }
 }
 
@@ -221,17 +242,32 @@ mod tests {
             assert_eq!(apply(s, OrderStatus::Unknown(10)), Transition::Unrecognized);
             assert_eq!(apply(OrderStatus::Unknown(10), s), Transition::Unrecognized);
         }
-        assert_eq!(apply(OrderStatus::Unknown(10), OrderStatus::Unknown(10)), Transition::Same);
-        assert_eq!(apply(OrderStatus::Unknown(10), OrderStatus::Unknown(11)), Transition::Unrecognized);
+        assert_eq!(
+            apply(OrderStatus::Unknown(10), OrderStatus::Unknown(10)),
+            Transition::Same
+        );
+        assert_eq!(
+            apply(OrderStatus::Unknown(10), OrderStatus::Unknown(11)),
+            Transition::Unrecognized
+        );
     }
 
     #[test]
     fn the_refund_walk() {
         use OrderStatus::*;
-        let walk = [Pending, Paid, Refunding, PartiallyRefunded, Refunding, Refunded];
+        let walk = [
+            Pending,
+            Paid,
+            Refunding,
+            PartiallyRefunded,
+            Refunding,
+            Refunded,
+        ];
         let mut current = walk[0];
         for &next in &walk[1..] {
-            current = apply(current, next).new_status().unwrap_or_else(|| panic!("{current:?} -> {next:?} must advance"));
+            current = apply(current, next)
+                .new_status()
+                .unwrap_or_else(|| panic!("{current:?} -> {next:?} must advance"));
         }
         assert_eq!(current, Refunded);
     }
@@ -241,10 +277,15 @@ mod tests {
         // Every ordered pair reachable by Advance must never be undone by an Advance back.
         for &a in OrderStatus::KNOWN {
             for &b in OrderStatus::KNOWN {
-                if let (Transition::Advance(_), Transition::Advance(_)) = (apply(a, b), apply(b, a)) {
+                if let (Transition::Advance(_), Transition::Advance(_)) = (apply(a, b), apply(b, a))
+                {
                     // Only refunding <-> partially refunded may alternate (successive refunds).
                     assert!(
-                        matches!((a, b), (OrderStatus::Refunding, OrderStatus::PartiallyRefunded) | (OrderStatus::PartiallyRefunded, OrderStatus::Refunding)),
+                        matches!(
+                            (a, b),
+                            (OrderStatus::Refunding, OrderStatus::PartiallyRefunded)
+                                | (OrderStatus::PartiallyRefunded, OrderStatus::Refunding)
+                        ),
                         "{a:?} <-> {b:?} would flip-flop"
                     );
                 }

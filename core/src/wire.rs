@@ -401,7 +401,9 @@ mod tests {
             currency: Currency::Usd,
             notify_url: "https://rbaskets.trustpay.money/checkout".into(),
         };
-        let body = req.fields(AmountRendering::TwoDecimals).signed_body(&Secret::new("YOUR_SECRET_KEY").expect("non-empty"));
+        let body = req
+            .fields(AmountRendering::TwoDecimals)
+            .signed_body(&Secret::new("YOUR_SECRET_KEY").expect("non-empty"));
         assert_eq!(
             body,
             r#"{"currency":"USD","merchant_id":8820250900009,"notify_url":"https://rbaskets.trustpay.money/checkout","order_amount":5.00,"order_no":"local-test-payin-319","sign":"74d28fe52c0457441f7fa2b3a62b6085"}"#
@@ -421,17 +423,23 @@ mod tests {
 
     #[test]
     fn parses_errors_without_data_and_unknown_codes() {
-        let env: Envelope<CashierPayinData> = serde_json::from_str(r#"{"code":880012,"message":"order_already_exists"}"#).expect("parses");
+        let env: Envelope<CashierPayinData> =
+            serde_json::from_str(r#"{"code":880012,"message":"order_already_exists"}"#)
+                .expect("parses");
         assert_eq!(env.code, ErrorCode::OrderAlreadyExists);
         assert!(env.data.is_none());
-        let env: Envelope<CashierPayinData> = serde_json::from_str(r#"{"code":880099,"message":"new","data":null}"#).expect("parses");
+        let env: Envelope<CashierPayinData> =
+            serde_json::from_str(r#"{"code":880099,"message":"new","data":null}"#).expect("parses");
         assert_eq!(env.code, ErrorCode::Unknown(880099));
     }
 
     #[test]
     fn parses_order_query_with_string_amounts_and_unknown_status() {
         let json = r#"{"code":880001,"message":"success","data":{"order_no":"prod-test-payin-4","platform_order_no":"8XyDd93WEJsyXRKdUOeBTSIQ","type_id":0,"merchant_id":8820250900009,"currency":"USD","order_amount":"50","paid_amount":20,"refund_amount":0,"fee":"2.5","status":12,"reason":"","notify_status":3,"notify_time":"2025-12-30T23:51:07.381428Z","create_time":"2025-12-30T18:46:02.616482Z"}}"#;
-        let data = serde_json::from_str::<Envelope<OrderQueryData>>(json).expect("parses").data.expect("data");
+        let data = serde_json::from_str::<Envelope<OrderQueryData>>(json)
+            .expect("parses")
+            .data
+            .expect("data");
         assert_eq!(data.order_amount.map(Amount::minor), Some(5000));
         assert_eq!(data.fee.map(Amount::minor), Some(250));
         assert_eq!(data.status, Some(OrderStatus::Unknown(12)));
@@ -442,11 +450,20 @@ mod tests {
     #[test]
     fn parses_balance_refund_and_fees() {
         let b: Envelope<BalanceData> = serde_json::from_str(r#"{"code":880001,"message":"success","data":{"balance":137.7,"frozen":13.15,"reserve":0}}"#).expect("parses");
-        assert_eq!(b.data.map(|d| (d.balance.minor(), d.frozen.minor())), Some((13770, 1315)));
-        let b: Envelope<BalanceData> = serde_json::from_str(r#"{"code":880001,"message":"success","data":{"balance":"0","freeze":"475"}}"#).expect("parses");
+        assert_eq!(
+            b.data.map(|d| (d.balance.minor(), d.frozen.minor())),
+            Some((13770, 1315))
+        );
+        let b: Envelope<BalanceData> = serde_json::from_str(
+            r#"{"code":880001,"message":"success","data":{"balance":"0","freeze":"475"}}"#,
+        )
+        .expect("parses");
         assert_eq!(b.data.map(|d| d.frozen.minor()), Some(47500));
         let r: Envelope<RefundData> = serde_json::from_str(r#"{"code":880001,"message":"ok","data":{"merchant_refund_no":"R1","refund_amount":2.5,"currency":"USD","status":1,"failed_reason":{}}}"#).expect("parses");
-        assert_eq!(r.data.and_then(|d| d.refund_amount).map(Amount::minor), Some(250));
+        assert_eq!(
+            r.data.and_then(|d| d.refund_amount).map(Amount::minor),
+            Some(250)
+        );
         let f: Envelope<FeeOverviewData> = serde_json::from_str(r#"{"code":880001,"message":"Fee overview retrieved successfully","data":{"fee_configs":[{"channel_id":5,"currency_id":"USD","business_type":0,"fee_rate":0.3,"fee_fixed_amount":10,"fee_min_amount":0}],"dispute_configs":[{"channel_id":5,"currency_id":"USD","chargeback_fee":10,"refund_fee_rate":0.3,"refund_fee_fixed_amount":10}]}}"#).expect("parses");
         let f = f.data.expect("data");
         assert_eq!(f.fee_configs[0].fee_fixed_amount.minor(), 1000);
@@ -456,11 +473,36 @@ mod tests {
     #[test]
     fn request_fields_for_every_endpoint() {
         let r = AmountRendering::TwoDecimals;
-        let q = OrderQueryRequest { order_no: "A".into() }.fields(r);
+        let q = OrderQueryRequest {
+            order_no: "A".into(),
+        }
+        .fields(r);
         assert_eq!(q.canonical(crate::sign::SignOptions::AS_SENT), "order_no=A");
-        let refund = RefundRequest { order_no: "A".into(), merchant_refund_no: "R".into(), refund_amount: Amount::from_minor(250).expect("positive"), reason: "x".into() };
-        assert_eq!(refund.fields(r).canonical(crate::sign::SignOptions::AS_SENT), "merchant_refund_no=R&order_no=A&reason=x&refund_amount=2.50");
-        assert_eq!(BalanceRequest { currency_id: Currency::Inr }.fields(r).canonical(crate::sign::SignOptions::AS_SENT), "currency_id=INR");
-        assert_eq!(FeeOverviewRequest.fields(r).canonical(crate::sign::SignOptions::AS_SENT), "");
+        let refund = RefundRequest {
+            order_no: "A".into(),
+            merchant_refund_no: "R".into(),
+            refund_amount: Amount::from_minor(250).expect("positive"),
+            reason: "x".into(),
+        };
+        assert_eq!(
+            refund
+                .fields(r)
+                .canonical(crate::sign::SignOptions::AS_SENT),
+            "merchant_refund_no=R&order_no=A&reason=x&refund_amount=2.50"
+        );
+        assert_eq!(
+            BalanceRequest {
+                currency_id: Currency::Inr
+            }
+            .fields(r)
+            .canonical(crate::sign::SignOptions::AS_SENT),
+            "currency_id=INR"
+        );
+        assert_eq!(
+            FeeOverviewRequest
+                .fields(r)
+                .canonical(crate::sign::SignOptions::AS_SENT),
+            ""
+        );
     }
 }

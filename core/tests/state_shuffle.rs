@@ -44,7 +44,14 @@ fn lifecycle(kind: u8, refunds: usize, settled: bool) -> Vec<Progress> {
         for n in 1..=refunds {
             out.push(p(Refunding, n));
             let last = n == refunds;
-            out.push(p(if last && kind.is_multiple_of(2) { Refunded } else { PartiallyRefunded }, n));
+            out.push(p(
+                if last && kind.is_multiple_of(2) {
+                    Refunded
+                } else {
+                    PartiallyRefunded
+                },
+                n,
+            ));
         }
     }
     out
@@ -105,10 +112,52 @@ proptest! {
 
 #[test]
 fn a_late_refunding_does_not_undo_a_completed_refund() {
-    let partial = Progress { status: PartiallyRefunded, refunds: 1 };
-    assert_eq!(apply_progress(partial, Progress { status: Refunding, refunds: 1 }), Transition::Stale);
-    assert_eq!(apply_progress(partial, Progress { status: Refunding, refunds: 2 }), Transition::Advance(Refunding));
-    let refunding = Progress { status: Refunding, refunds: 2 };
-    assert_eq!(apply_progress(refunding, Progress { status: PartiallyRefunded, refunds: 1 }), Transition::Stale);
-    assert_eq!(apply_progress(refunding, Progress { status: PartiallyRefunded, refunds: 2 }), Transition::Advance(PartiallyRefunded));
+    let partial = Progress {
+        status: PartiallyRefunded,
+        refunds: 1,
+    };
+    assert_eq!(
+        apply_progress(
+            partial,
+            Progress {
+                status: Refunding,
+                refunds: 1
+            }
+        ),
+        Transition::Stale
+    );
+    assert_eq!(
+        apply_progress(
+            partial,
+            Progress {
+                status: Refunding,
+                refunds: 2
+            }
+        ),
+        Transition::Advance(Refunding)
+    );
+    let refunding = Progress {
+        status: Refunding,
+        refunds: 2,
+    };
+    assert_eq!(
+        apply_progress(
+            refunding,
+            Progress {
+                status: PartiallyRefunded,
+                refunds: 1
+            }
+        ),
+        Transition::Stale
+    );
+    assert_eq!(
+        apply_progress(
+            refunding,
+            Progress {
+                status: PartiallyRefunded,
+                refunds: 2
+            }
+        ),
+        Transition::Advance(PartiallyRefunded)
+    );
 }

@@ -228,8 +228,8 @@ mod object {
                         .clone()
                         .unwrap_or_else(|| unreachable!("set above"));
                     // Forget streams whose client went away since the last change.
-                inner.clients.retain(|c| !c.is_closed());
-                let (tx, rx) = unbounded();
+                    inner.clients.retain(|c| !c.is_closed());
+                    let (tx, rx) = unbounded();
                     let _ = tx.unbounded_send(frame(&current));
                     if !current.is_final {
                         inner.clients.push(tx);

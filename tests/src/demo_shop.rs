@@ -44,7 +44,12 @@ pub enum ShopError {
 
 impl IntoResponse for ShopError {
     fn into_response(self) -> Response {
-        (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.to_string()).into_response()
+        (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -54,8 +59,14 @@ struct Shop {
 }
 
 /// Starts the shop on `addr` (use port 0 for any free port); returns the bound address.
-pub async fn serve(config: ShopConfig, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let shop = Arc::new(Shop { config, http: reqwest::Client::new() });
+pub async fn serve(
+    config: ShopConfig,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let shop = Arc::new(Shop {
+        config,
+        http: reqwest::Client::new(),
+    });
     let app = Router::new()
         .route("/", get(index))
         .route("/custom", get(custom))
@@ -84,31 +95,54 @@ impl Shop {
     }
 
     async fn mint_intent(&self) -> Result<CreateIntentResponse, ShopError> {
-        let body = CreateIntentRequest { order_no: None, amount: self.config.price.clone(), currency: self.config.currency.clone(), expires_in: None };
+        let body = CreateIntentRequest {
+            order_no: None,
+            amount: self.config.price.clone(),
+            currency: self.config.currency.clone(),
+            expires_in: None,
+        };
         let body = serde_json::to_vec(&body).map_err(|e| ShopError::Intent(e.to_string()))?;
         let response = self
             .http
             .post(format!("{}/v1/intents", self.config.edge))
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.config.merchant_token))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.config.merchant_token),
+            )
             .header(header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
             .await
             .map_err(|e| ShopError::Intent(e.to_string()))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ShopError::Intent(e.to_string()))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ShopError::Intent(e.to_string()))?;
         if !status.is_success() {
-            return Err(ShopError::Intent(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes))));
+            return Err(ShopError::Intent(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            )));
         }
         serde_json::from_slice(&bytes).map_err(|e| ShopError::Intent(e.to_string()))
     }
 
     fn page(&self, html: String) -> Response {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-        headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+        headers.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
         if let Ok(csp) = HeaderValue::from_str(&self.csp()) {
             headers.insert(header::CONTENT_SECURITY_POLICY, csp);
         }
@@ -116,7 +150,9 @@ impl Shop {
     }
 
     async fn template(&self, name: &str) -> Result<String, ShopError> {
-        tokio::fs::read_to_string(self.config.www_dir.join(name)).await.map_err(|_| ShopError::Template(name.to_owned()))
+        tokio::fs::read_to_string(self.config.www_dir.join(name))
+            .await
+            .map_err(|_| ShopError::Template(name.to_owned()))
     }
 }
 
@@ -156,9 +192,15 @@ fn pick<'a>(value: Option<&'a str>, allowed: &[&'a str], default: &'a str) -> &'
     value.filter(|v| allowed.contains(v)).unwrap_or(default)
 }
 
-const LOCALES: &[&str] = &["auto", "en", "zh-CN", "zh-TW", "es", "fr", "de", "pt-BR", "ja", "ko", "hi", "ar", "ru", "id", "tr", "vi"];
+const LOCALES: &[&str] = &[
+    "auto", "en", "zh-CN", "zh-TW", "es", "fr", "de", "pt-BR", "ja", "ko", "hi", "ar", "ru", "id",
+    "tr", "vi",
+];
 
-async fn index(State(shop): State<Arc<Shop>>, Query(q): Query<PageQuery>) -> Result<Response, ShopError> {
+async fn index(
+    State(shop): State<Arc<Shop>>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ShopError> {
     let intent = shop.mint_intent().await?;
     let template = shop.template("index.html").await?;
     let price = format!("{} {}", shop.config.price, shop.config.currency);
@@ -170,7 +212,10 @@ async fn index(State(shop): State<Arc<Shop>>, Query(q): Query<PageQuery>) -> Res
             ("ORDER_NO", &intent.order_no),
             ("PRICE_TEXT", &price),
             ("LOCALE", pick(q.locale.as_deref(), LOCALES, "auto")),
-            ("MODE", pick(q.mode.as_deref(), &["popup", "redirect"], "popup")),
+            (
+                "MODE",
+                pick(q.mode.as_deref(), &["popup", "redirect"], "popup"),
+            ),
         ],
     );
     Ok(shop.page(html))
@@ -179,7 +224,10 @@ async fn index(State(shop): State<Arc<Shop>>, Query(q): Query<PageQuery>) -> Res
 async fn custom(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> {
     let template = shop.template("custom.html").await?;
     let price = format!("{} {}", shop.config.price, shop.config.currency);
-    Ok(shop.page(render(&template, &[("EDGE", &shop.config.edge), ("PRICE_TEXT", &price)])))
+    Ok(shop.page(render(
+        &template,
+        &[("EDGE", &shop.config.edge), ("PRICE_TEXT", &price)],
+    )))
 }
 
 /// The time-to-ready baseline: the same shop page with a plain HTML button.
@@ -190,11 +238,22 @@ async fn baseline(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> 
 
 async fn api_intent(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> {
     let intent = shop.mint_intent().await?;
-    let body = serde_json::json!({ "intent": intent.intent, "order_no": intent.order_no }).to_string();
-    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body).into_response())
+    let body =
+        serde_json::json!({ "intent": intent.intent, "order_no": intent.order_no }).to_string();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
-async fn asset(State(shop): State<Arc<Shop>>, axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+async fn asset(
+    State(shop): State<Arc<Shop>>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
     // One flat folder of assets; no path separators, no dot-files.
     let content_type = match file.rsplit_once('.').map(|(_, ext)| ext) {
         Some("css") => "text/css; charset=utf-8",
@@ -207,7 +266,14 @@ async fn asset(State(shop): State<Arc<Shop>>, axum::extract::Path(file): axum::e
         return StatusCode::NOT_FOUND.into_response();
     }
     match tokio::fs::read(shop.config.www_dir.join(&file)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], bytes).into_response(),
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -218,7 +284,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_escaped() {
-        let html = render("<a data-x=\"{{X}}\">{{Y}}</a>", &[("X", "\"><script>"), ("Y", "a&b")]);
+        let html = render(
+            "<a data-x=\"{{X}}\">{{Y}}</a>",
+            &[("X", "\"><script>"), ("Y", "a&b")],
+        );
         assert_eq!(html, "<a data-x=\"&quot;&gt;&lt;script&gt;\">a&amp;b</a>");
     }
 

@@ -32,10 +32,18 @@ pub async fn send(
     if let Some(body) = body {
         request = request.body(body);
     }
-    let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, headers, text, body }
+    Reply {
+        status,
+        headers,
+        text,
+        body,
+    }
 }

@@ -8,7 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod demo_shop;
-pub mod sim;
 pub mod edge_harness;
 pub mod http;
+pub mod sim;
 pub mod webhook_receiver;

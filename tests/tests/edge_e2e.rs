@@ -69,8 +69,12 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Answer {
-        let tests::http::Reply { status, headers, text, body } =
-            tests::http::send(&self.http, method, url, headers, body).await;
+        let tests::http::Reply {
+            status,
+            headers,
+            text,
+            body,
+        } = tests::http::send(&self.http, method, url, headers, body).await;
         Answer {
             status,
             headers,

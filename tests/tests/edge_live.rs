@@ -43,8 +43,9 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Answer {
-        let tests::http::Reply { status, text, body, .. } =
-            tests::http::send(&self.http, method, url, headers, body).await;
+        let tests::http::Reply {
+            status, text, body, ..
+        } = tests::http::send(&self.http, method, url, headers, body).await;
         Answer { status, body, text }
     }
 

@@ -57,8 +57,12 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Answer {
-        let tests::http::Reply { status, headers, text, body } =
-            tests::http::send(&self.http, method, url, headers, body).await;
+        let tests::http::Reply {
+            status,
+            headers,
+            text,
+            body,
+        } = tests::http::send(&self.http, method, url, headers, body).await;
         let content_type = headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())

@@ -954,20 +954,34 @@ fn push(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
     let env = ctx.env;
     let built = env.root.join("edge/build/index.js");
     if !built.is_file() {
-        bail!("edge/build/index.js is missing: run the `edge-size` suite first (a full `cargo xtask bench` does)");
+        bail!(
+            "edge/build/index.js is missing: run the `edge-size` suite first (a full `cargo xtask bench` does)"
+        );
     }
     let dir = env.target_dir.join("bench");
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("push.json");
     let _ = std::fs::remove_file(&out);
     let mut cmd = env.cargo();
-    cmd.args(["run", "--quiet", "--profile", "release-native", "-p", "tests", "--bin", "bench-push", "--", "--out"])
-        .arg(&out);
+    cmd.args([
+        "run",
+        "--quiet",
+        "--profile",
+        "release-native",
+        "-p",
+        "tests",
+        "--bin",
+        "bench-push",
+        "--",
+        "--out",
+    ])
+    .arg(&out);
     if ctx.quick {
         cmd.arg("--quick");
     }
     env::run(&mut cmd)?;
-    let text = std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
     let data: Value = serde_json::from_str(&text).context("parsing the bench-push output")?;
     let orders = num(&data, "/orders")?;
     let note = format!(
@@ -978,10 +992,22 @@ fn push(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
         num(&data, "/callback_ack/p50_ms")?,
     );
     let figures = vec![
-        Figure::new("push", "callback → SSE event delivered", "p50", num(&data, "/callback_to_event/p50_ms")?, Unit::Milliseconds)
-            .goal(Goal::AtMost(PUSH_GOAL_MS))
-            .note(note),
-        Figure::new("push", "callback → SSE event delivered", "p99", num(&data, "/callback_to_event/p99_ms")?, Unit::Milliseconds),
+        Figure::new(
+            "push",
+            "callback → SSE event delivered",
+            "p50",
+            num(&data, "/callback_to_event/p50_ms")?,
+            Unit::Milliseconds,
+        )
+        .goal(Goal::AtMost(PUSH_GOAL_MS))
+        .note(note),
+        Figure::new(
+            "push",
+            "callback → SSE event delivered",
+            "p99",
+            num(&data, "/callback_to_event/p99_ms")?,
+            Unit::Milliseconds,
+        ),
         Figure::not_measured(
             "push",
             "callback → visible in the page",

@@ -23,11 +23,23 @@ struct Vector {
     md5: &'static str,
 }
 
-const TWO: SignOptions = SignOptions { numbers: NumberRendering::Amounts(AmountRendering::TwoDecimals), lists: ListRendering::CommaJoined };
-const TRIM: SignOptions = SignOptions { numbers: NumberRendering::Amounts(AmountRendering::Trimmed), lists: ListRendering::CommaJoined };
+const TWO: SignOptions = SignOptions {
+    numbers: NumberRendering::Amounts(AmountRendering::TwoDecimals),
+    lists: ListRendering::CommaJoined,
+};
+const TRIM: SignOptions = SignOptions {
+    numbers: NumberRendering::Amounts(AmountRendering::Trimmed),
+    lists: ListRendering::CommaJoined,
+};
 const AS_SENT: SignOptions = SignOptions::AS_SENT;
-const TWO_NO_LIST: SignOptions = SignOptions { numbers: NumberRendering::Amounts(AmountRendering::TwoDecimals), lists: ListRendering::Omitted };
-const TRIM_NO_LIST: SignOptions = SignOptions { numbers: NumberRendering::Amounts(AmountRendering::Trimmed), lists: ListRendering::Omitted };
+const TWO_NO_LIST: SignOptions = SignOptions {
+    numbers: NumberRendering::Amounts(AmountRendering::TwoDecimals),
+    lists: ListRendering::Omitted,
+};
+const TRIM_NO_LIST: SignOptions = SignOptions {
+    numbers: NumberRendering::Amounts(AmountRendering::Trimmed),
+    lists: ListRendering::Omitted,
+};
 
 const DOC_CALLBACK: &str = r#"{"type":0,"merchant_id":1,"order_no":"payout0003","order_amount":106.00,"paid_amount":106.00,"balance_amount":100.00,"fee":6.00,"pay_time":"2025-08-05 16:43:55","status":5,"reason":"success","sign":"f0b08c8ea0537a9974e926a2f9aa6d83"}"#;
 
@@ -246,10 +258,16 @@ const VECTORS: &[Vector] = &[
 fn known_answer_vectors() {
     assert!(VECTORS.len() >= 20);
     for v in VECTORS {
-        let fields = SignFields::from_json(v.body.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+        let fields =
+            SignFields::from_json(v.body.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", v.name));
         assert_eq!(fields.canonical(v.options), v.canonical, "{}", v.name);
         let secret = Secret::new(v.secret).expect("non-empty");
-        assert_eq!(fields.sign(v.options, &secret).as_str(), v.md5, "{}", v.name);
+        assert_eq!(
+            fields.sign(v.options, &secret).as_str(),
+            v.md5,
+            "{}",
+            v.name
+        );
     }
 }
 
@@ -270,34 +288,60 @@ fn builder_matches_parsed_body() {
     );
     // What a receiver reads back from our body signs to what we put in it.
     let parsed = SignFields::from_json(body.as_bytes()).expect("our own body parses");
-    assert!(parsed.sign(SignOptions::AS_SENT, &secret).matches("74d28fe52c0457441f7fa2b3a62b6085"));
+    assert!(
+        parsed
+            .sign(SignOptions::AS_SENT, &secret)
+            .matches("74d28fe52c0457441f7fa2b3a62b6085")
+    );
 
-    let trimmed = fields.clone().amount("order_amount", amount, AmountRendering::Trimmed);
-    assert!(trimmed.signed_body(&secret).contains(r#""order_amount":5,"#));
-    assert!(trimmed.signed_body(&secret).ends_with(r#""sign":"5d127dbcf521c8278d2ba2e07e3d0924"}"#));
+    let trimmed = fields
+        .clone()
+        .amount("order_amount", amount, AmountRendering::Trimmed);
+    assert!(
+        trimmed
+            .signed_body(&secret)
+            .contains(r#""order_amount":5,"#)
+    );
+    assert!(
+        trimmed
+            .signed_body(&secret)
+            .ends_with(r#""sign":"5d127dbcf521c8278d2ba2e07e3d0924"}"#)
+    );
 }
 
 #[test]
 fn signed_body_escapes_json_but_signs_raw_text() {
     let secret = Secret::new("k").expect("non-empty");
-    let fields = SignFields::new().str("reason", "say \"hi\"\n").str("order_no", "a&b");
+    let fields = SignFields::new()
+        .str("reason", "say \"hi\"\n")
+        .str("order_no", "a&b");
     let body = fields.signed_body(&secret);
     let value: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
     assert_eq!(value["reason"], "say \"hi\"\n");
-    assert_eq!(fields.canonical(SignOptions::AS_SENT), "order_no=a&b&reason=say \"hi\"\n");
+    assert_eq!(
+        fields.canonical(SignOptions::AS_SENT),
+        "order_no=a&b&reason=say \"hi\"\n"
+    );
 }
 
 #[test]
 fn sign_field_is_ignored_and_duplicates_refused() {
     let a = SignFields::from_json(br#"{"order_no":"x","sign":"abc"}"#).expect("object");
     let b = SignFields::from_json(br#"{"order_no":"x"}"#).expect("object");
-    assert_eq!(a.canonical(SignOptions::AS_SENT), b.canonical(SignOptions::AS_SENT));
+    assert_eq!(
+        a.canonical(SignOptions::AS_SENT),
+        b.canonical(SignOptions::AS_SENT)
+    );
     assert_eq!(
         SignFields::from_json(br#"{"status":5,"status":3}"#),
         Err(SignError::DuplicateKey("status".into()))
     );
     for bad in [&b"[1,2]"[..], b"42", b"", b"{", b"{\"a\":}", b"null"] {
-        assert!(matches!(SignFields::from_json(bad), Err(SignError::NotAnObject(_))), "{:?}", String::from_utf8_lossy(bad));
+        assert!(
+            matches!(SignFields::from_json(bad), Err(SignError::NotAnObject(_))),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
@@ -316,7 +360,10 @@ fn sign_comparison_is_exact() {
     let fields = SignFields::from_json(DOC_CALLBACK.as_bytes()).expect("object");
     let sign = fields.sign(TWO, &Secret::new(DOC_SECRET).expect("non-empty"));
     assert!(sign.matches("f0b08c8ea0537a9974e926a2f9aa6d83"));
-    assert!(!sign.matches("F0B08C8EA0537A9974E926A2F9AA6D83"), "the docs say lowercase");
+    assert!(
+        !sign.matches("F0B08C8EA0537A9974E926A2F9AA6D83"),
+        "the docs say lowercase"
+    );
     assert!(!sign.matches("f0b08c8ea0537a9974e926a2f9aa6d8"));
     assert!(!sign.matches(""));
 }

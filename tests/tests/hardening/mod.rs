@@ -132,8 +132,12 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Answer {
-        let tests::http::Reply { status, headers, text, body } =
-            tests::http::send(&self.http, method, url, headers, body).await;
+        let tests::http::Reply {
+            status,
+            headers,
+            text,
+            body,
+        } = tests::http::send(&self.http, method, url, headers, body).await;
         if url.starts_with(&self.edge.base_url) {
             let mut record = format!("{status} {url}\n");
             for (name, value) in &headers {
