@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the pure core: what every request and callback pays for.
-//! Goal (issue 9): each ≤ 2 µs on the project machine. Run with `cargo xtask bench`.
+//! Goal: each ≤ 2 µs on the project machine (`docs/performance.md`). Run with `cargo xtask bench`.
 
 use std::hint::black_box;
 

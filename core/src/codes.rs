@@ -1,4 +1,5 @@
-//! TrustPay's numeric and string codes (§7 of the shared notes), each with its documented name.
+//! TrustPay's numeric and string codes, each with its documented name (`docs/protocol.md`,
+//! §Codes and enums).
 //!
 //! Every enum keeps values it does not know as `Unknown(..)`: a new status or error code from
 //! TrustPay is carried through and shown as "unknown", never mistaken for a known one.
@@ -84,7 +85,7 @@ pub(crate) fn int_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::E
 }
 
 int_code_enum! {
-    /// Order transaction type: `type` in callbacks, `type_id` in order queries (§7.1).
+    /// Order transaction type: `type` in callbacks, `type_id` in order queries.
     TransactionType {
         /// 0: collection (incoming payment, 代收).
         Payin = 0 => "Collection",
@@ -94,7 +95,7 @@ int_code_enum! {
 }
 
 int_code_enum! {
-    /// Order status (§7.2, v4 labels).
+    /// Order status (v4 labels).
     OrderStatus {
         /// 1: created, awaiting payment.
         Pending = 1 => "OrderPending",
@@ -118,7 +119,7 @@ int_code_enum! {
 }
 
 int_code_enum! {
-    /// Callback delivery status of an order, `notify_status` in order queries (§7.2b).
+    /// Callback delivery status of an order, `notify_status` in order queries.
     NotifyStatus {
         /// 1: not yet delivered.
         Pending = 1 => "Pending",
@@ -130,7 +131,7 @@ int_code_enum! {
 }
 
 int_code_enum! {
-    /// The `code` of every TrustPay response envelope (§7.4, late-v3 / v4 names).
+    /// The `code` of every TrustPay response envelope (late-v3 / v4 names).
     ErrorCode {
         /// 880001: success.
         Success = 880001 => "success",

@@ -1,8 +1,8 @@
 //! Money: exact amounts in integer minor units, parsed strictly from decimal text.
 //!
-//! TrustPay speaks decimal major units with two decimals (`5.00` = five dollars, §1 of the
-//! shared notes). We never hold amounts as floats: an [`Amount`] is a count of cents (or
-//! paise), and [`Money`] pairs a positive amount with a supported [`Currency`].
+//! TrustPay speaks decimal major units with two decimals (`5.00` = five dollars;
+//! `docs/protocol.md`, §Basics). We never hold amounts as floats: an [`Amount`] is a count of
+//! cents (or paise), and [`Money`] pairs a positive amount with a supported [`Currency`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Minor units per major unit for every currency we support (USD cents, INR paise).
 const SCALE: i64 = 100;
 
-/// A currency the checkout accepts for payins: the v4 payin currencies (§7.3).
+/// A currency the checkout accepts for payins: the v4 payin currencies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Currency {
     /// United States dollar, two decimals.
@@ -71,11 +71,11 @@ impl<'de> Deserialize<'de> for Currency {
 
 /// How an amount is written into a TrustPay request body and its sign string.
 ///
-/// The docs never say whether `5.00` is signed as `5.00` or `5` (§2.3 item 1). We send and
-/// sign the same text, and make the rendering one setting (`SIGN_AMOUNT_RENDERING`).
+/// The docs never say whether `5.00` is signed as `5.00` or `5` (`docs/protocol.md`, §Signing).
+/// We send and sign the same text, and make the rendering one setting (`SIGN_AMOUNT_RENDERING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum AmountRendering {
-    /// Always two decimals: `5.00`, `5.50`, `106.00` (the default, Decision 2).
+    /// Always two decimals: `5.00`, `5.50`, `106.00` (the default; `docs/protocol.md`, Decision 2).
     #[default]
     TwoDecimals,
     /// Trailing fractional zeros dropped: `5`, `5.5`, `106`.
@@ -199,7 +199,7 @@ impl Serialize for Amount {
 
 impl<'de> Deserialize<'de> for Amount {
     /// Accepts a JSON number (`5`, `5.00`, `4.5`) or a decimal string (`"50"`), as TrustPay's
-    /// examples use both (§3.3).
+    /// examples use both (`docs/protocol.md`, §Order query).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
         let text = match &value {

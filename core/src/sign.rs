@@ -1,11 +1,11 @@
-//! TrustPay's MD5 `sign` (§2 of the shared notes): canonical string, signing, signed bodies.
+//! TrustPay's MD5 `sign` (`docs/protocol.md`, §Signing): canonical string, signing, signed bodies.
 //!
 //! The algorithm, as documented: take every top-level field except `sign`; drop `null`, `""`,
 //! numeric zero in any form and `false`; sort by key, byte-wise; join `key=value` with `&`;
 //! append `&secret=<secret>`; MD5; lowercase hex. Values are not URL-encoded.
 //!
-//! Two things the docs leave open are explicit options here (see the README, "TrustPay
-//! protocol choices"): how amounts are written ([`NumberRendering`]) and how the
+//! Two things the docs leave open are explicit options here (`docs/protocol.md`, §Choices
+//! in detail): how amounts are written ([`NumberRendering`]) and how the
 //! `merchant_refund_no` array is written ([`ListRendering`]).
 
 use std::collections::BTreeMap;
@@ -57,10 +57,11 @@ pub enum NumberRendering {
     Amounts(AmountRendering),
 }
 
-/// How a string array enters the sign string. The docs don't say (§2.3 item 3).
+/// How a string array enters the sign string. The docs don't say (`docs/protocol.md`, §Signing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListRendering {
-    /// Elements joined with commas, in order: `merchant_refund_no=R1,R2` (Decision 5).
+    /// Elements joined with commas, in order: `merchant_refund_no=R1,R2` (`docs/protocol.md`,
+    /// Decision 5).
     CommaJoined,
     /// The field left out of the sign string entirely.
     Omitted,

@@ -1,4 +1,7 @@
-//! TrustPay v4 Payment Gateway wire types, spelled exactly as TrustPay spells them (§3).
+//! TrustPay v4 Payment Gateway wire types, spelled exactly as TrustPay spells them.
+//!
+//! What the docs say about each endpoint, and what we inferred: `docs/protocol.md`; the `§`
+//! section names in this module's docs are that file's.
 //!
 //! Requests are built as [`SignFields`] so the body text and the signed text are the same
 //! bytes. Responses parse leniently: unknown fields are ignored, amounts may be numbers or
@@ -24,10 +27,10 @@ pub mod paths {
     pub const FEE_OVERVIEW: &str = "/v4/fee-overview";
 }
 
-/// The header carrying the API key on every request (§1).
+/// The header carrying the API key on every request (§Basics).
 pub const API_KEY_HEADER: &str = "X-Api-Key";
 
-/// `{code, message, data}`, the envelope of every v4 response (§3.0).
+/// `{code, message, data}`, the envelope of every v4 response (§Response envelope).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
     /// 880001 on success; see [`ErrorCode`].
@@ -54,7 +57,7 @@ pub trait TrustPayRequest {
     fn fields(&self, rendering: AmountRendering) -> SignFields;
 }
 
-/// Cashier payin request (§3.1). `merchant_id` is in the body, as in the docs' example.
+/// Cashier payin request (§Cashier payin). `merchant_id` is in the body, as in the docs' example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CashierPayinRequest {
     /// Merchant id from the dashboard.
@@ -108,7 +111,7 @@ pub struct CashierPayinData {
     pub pay_url: Option<String>,
 }
 
-/// Order query request (§3.3): `order_no` only, as in the v4 example.
+/// Order query request (§Order query): `order_no` only, as in the v4 example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderQueryRequest {
     /// Our order number.
@@ -123,7 +126,7 @@ impl TrustPayRequest for OrderQueryRequest {
     }
 }
 
-/// Order query response `data` (§3.3; fields after `currency` inferred from v3).
+/// Order query response `data` (§Order query; fields after `currency` inferred from v3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderQueryData {
     /// Our order number.
@@ -169,7 +172,7 @@ pub struct OrderQueryData {
     pub create_time: Option<String>,
 }
 
-/// Order refund request (§3.4).
+/// Order refund request (§Order refund).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
     /// The payin's order number.
@@ -194,7 +197,7 @@ impl TrustPayRequest for RefundRequest {
     }
 }
 
-/// Order refund response `data` (§3.4). Refund `status` values are not documented, so the
+/// Order refund response `data` (§Order refund). Refund `status` values are not documented, so the
 /// raw integer is kept; `failed_reason` is an object of unknown shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefundData {
@@ -215,7 +218,7 @@ pub struct RefundData {
     pub failed_reason: Option<serde_json::Value>,
 }
 
-/// Balance request (§3.5): `currency_id`, no `merchant_id`.
+/// Balance request (§Balance): `currency_id`, no `merchant_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BalanceRequest {
     /// Currency.
@@ -230,7 +233,7 @@ impl TrustPayRequest for BalanceRequest {
     }
 }
 
-/// Balance response `data` (§3.5). v3 called `frozen` `freeze`; both are read.
+/// Balance response `data` (§Balance). v3 called `frozen` `freeze`; both are read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceData {
     /// Available.
@@ -244,7 +247,7 @@ pub struct BalanceData {
     pub reserve: Amount,
 }
 
-/// Fee overview request (§3.6): no fields besides `sign`.
+/// Fee overview request (§Fee overview): no fields besides `sign`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FeeOverviewRequest;
 
@@ -256,7 +259,7 @@ impl TrustPayRequest for FeeOverviewRequest {
     }
 }
 
-/// Fee overview response `data` (§3.6, "Developing").
+/// Fee overview response `data` (§Fee overview, "Developing").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeeOverviewData {
     /// Fee per channel and currency.
@@ -307,7 +310,7 @@ pub struct DisputeConfig {
     pub refund_fee_fixed_amount: Amount,
 }
 
-/// The callback body TrustPay posts to `notify_url` (§4.2). Parse it only through
+/// The callback body TrustPay posts to `notify_url` (§Callback fields). Parse it only through
 /// [`crate::callback::verify_callback`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Callback {
@@ -347,7 +350,8 @@ pub struct Callback {
     pub sign: String,
 }
 
-/// The callback acknowledgement body (Decision 4): HTTP 200, `application/json`, `{}`.
+/// The callback acknowledgement body (Decision 4 in `docs/protocol.md`): HTTP 200,
+/// `application/json`, `{}`.
 pub const CALLBACK_ACK_BODY: &str = "{}";
 
 /// Serde for amounts as JSON numbers (reads numbers or strings; writes a number).

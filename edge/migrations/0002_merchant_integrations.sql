@@ -1,4 +1,4 @@
--- Merchant integrations (issue 8): notification ids and the risk-control hook.
+-- Merchant integrations: notification ids and the risk-control hook.
 
 -- Incremented by every status change (one conditional UPDATE ... RETURNING), so each change
 -- has its own number: the merchant notification id is derived from (order_no, status, seq).

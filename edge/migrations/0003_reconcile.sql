@@ -1,2 +1,2 @@
--- Reconciliation cron (issue 7): finds pending orders by age without a table scan.
+-- Reconciliation cron: finds pending orders by age without a table scan.
 CREATE INDEX orders_pending_by_age ON orders(status, updated_at);

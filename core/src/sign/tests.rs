@@ -7,8 +7,8 @@
 //! hashlib.md5((canonical + "&secret=" + secret).encode()).hexdigest()
 //! ```
 //!
-//! and every expected canonical string was written by hand from the rules in §2 of the
-//! shared notes. Vectors 1 and 3 are the ones the notes themselves give (§2.4).
+//! and every expected canonical string was written by hand from the documented rules
+//! (`docs/protocol.md`, §Signing). Vectors 1 to 3 are the ones listed there (§Sign test vectors).
 
 use super::*;
 
@@ -45,7 +45,7 @@ const DOC_CALLBACK: &str = r#"{"type":0,"merchant_id":1,"order_no":"payout0003",
 
 const VECTORS: &[Vector] = &[
     Vector {
-        name: "1: v4 cashier payin example, 5.00 as sent (notes §2.4)",
+        name: "1: v4 cashier payin example, 5.00 as sent (docs/protocol.md vector 1)",
         body: r#"{"currency":"USD","merchant_id":8820250900009,"notify_url":"https://rbaskets.trustpay.money/checkout","order_amount":5.00,"order_no":"local-test-payin-319","sign":"c4a02e0e9270ec884fa050cdf0e916ad"}"#,
         options: AS_SENT,
         secret: DOC_SECRET,
@@ -53,7 +53,7 @@ const VECTORS: &[Vector] = &[
         md5: "74d28fe52c0457441f7fa2b3a62b6085",
     },
     Vector {
-        name: "2: same body, amounts trimmed (notes §2.4)",
+        name: "2: same body, amounts trimmed (docs/protocol.md vector 2)",
         body: r#"{"currency":"USD","merchant_id":8820250900009,"notify_url":"https://rbaskets.trustpay.money/checkout","order_amount":5.00,"order_no":"local-test-payin-319"}"#,
         options: TRIM,
         secret: DOC_SECRET,
@@ -61,7 +61,7 @@ const VECTORS: &[Vector] = &[
         md5: "5d127dbcf521c8278d2ba2e07e3d0924",
     },
     Vector {
-        name: "3: v4 callback example at two decimals; type 0 dropped (notes §2.4)",
+        name: "3: v4 callback example at two decimals; type 0 dropped (docs/protocol.md vector 3)",
         body: DOC_CALLBACK,
         options: TWO,
         secret: DOC_SECRET,
