@@ -11,24 +11,22 @@
 //!
 //! base64url is unpadded (RFC 4648 §5). `state` is [`crate::state::state_name`] of the order
 //! status (`paid`, `failed`, `expired`, ...); `amount` is the order amount as decimal text;
-//! `exp` is Unix seconds. The MAC is checked before the payload is decoded, in constant time.
+//! `exp` is Unix seconds. [`crate::token`] checks the MAC, in constant time, before the payload
+//! is decoded.
 //! The token proves what the edge saw at minting time; a refund that follows later is not in it.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::money::{Amount, Currency};
 use crate::order_no::OrderNo;
 use crate::secret::Secret;
+use crate::token::{Format, TokenError, open_json, seal_json};
 
-const VERSION: &str = "v1";
 /// Upper bound on a token's length: a valid one is ~200 bytes.
 pub const MAX_TOKEN_LEN: usize = 1024;
 /// How long a token minted by the edge stays valid (seconds).
 pub const DEFAULT_TTL_SECS: i64 = 600;
+const FORMAT: Format = Format::new("v1", MAX_TOKEN_LEN);
 
 /// What a client result says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +89,17 @@ impl ClientResultError {
     }
 }
 
-fn mac(key: &Secret, signed_part: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(signed_part.as_bytes());
-    mac
+impl From<TokenError> for ClientResultError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::TooLong | TokenError::Malformed | TokenError::PayloadEncoding => {
+                ClientResultError::Malformed
+            }
+            TokenError::WrongVersion => ClientResultError::UnsupportedVersion,
+            TokenError::BadMac => ClientResultError::BadSignature,
+            TokenError::InvalidPayload(reason) => ClientResultError::InvalidPayload(reason),
+        }
+    }
 }
 
 impl ClientResult {
@@ -108,40 +112,12 @@ impl ClientResult {
             currency: self.currency.code().to_owned(),
             exp: self.exp,
         };
-        // Serializing a struct of strings and an integer cannot fail.
-        let json = serde_json::to_vec(&payload).unwrap_or_default();
-        let signed_part = format!("{VERSION}.{}", URL_SAFE_NO_PAD.encode(json));
-        let tag = mac(key, &signed_part).finalize().into_bytes();
-        format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(tag))
+        seal_json(&FORMAT, key, &payload)
     }
 
     /// Verifies a token at time `now` (Unix seconds) and returns what it says.
     pub fn verify(token: &str, key: &Secret, now: i64) -> Result<ClientResult, ClientResultError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(ClientResultError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(version), Some(payload_b64), Some(tag_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(ClientResultError::Malformed);
-        };
-        if version != VERSION {
-            return Err(ClientResultError::UnsupportedVersion);
-        }
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag_b64)
-            .map_err(|_| ClientResultError::Malformed)?;
-        let signed_part = &token[..version.len() + 1 + payload_b64.len()];
-        mac(key, signed_part)
-            .verify_slice(&tag)
-            .map_err(|_| ClientResultError::BadSignature)?;
-
-        let json = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| ClientResultError::Malformed)?;
-        let payload: Payload = serde_json::from_slice(&json)
-            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
+        let payload: Payload = open_json(&FORMAT, key, token)?;
         let currency = Currency::parse(&payload.currency)
             .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
         let amount = Amount::parse_decimal(&payload.amount)
@@ -166,7 +142,11 @@ impl ClientResult {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
+    use crate::token::seal;
 
     fn key() -> Secret {
         Secret::new("client-result-key-for-tests").expect("non-empty")
@@ -220,37 +200,22 @@ mod tests {
 
     #[test]
     fn refuses_tampered_or_foreign_tokens() {
+        use ClientResultError as E;
         let token = result().mint(&key());
         let now = 1_700_000_000;
         let other = Secret::new("another-key").expect("non-empty");
-        assert_eq!(
-            ClientResult::verify(&token, &other, now),
-            Err(ClientResultError::BadSignature)
-        );
-        assert_eq!(
-            ClientResult::verify(&token.replacen("v1.", "v2.", 1), &key(), now),
-            Err(ClientResultError::UnsupportedVersion)
-        );
-        assert_eq!(
-            ClientResult::verify(&token[..token.len() - 3], &key(), now),
-            Err(ClientResultError::BadSignature)
-        );
-        assert_eq!(
-            ClientResult::verify("v1.abc", &key(), now),
-            Err(ClientResultError::Malformed)
-        );
-        assert_eq!(
-            ClientResult::verify("", &key(), now),
-            Err(ClientResultError::Malformed)
-        );
-        assert_eq!(
-            ClientResult::verify(&format!("{token}.x"), &key(), now),
-            Err(ClientResultError::Malformed)
-        );
-        assert_eq!(
-            ClientResult::verify(&"a".repeat(2000), &key(), now),
-            Err(ClientResultError::Malformed)
-        );
+        let verify = |text: &str, key: &Secret| ClientResult::verify(text, key, now);
+        assert_eq!(verify(&token, &other), Err(E::BadSignature));
+        for (text, want) in [
+            (token.replacen("v1.", "v2.", 1), E::UnsupportedVersion),
+            (token[..token.len() - 3].to_owned(), E::BadSignature),
+            ("v1.abc".to_owned(), E::Malformed),
+            (String::new(), E::Malformed),
+            (format!("{token}.x"), E::Malformed),
+            ("a".repeat(2000), E::Malformed),
+        ] {
+            assert_eq!(verify(&text, &key()), Err(want), "{text}");
+        }
         let parts: Vec<&str> = token.split('.').collect();
         // A failed payment rewritten as paid, a later expiry, another amount: old MAC.
         for forged in [
@@ -259,26 +224,20 @@ mod tests {
             r#"{"order_no":"A-2","state":"paid","amount":"5.00","currency":"USD","exp":1800000000}"#,
         ] {
             let forged = URL_SAFE_NO_PAD.encode(forged);
-            assert_eq!(
-                ClientResult::verify(&format!("v1.{forged}.{}", parts[2]), &key(), now),
-                Err(ClientResultError::BadSignature)
-            );
+            let forged = format!("v1.{forged}.{}", parts[2]);
+            assert_eq!(verify(&forged, &key()), Err(E::BadSignature));
         }
         // One flipped character anywhere in the payload.
         let mut bytes = token.clone().into_bytes();
         bytes[5] = if bytes[5] == b'A' { b'B' } else { b'A' };
         let flipped = String::from_utf8(bytes).expect("ascii");
-        assert!(ClientResult::verify(&flipped, &key(), now).is_err());
+        assert!(verify(&flipped, &key()).is_err());
     }
 
     #[test]
     fn a_validly_signed_but_invalid_payload_is_refused() {
-        let sign = |payload: &str| {
-            let p = URL_SAFE_NO_PAD.encode(payload);
-            let signed = format!("v1.{p}");
-            let tag = mac(&key(), &signed).finalize().into_bytes();
-            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag))
-        };
+        let verify =
+            |p: &str| ClientResult::verify(&seal(&FORMAT, &key(), p.as_bytes()), &key(), 1);
         for payload in [
             r#"{"order_no":"A-1","state":"paid","amount":"5.001","currency":"USD","exp":10}"#,
             r#"{"order_no":"A-1","state":"paid","amount":"5","currency":"EUR","exp":10}"#,
@@ -287,11 +246,9 @@ mod tests {
             r#"{"order_no":"A-1","state":"paid","amount":"5","currency":"USD","exp":10,"extra":1}"#,
             "not json",
         ] {
+            let refused = verify(payload);
             assert!(
-                matches!(
-                    ClientResult::verify(&sign(payload), &key(), 1),
-                    Err(ClientResultError::InvalidPayload(_))
-                ),
+                matches!(refused, Err(ClientResultError::InvalidPayload(_))),
                 "{payload}"
             );
         }

@@ -13,20 +13,17 @@
 //! `ev1` separates the domains: an events token is never a valid intent (`v1`, other
 //! payload) and the reverse. It only grants reading one order's state until `exp`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::order_no::OrderNo;
 use crate::secret::Secret;
+use crate::token::{Format, TokenError, open_json, seal_json};
 
-const VERSION: &str = "ev1";
 /// Upper bound on a token's length: a valid one is ~150 bytes.
 pub const MAX_TOKEN_LEN: usize = 512;
 /// How long a minted token is valid, seconds.
 pub const DEFAULT_TTL_SECS: i64 = 15 * 60;
+const FORMAT: Format = Format::new("ev1", MAX_TOKEN_LEN);
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,11 +52,17 @@ pub enum EventsTokenError {
     },
 }
 
-fn mac(key: &Secret, signed_part: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(signed_part.as_bytes());
-    mac
+impl From<TokenError> for EventsTokenError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::BadMac => EventsTokenError::BadSignature,
+            TokenError::TooLong
+            | TokenError::Malformed
+            | TokenError::WrongVersion
+            | TokenError::PayloadEncoding
+            | TokenError::InvalidPayload(_) => EventsTokenError::Malformed,
+        }
+    }
 }
 
 /// Mints a token for `order_no` valid until `exp` (Unix seconds).
@@ -68,10 +71,7 @@ pub fn mint(order_no: &OrderNo, exp: i64, key: &Secret) -> String {
         order_no: order_no.as_str().to_owned(),
         exp,
     };
-    let json = serde_json::to_vec(&payload).unwrap_or_default();
-    let signed_part = format!("{VERSION}.{}", URL_SAFE_NO_PAD.encode(json));
-    let tag = mac(key, &signed_part).finalize().into_bytes();
-    format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(tag))
+    seal_json(&FORMAT, key, &payload)
 }
 
 /// Verifies that `token` lets its bearer follow `order_no` at `now` (Unix seconds). The MAC is
@@ -82,27 +82,7 @@ pub fn verify(
     key: &Secret,
     now: i64,
 ) -> Result<(), EventsTokenError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(EventsTokenError::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(VERSION), Some(payload_b64), Some(tag_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(EventsTokenError::Malformed);
-    };
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag_b64)
-        .map_err(|_| EventsTokenError::Malformed)?;
-    let signed_part = &token[..VERSION.len() + 1 + payload_b64.len()];
-    mac(key, signed_part)
-        .verify_slice(&tag)
-        .map_err(|_| EventsTokenError::BadSignature)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| EventsTokenError::Malformed)?;
-    let payload: Payload =
-        serde_json::from_slice(&json).map_err(|_| EventsTokenError::Malformed)?;
+    let payload: Payload = open_json(&FORMAT, key, token)?;
     if payload.order_no != order_no.as_str() {
         return Err(EventsTokenError::WrongOrder);
     }
@@ -149,42 +129,31 @@ mod tests {
 
     #[test]
     fn refuses_each_kind_of_bad_token() {
+        use EventsTokenError as E;
         let token = mint(&order("A-1"), 1_800_000_000, &key());
         let now = 1_700_000_000;
         assert_eq!(
             verify(&token, &order("A-2"), &key(), now),
-            Err(EventsTokenError::WrongOrder)
+            Err(E::WrongOrder)
         );
         let other = Secret::new("another-key").expect("non-empty");
         assert_eq!(
             verify(&token, &order("A-1"), &other, now),
-            Err(EventsTokenError::BadSignature)
+            Err(E::BadSignature)
         );
-        assert_eq!(
-            verify(&token[..token.len() - 3], &order("A-1"), &key(), now),
-            Err(EventsTokenError::BadSignature)
-        );
-        assert_eq!(
-            verify(
-                &token.replacen("ev1.", "v1.", 1),
-                &order("A-1"),
-                &key(),
-                now
-            ),
-            Err(EventsTokenError::Malformed)
-        );
-        assert_eq!(
-            verify("", &order("A-1"), &key(), now),
-            Err(EventsTokenError::Malformed)
-        );
-        assert_eq!(
-            verify(&format!("{token}.x"), &order("A-1"), &key(), now),
-            Err(EventsTokenError::Malformed)
-        );
-        assert_eq!(
-            verify(&"a".repeat(600), &order("A-1"), &key(), now),
-            Err(EventsTokenError::Malformed)
-        );
+        for (text, want) in [
+            (token[..token.len() - 3].to_owned(), E::BadSignature),
+            (token.replacen("ev1.", "v1.", 1), E::Malformed),
+            (String::new(), E::Malformed),
+            (format!("{token}.x"), E::Malformed),
+            ("a".repeat(600), E::Malformed),
+        ] {
+            assert_eq!(
+                verify(&text, &order("A-1"), &key(), now),
+                Err(want),
+                "{text}"
+            );
+        }
     }
 
     #[test]

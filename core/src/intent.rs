@@ -7,22 +7,19 @@
 //! payload = {"order_no":"A-1","amount":"5.00","currency":"USD","exp":1767225600}
 //! ```
 //!
-//! base64url is unpadded (RFC 4648 §5). `exp` is Unix seconds. The MAC is checked before the
-//! payload is even decoded, in constant time.
+//! base64url is unpadded (RFC 4648 §5). `exp` is Unix seconds. The format is [`crate::token`]'s:
+//! the MAC is checked before the payload is even decoded, in constant time.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::money::{Currency, Money, MoneyError, MoneyLimits};
 use crate::order_no::{OrderNo, OrderNoError};
 use crate::secret::Secret;
+use crate::token::{Format, TokenError, open_json, seal_json};
 
-const VERSION: &str = "v1";
 /// Upper bound on an intent's length: a valid one is ~200 bytes.
 pub const MAX_INTENT_LEN: usize = 1024;
+const FORMAT: Format = Format::new("v1", MAX_INTENT_LEN);
 
 /// What an intent says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +89,17 @@ impl From<OrderNoError> for IntentError {
     }
 }
 
-fn mac(key: &Secret, signed_part: &str) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length: `new_from_slice` never fails for it.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(signed_part.as_bytes());
-    mac
+impl From<TokenError> for IntentError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::TooLong | TokenError::Malformed | TokenError::PayloadEncoding => {
+                IntentError::Malformed
+            }
+            TokenError::WrongVersion => IntentError::UnsupportedVersion,
+            TokenError::BadMac => IntentError::BadSignature,
+            TokenError::InvalidPayload(reason) => IntentError::InvalidPayload(reason),
+        }
+    }
 }
 
 impl Intent {
@@ -109,11 +111,7 @@ impl Intent {
             currency: self.money.currency.code().to_owned(),
             exp: self.exp,
         };
-        // Serializing a struct of strings and an integer cannot fail.
-        let json = serde_json::to_vec(&payload).unwrap_or_default();
-        let signed_part = format!("{VERSION}.{}", URL_SAFE_NO_PAD.encode(json));
-        let tag = mac(key, &signed_part).finalize().into_bytes();
-        format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(tag))
+        seal_json(&FORMAT, key, &payload)
     }
 
     /// Verifies an intent at time `now` (Unix seconds) and returns what it says.
@@ -123,31 +121,7 @@ impl Intent {
         now: i64,
         limits: MoneyLimits,
     ) -> Result<Intent, IntentError> {
-        if token.len() > MAX_INTENT_LEN {
-            return Err(IntentError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(version), Some(payload_b64), Some(tag_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(IntentError::Malformed);
-        };
-        if version != VERSION {
-            return Err(IntentError::UnsupportedVersion);
-        }
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag_b64)
-            .map_err(|_| IntentError::Malformed)?;
-        let signed_part = &token[..version.len() + 1 + payload_b64.len()];
-        mac(key, signed_part)
-            .verify_slice(&tag)
-            .map_err(|_| IntentError::BadSignature)?;
-
-        let json = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| IntentError::Malformed)?;
-        let payload: Payload = serde_json::from_slice(&json)
-            .map_err(|e| IntentError::InvalidPayload(e.to_string()))?;
+        let payload: Payload = open_json(&FORMAT, key, token)?;
         let currency = Currency::parse(&payload.currency)?;
         let money = Money::parse(&payload.amount, currency, limits)?;
         let order_no = OrderNo::parse(&payload.order_no)?;
@@ -164,7 +138,11 @@ impl Intent {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
+    use crate::token::seal;
 
     fn key() -> Secret {
         Secret::new("intent-key-for-tests").expect("non-empty")
@@ -199,62 +177,38 @@ mod tests {
 
     #[test]
     fn refuses_each_kind_of_bad_intent() {
+        use IntentError as E;
         let token = intent().mint(&key());
-        let now = 1_700_000_000;
-        let limits = MoneyLimits::default();
+        let (now, limits) = (1_700_000_000, MoneyLimits::default());
+        let verify = |text: &str, key: &Secret, now| Intent::verify(text, key, now, limits);
         assert_eq!(
-            Intent::verify(&token, &key(), 1_800_000_000, limits),
+            verify(&token, &key(), 1_800_000_000),
             Err(IntentError::Expired { exp: 1_800_000_000 })
         );
         let other = Secret::new("another-key").expect("non-empty");
-        assert_eq!(
-            Intent::verify(&token, &other, now, limits),
-            Err(IntentError::BadSignature)
-        );
-        assert_eq!(
-            Intent::verify(&token.replacen("v1.", "v2.", 1), &key(), now, limits),
-            Err(IntentError::UnsupportedVersion)
-        );
-        assert_eq!(
-            Intent::verify(&token[..token.len() - 3], &key(), now, limits),
-            Err(IntentError::BadSignature)
-        );
-        assert_eq!(
-            Intent::verify("v1.abc", &key(), now, limits),
-            Err(IntentError::Malformed)
-        );
-        assert_eq!(
-            Intent::verify("", &key(), now, limits),
-            Err(IntentError::Malformed)
-        );
-        assert_eq!(
-            Intent::verify(&format!("{token}.x"), &key(), now, limits),
-            Err(IntentError::Malformed)
-        );
-        assert_eq!(
-            Intent::verify(&"a".repeat(2000), &key(), now, limits),
-            Err(IntentError::Malformed)
-        );
+        assert_eq!(verify(&token, &other, now), Err(IntentError::BadSignature));
         // Tampered payload: a different amount, re-encoded, old MAC.
         let parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD
             .encode(br#"{"order_no":"A-1","amount":"0.01","currency":"USD","exp":1800000000}"#);
-        assert_eq!(
-            Intent::verify(&format!("v1.{forged}.{}", parts[2]), &key(), now, limits),
-            Err(IntentError::BadSignature)
-        );
+        for (text, want) in [
+            (token.replacen("v1.", "v2.", 1), E::UnsupportedVersion),
+            (token[..token.len() - 3].to_owned(), E::BadSignature),
+            ("v1.abc".to_owned(), E::Malformed),
+            (String::new(), E::Malformed),
+            (format!("{token}.x"), E::Malformed),
+            ("a".repeat(2000), E::Malformed),
+            (format!("v1.{forged}.{}", parts[2]), E::BadSignature),
+        ] {
+            assert_eq!(verify(&text, &key(), now), Err(want), "{text}");
+        }
     }
 
     #[test]
     fn a_validly_signed_but_invalid_payload_is_refused() {
-        let sign = |payload: &str| {
-            let p = URL_SAFE_NO_PAD.encode(payload);
-            let signed = format!("v1.{p}");
-            let tag = mac(&key(), &signed).finalize().into_bytes();
-            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag))
-        };
-        let now = 1;
         let limits = MoneyLimits::default();
+        let verify =
+            |p: &str| Intent::verify(&seal(&FORMAT, &key(), p.as_bytes()), &key(), 1, limits);
         for payload in [
             r#"{"order_no":"A-1","amount":"0","currency":"USD","exp":10}"#,
             r#"{"order_no":"A-1","amount":"5.001","currency":"USD","exp":10}"#,
@@ -264,11 +218,9 @@ mod tests {
             r#"{"order_no":"A-1","amount":"5","currency":"USD","exp":10,"extra":1}"#,
             "not json",
         ] {
+            let refused = verify(payload);
             assert!(
-                matches!(
-                    Intent::verify(&sign(payload), &key(), now, limits),
-                    Err(IntentError::InvalidPayload(_))
-                ),
+                matches!(refused, Err(IntentError::InvalidPayload(_))),
                 "{payload}"
             );
         }

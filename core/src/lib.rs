@@ -36,6 +36,7 @@ pub mod risk;
 pub mod secret;
 pub mod sign;
 pub mod state;
+pub mod token;
 pub mod webhook;
 pub mod wire;
 

@@ -25,11 +25,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::contract::OrderView;
+use crate::token::hmac_sha256;
 
 /// Replay window: how far `webhook-timestamp` may be from `now`, seconds.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -88,14 +88,8 @@ impl WebhookSecret {
     }
 
     fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.finalize().into_bytes().into()
+        let ts = timestamp.to_string();
+        hmac_sha256(&self.0, &[id.as_bytes(), b".", ts.as_bytes(), b".", body])
     }
 }
 
@@ -264,102 +258,56 @@ mod tests {
         );
     }
 
+    /// `verify` at `TS` of a notification with these parts.
+    fn check(id: &str, ts: &str, sig: &str, body: &[u8], keys: &[WebhookSecret]) -> Verdict {
+        verify(id, ts, sig, body, keys, TS)
+    }
+
+    type Verdict = Result<(), WebhookError>;
+    const BAD: Verdict = Err(WebhookError::BadSignature);
+    const MISSING: Verdict = Err(WebhookError::MissingHeaders);
+
     #[test]
     fn verifies_and_refuses_tampering() {
-        let ts = TS.to_string();
-        assert_eq!(verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS), Ok(()));
-        let tampered_body = br#"{"id":"msg_A-1_5_1","type":"order.failed"}"#;
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, tampered_body, &[current()], TS),
-            Err(WebhookError::BadSignature)
-        );
-        assert_eq!(
-            verify(ID, &(TS + 1).to_string(), SIG_WHSEC, BODY, &[current()], TS),
-            Err(WebhookError::BadSignature)
-        );
-        assert_eq!(
-            verify("msg_other", &ts, SIG_WHSEC, BODY, &[current()], TS),
-            Err(WebhookError::BadSignature)
-        );
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, BODY, &[previous()], TS),
-            Err(WebhookError::BadSignature)
-        );
-        assert_eq!(
-            verify(
-                ID,
-                &ts,
-                "v2,eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0=",
-                BODY,
-                &[current()],
-                TS
-            ),
-            Err(WebhookError::BadSignature)
-        );
-        assert_eq!(
-            verify(ID, &ts, "v1,!!!", BODY, &[current()], TS),
-            Err(WebhookError::BadSignature)
-        );
-        assert_eq!(
-            verify(ID, "soon", SIG_WHSEC, BODY, &[current()], TS),
-            Err(WebhookError::MissingHeaders)
-        );
-        assert_eq!(
-            verify("", &ts, SIG_WHSEC, BODY, &[current()], TS),
-            Err(WebhookError::MissingHeaders)
-        );
-        assert_eq!(
-            verify(ID, &ts, "", BODY, &[current()], TS),
-            Err(WebhookError::MissingHeaders)
-        );
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, BODY, &[], TS),
-            Err(WebhookError::BadSignature)
-        );
+        let (ts, ts1, cur) = (TS.to_string(), (TS + 1).to_string(), [current()]);
+        assert_eq!(check(ID, &ts, SIG_WHSEC, BODY, &cur), Ok(()));
+        let tampered = br#"{"id":"msg_A-1_5_1","type":"order.failed"}"#;
+        assert_eq!(check(ID, &ts, SIG_WHSEC, tampered, &cur), BAD);
+        assert_eq!(check(ID, &ts1, SIG_WHSEC, BODY, &cur), BAD);
+        assert_eq!(check("msg_other", &ts, SIG_WHSEC, BODY, &cur), BAD);
+        assert_eq!(check(ID, &ts, SIG_WHSEC, BODY, &[previous()]), BAD);
+        let v2 = "v2,eAmrgWDMZgsmD5AWGhBZC3EQfJ43QM9Az6+aaIAO6g0=";
+        assert_eq!(check(ID, &ts, v2, BODY, &cur), BAD);
+        assert_eq!(check(ID, &ts, "v1,!!!", BODY, &cur), BAD);
+        assert_eq!(check(ID, "soon", SIG_WHSEC, BODY, &cur), MISSING);
+        assert_eq!(check("", &ts, SIG_WHSEC, BODY, &cur), MISSING);
+        assert_eq!(check(ID, &ts, "", BODY, &cur), MISSING);
+        assert_eq!(check(ID, &ts, SIG_WHSEC, BODY, &[]), BAD);
     }
 
     #[test]
     fn replay_window() {
         let ts = TS.to_string();
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 300),
-            Ok(())
-        );
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 300),
-            Ok(())
-        );
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS + 301),
-            Err(WebhookError::Expired)
-        );
-        assert_eq!(
-            verify(ID, &ts, SIG_WHSEC, BODY, &[current()], TS - 301),
-            Err(WebhookError::FromTheFuture)
-        );
+        let at = |now| verify(ID, &ts, SIG_WHSEC, BODY, &[current()], now);
+        assert_eq!(at(TS + 300), Ok(()));
+        assert_eq!(at(TS - 300), Ok(()));
+        assert_eq!(at(TS + 301), Err(WebhookError::Expired));
+        assert_eq!(at(TS - 301), Err(WebhookError::FromTheFuture));
     }
 
     #[test]
     fn rotation() {
         let ts = TS.to_string();
-        let both = signature_header(ID, TS, BODY, &[current(), previous()]);
+        let (old_new, new_old) = ([previous(), current()], [current(), previous()]);
+        let both = signature_header(ID, TS, BODY, &new_old);
         // A receiver that knows only the old secret, only the new one, or both: all accept.
-        assert_eq!(verify(ID, &ts, &both, BODY, &[previous()], TS), Ok(()));
-        assert_eq!(verify(ID, &ts, &both, BODY, &[current()], TS), Ok(()));
-        assert_eq!(
-            verify(ID, &ts, &both, BODY, &[previous(), current()], TS),
-            Ok(())
-        );
+        assert_eq!(check(ID, &ts, &both, BODY, &[previous()]), Ok(()));
+        assert_eq!(check(ID, &ts, &both, BODY, &[current()]), Ok(()));
+        assert_eq!(check(ID, &ts, &both, BODY, &old_new), Ok(()));
         // A receiver already on the new secret accepts a sender still on the old one if it keeps both.
-        assert_eq!(
-            verify(ID, &ts, SIG_RAW, BODY, &[current(), previous()], TS),
-            Ok(())
-        );
+        assert_eq!(check(ID, &ts, SIG_RAW, BODY, &new_old), Ok(()));
         let stranger = WebhookSecret::parse("whsec_c3RyYW5nZXI=").expect("valid");
-        assert_eq!(
-            verify(ID, &ts, &both, BODY, &[stranger], TS),
-            Err(WebhookError::BadSignature)
-        );
+        assert_eq!(check(ID, &ts, &both, BODY, &[stranger]), BAD);
     }
 
     #[test]
