@@ -4,10 +4,10 @@
 //! possible (Decisions 3 and 5), and only then parsed into a typed [`Callback`].
 
 use crate::codes::{OrderStatus, TransactionType};
-use crate::money::{Amount, AmountRendering};
+use crate::money::{Amount, AmountRendering, Currency};
 use crate::secret::Secret;
 use crate::sign::{ListRendering, NumberRendering, SignError, SignFields, SignOptions, SignValue};
-use crate::wire::Callback;
+use crate::wire::{Callback, OrderQueryData};
 
 /// A callback whose signature checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,15 +150,33 @@ fn callback_from_fields(fields: &SignFields) -> Result<Callback, CallbackError> 
     })
 }
 
-/// Why a verified callback does not belong to the order we hold.
+/// The order as we stored it: what every TrustPay message about it must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedOrder {
+    /// Our merchant id.
+    pub merchant_id: i64,
+    /// The order amount we created.
+    pub amount: Amount,
+    /// The currency we created it in.
+    pub currency: Currency,
+}
+
+/// Why a TrustPay message (callback or order query) does not belong to the order we hold.
+/// Nothing in such a message may change the order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderMismatch {
-    /// The callback names another merchant.
+    /// The message is about a payout (or an unknown transaction type), not a pay-in.
+    #[error("transaction type {got:?} is not a pay-in")]
+    NotPayin {
+        /// The message's type.
+        got: TransactionType,
+    },
+    /// The message names another merchant.
     #[error("merchant_id {got} is not ours ({expected})")]
     Merchant {
         /// Ours.
         expected: i64,
-        /// The callback's.
+        /// The message's.
         got: i64,
     },
     /// The order amount differs from what we created.
@@ -166,27 +184,107 @@ pub enum OrderMismatch {
     Amount {
         /// Ours.
         expected: Amount,
-        /// The callback's.
+        /// The message's.
         got: Amount,
     },
+    /// The currency differs from what we created.
+    #[error("currency {got} differs from the stored {expected}")]
+    Currency {
+        /// Ours.
+        expected: Currency,
+        /// The message's.
+        got: String,
+    },
+    /// A field needed to tell the order is ours is absent (strict matching).
+    #[error("the answer has no `{0}`, so it can't be matched to our order")]
+    Missing(&'static str),
+}
+
+/// How strictly an order query answer must match ([`OrderQueryData::check_order`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryMatch {
+    /// Every field present must match (routine refreshes and reconciliation: the docs don't
+    /// settle which fields a v4 query answer carries).
+    PresentFields,
+    /// Every field must be present and match: adopting an order we could not confirm we
+    /// created (a create retried after its answer was lost).
+    AllFields,
 }
 
 impl Callback {
-    /// Checks the callback against the stored order (Decision 8).
-    pub fn check_order(&self, merchant_id: i64, order_amount: Amount) -> Result<(), OrderMismatch> {
-        if self.merchant_id != merchant_id {
-            return Err(OrderMismatch::Merchant {
-                expected: merchant_id,
-                got: self.merchant_id,
-            });
+    /// Checks the callback against the stored order: a pay-in, our merchant, our amount.
+    /// (Callbacks carry no currency; the order number was matched by the lookup.)
+    pub fn check_order(&self, expected: &ExpectedOrder) -> Result<(), OrderMismatch> {
+        check_type(Some(self.r#type))?;
+        check_merchant(expected, self.merchant_id)?;
+        check_amount(expected, self.order_amount)
+    }
+}
+
+impl OrderQueryData {
+    /// Checks an order query answer against the stored order (see [`QueryMatch`]).
+    pub fn check_order(
+        &self,
+        expected: &ExpectedOrder,
+        strictness: QueryMatch,
+    ) -> Result<(), OrderMismatch> {
+        let required = |field: &'static str| match strictness {
+            QueryMatch::PresentFields => Ok(()),
+            QueryMatch::AllFields => Err(OrderMismatch::Missing(field)),
+        };
+        match self.type_id {
+            Some(kind) => check_type(Some(kind))?,
+            None => required("type_id")?,
         }
-        if self.order_amount != order_amount {
-            return Err(OrderMismatch::Amount {
-                expected: order_amount,
-                got: self.order_amount,
-            });
+        match self.merchant_id {
+            Some(id) => check_merchant(expected, id)?,
+            None => required("merchant_id")?,
         }
+        match &self.currency {
+            Some(code) if code.as_str() == expected.currency.code() => {}
+            Some(code) => {
+                return Err(OrderMismatch::Currency {
+                    expected: expected.currency,
+                    got: code.as_str().to_owned(),
+                });
+            }
+            None => required("currency")?,
+        }
+        match self.order_amount {
+            Some(amount) => check_amount(expected, amount),
+            None => required("order_amount"),
+        }
+    }
+}
+
+fn check_type(kind: Option<TransactionType>) -> Result<(), OrderMismatch> {
+    match kind {
+        Some(TransactionType::Payin) | None => Ok(()),
+        Some(got @ (TransactionType::Payout | TransactionType::Unknown(_))) => {
+            Err(OrderMismatch::NotPayin { got })
+        }
+    }
+}
+
+fn check_merchant(expected: &ExpectedOrder, got: i64) -> Result<(), OrderMismatch> {
+    if got == expected.merchant_id {
         Ok(())
+    } else {
+        Err(OrderMismatch::Merchant {
+            expected: expected.merchant_id,
+            got,
+        })
+    }
+}
+
+fn check_amount(expected: &ExpectedOrder, got: Amount) -> Result<(), OrderMismatch> {
+    if got == expected.amount {
+        Ok(())
+    } else {
+        Err(OrderMismatch::Amount {
+            expected: expected.amount,
+            got,
+        })
     }
 }
 
@@ -211,11 +309,7 @@ mod tests {
         assert_eq!(v.callback.r#type, TransactionType::Payin);
         assert_eq!(v.callback.paid_amount.map(Amount::minor), Some(10600));
         assert_eq!(v.callback.fee.map(Amount::minor), Some(600));
-        assert!(
-            v.callback
-                .check_order(1, Amount::from_minor(10600).expect("positive"))
-                .is_ok()
-        );
+        assert!(v.callback.check_order(&expected(1, 10600)).is_ok());
     }
 
     #[test]
@@ -372,24 +466,87 @@ mod tests {
         }
     }
 
+    fn expected(merchant_id: i64, minor: i64) -> ExpectedOrder {
+        ExpectedOrder {
+            merchant_id,
+            amount: Amount::from_minor(minor).expect("positive"),
+            currency: Currency::Usd,
+        }
+    }
+
     #[test]
     fn order_mismatch() {
         let v = verify_callback(DOC.as_bytes(), &secret()).expect("verifies");
         let amount = Amount::from_minor(10600).expect("positive");
         assert_eq!(
-            v.callback.check_order(2, amount),
+            v.callback.check_order(&expected(2, 10600)),
             Err(OrderMismatch::Merchant {
                 expected: 2,
                 got: 1
             })
         );
-        let other = Amount::from_minor(500).expect("positive");
         assert_eq!(
-            v.callback.check_order(1, other),
+            v.callback.check_order(&expected(1, 500)),
             Err(OrderMismatch::Amount {
-                expected: other,
+                expected: Amount::from_minor(500).expect("positive"),
                 got: amount
             })
+        );
+    }
+
+    #[test]
+    fn a_payout_callback_is_never_about_a_payin_order() {
+        // The documented payout example (type 1, status 2), re-signed by hand: the sign
+        // string is `merchant_id=1&order_amount=106.00&order_no=payout0003&pay_time=2025-08-05
+        // 16:43:55&reason=success&status=2&type=1&secret=YOUR_SECRET_KEY`.
+        let body = r#"{"type":1,"merchant_id":1,"order_no":"payout0003","order_amount":106.00,"pay_time":"2025-08-05 16:43:55","status":2,"reason":"success","sign":"SIGN"}"#;
+        let sign = {
+            use md5::Digest as _;
+            let text = "merchant_id=1&order_amount=106.00&order_no=payout0003&pay_time=2025-08-05 16:43:55&reason=success&status=2&type=1&secret=YOUR_SECRET_KEY";
+            hex::encode(md5::Md5::digest(text.as_bytes()))
+        };
+        let body = body.replace("SIGN", &sign);
+        let v = verify_callback(body.as_bytes(), &secret()).expect("verifies");
+        assert_eq!(
+            v.callback.check_order(&expected(1, 10600)),
+            Err(OrderMismatch::NotPayin {
+                got: TransactionType::Payout
+            })
+        );
+    }
+
+    #[test]
+    fn query_answers_match_present_fields_or_all_of_them() {
+        let answer: OrderQueryData = serde_json::from_str(
+            r#"{"order_no":"A-1","type_id":0,"merchant_id":1,"currency":"USD","order_amount":106.00,"status":5}"#,
+        )
+        .expect("parses");
+        let ours = expected(1, 10600);
+        assert_eq!(answer.check_order(&ours, QueryMatch::AllFields), Ok(()));
+        let inr = ExpectedOrder {
+            currency: Currency::Inr,
+            ..ours
+        };
+        assert!(matches!(
+            answer.check_order(&inr, QueryMatch::PresentFields),
+            Err(OrderMismatch::Currency { .. })
+        ));
+        let payout = OrderQueryData {
+            type_id: Some(TransactionType::Payout),
+            ..answer.clone()
+        };
+        assert!(matches!(
+            payout.check_order(&ours, QueryMatch::PresentFields),
+            Err(OrderMismatch::NotPayin { .. })
+        ));
+        let bare = OrderQueryData {
+            currency: None,
+            ..answer
+        };
+        assert_eq!(bare.check_order(&ours, QueryMatch::PresentFields), Ok(()));
+        assert_eq!(
+            bare.check_order(&ours, QueryMatch::AllFields),
+            Err(OrderMismatch::Missing("currency"))
         );
     }
 }

@@ -1,8 +1,26 @@
-//! The order status state machine: which TrustPay status changes we apply.
+//! The order status state machine: which TrustPay status changes we apply, and what an
+//! order *is* in the checkout's own terms ([`OrderState`]).
 //!
-//! Callbacks arrive more than once and out of order (§4.6), and the order query can race
-//! them. Statuses only move forward; a payment that lands after a failure or time-out is
-//! applied and flagged, never dropped (the shopper's money moved).
+//! Callbacks arrive more than once and out of order, and the order query can race them.
+//! Statuses only move forward; a payment that lands after a failure or time-out is applied
+//! and flagged, never dropped (the shopper's money moved).
+//!
+//! # When an order is paid
+//!
+//! An order is **paid** only when all of these hold:
+//!
+//! 1. the event is about a *pay-in* (`type` 0): a payout event never touches a pay-in order;
+//! 2. it names the order number *we* created at TrustPay (a create that TrustPay refused as
+//!    `order_already_exists` on its first attempt is someone else's order, never ours);
+//! 3. it comes from TrustPay (its `sign` verified);
+//! 4. `merchant_id`, `currency` (where the message carries it) and `order_amount` equal what
+//!    we stored;
+//! 5. `paid_amount`, when present, is **at least** the order amount.
+//!
+//! A status 5/6 whose `paid_amount` is short is [`OrderState::Underpaid`]: recorded, shown to
+//! the shopper and the merchant, never promoted to paid. More than the order amount is still
+//! paid, and flagged ([`PaidAmount::Over`]). Everything else that claims money arrived is
+//! recorded in the event log and refused.
 //!
 //! Payin lifecycle:
 //!
@@ -13,9 +31,14 @@
 //!     │  │     9 refunding ◄─► 8 partially refunded ──► 7 refunded
 //!     │  └──► 3 failed  ┐
 //!     └─────► 4 expired ┴──► (late payment) 5 / 6 / 7 / 8 / 9
-//!  1 pending ──► 2 payout paid   (payouts)
 //! ```
+//!
+//! Refund callbacks are ordered by [`Progress`]: how many refunds TrustPay lists, the
+//! refunded total, then the phase (refunding before partially refunded), so every
+//! permutation of a refund sequence, with duplicates or lost callbacks, ends at the latest
+//! position that was delivered.
 
+use crate::money::Amount;
 use crate::codes::OrderStatus;
 
 /// What to do with an incoming status, given the stored one.
@@ -125,61 +148,247 @@ pub fn apply(current: OrderStatus, incoming: OrderStatus) -> Transition {
     }
 }
 
-/// An order's position: its status plus how many refunds TrustPay lists for it
-/// (`merchant_refund_no[]` of the callback, §4.2).
+/// An order's position: its status, how many refunds TrustPay lists for it
+/// (`merchant_refund_no[]` of the callback) and the refunded total (`refund_amount`).
 ///
-/// The refund count breaks the one tie statuses alone can't: `refunding` (9) and `partially
-/// refunded` (8) alternate as successive refunds happen, so a late `9` of the *first* refund
-/// must not undo the `8` that completed it. A `9` advances over an `8` only when it lists more
-/// refunds; an `8` advances over a `9` when it lists at least as many.
+/// Statuses alone can't order a refund sequence: `refunding` (9) and `partially refunded` (8)
+/// alternate as successive refunds happen, and two `partially refunded` differ only by what
+/// they count. Between two refund statuses (7, 8, 9) the later position is the one with more
+/// refunds listed (when both list them), then the larger refunded total, then the later
+/// phase (9 before 8); `refunded` (7) is the end. This order holds whichever total a `refunding` callback
+/// carries (the one before the refund or the one after it), so the last position delivered
+/// wins in any permutation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// The status.
     pub status: OrderStatus,
-    /// Number of refunds listed (0 when the callback has no `merchant_refund_no`).
-    pub refunds: usize,
+    /// Number of refunds listed; `None` when the message has no `merchant_refund_no` (order
+    /// queries don't carry it).
+    pub refunds: Option<usize>,
+    /// Refunded total in minor units (0 when the message has no `refund_amount`).
+    pub refunded: i64,
 }
 
-/// [`apply`], refined by the refund count (see [`Progress`]). Use this for callbacks and
-/// query results that carry `merchant_refund_no`.
+impl Progress {
+    /// A position with no refund information (pending, paid, failed...).
+    pub fn of(status: OrderStatus) -> Self {
+        Progress {
+            status,
+            refunds: None,
+            refunded: 0,
+        }
+    }
+
+    /// Where a refund status sits in its refund: refunding, then partially refunded, then
+    /// refunded. `None` for the other statuses.
+    fn refund_phase(self) -> Option<u8> {
+        match self.status {
+            OrderStatus::Refunding => Some(0),
+            OrderStatus::PartiallyRefunded => Some(1),
+            OrderStatus::Refunded => Some(2),
+            OrderStatus::Pending
+            | OrderStatus::PayoutPaid
+            | OrderStatus::Failed
+            | OrderStatus::TimedOut
+            | OrderStatus::Paid
+            | OrderStatus::Settled
+            | OrderStatus::Unknown(_) => None,
+        }
+    }
+}
+
+/// [`apply`], refined between refund statuses by [`Progress`]. Use this for callbacks and
+/// query results: an `8` after an `8` that lists more refunds advances (the second refund
+/// completed), a late `9` of a refund an `8` already completed is stale.
 pub fn apply_progress(current: Progress, incoming: Progress) -> Transition {
-    use OrderStatus::{PartiallyRefunded, Refunding};
-    match (current.status, incoming.status) {
-        (PartiallyRefunded, Refunding) if incoming.refunds <= current.refunds => Transition::Stale,
-        (Refunding, PartiallyRefunded) if incoming.refunds < current.refunds => Transition::Stale,
-        (current_status, incoming_status) => apply(current_status, incoming_status),
+    match (current.refund_phase(), incoming.refund_phase()) {
+        // Fully refunded is the end; `apply` answers (same or stale).
+        (Some(2), Some(_)) | (Some(_), Some(2)) => apply(current.status, incoming.status),
+        (Some(phase), Some(incoming_phase)) => {
+            // The refund count only where both sides list their refunds.
+            let counts = match (current.refunds, incoming.refunds) {
+                (Some(current), Some(incoming)) => (current, incoming),
+                (Some(_) | None, None) | (None, Some(_)) => (0, 0),
+            };
+            let key = |count: usize, p: Progress, phase: u8| (count, p.refunded, phase);
+            match key(counts.1, incoming, incoming_phase).cmp(&key(counts.0, current, phase)) {
+                std::cmp::Ordering::Greater => Transition::Advance(incoming.status),
+                std::cmp::Ordering::Equal => Transition::Same,
+                std::cmp::Ordering::Less => Transition::Stale,
+            }
+        }
+        (Some(_) | None, None) | (None, Some(_)) => apply(current.status, incoming.status),
     }
 }
 
-/// What the shopper-facing side calls each status (the edge API's `state`).
-pub fn state_name(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Pending => "pending",
-        OrderStatus::PayoutPaid => "payout_paid",
-        OrderStatus::Failed => "failed",
-        OrderStatus::TimedOut => "expired",
-        OrderStatus::Paid => "paid",
-        OrderStatus::Settled => "settled",
-        OrderStatus::Refunded => "refunded",
-        OrderStatus::PartiallyRefunded => "partially_refunded",
-        OrderStatus::Refunding => "refunding",
-        OrderStatus::Unknown(_) => "unknown",
+/// How the paid amount of a successful pay-in compares with the order amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaidAmount {
+    /// Paid in full (or the message carries no `paid_amount`, as refund messages don't).
+    Full,
+    /// Less than the order amount arrived: the order is [`OrderState::Underpaid`].
+    Short {
+        /// What arrived.
+        paid: Amount,
+    },
+    /// More than the order amount arrived: still paid, flagged for the merchant.
+    Over {
+        /// What arrived.
+        paid: Amount,
+    },
+}
+
+impl PaidAmount {
+    /// Compares `paid` (when reported) with the order `amount`.
+    pub fn compare(amount: Amount, paid: Option<Amount>) -> Self {
+        match paid {
+            None => PaidAmount::Full,
+            Some(paid) => match paid.minor().cmp(&amount.minor()) {
+                std::cmp::Ordering::Less => PaidAmount::Short { paid },
+                std::cmp::Ordering::Equal => PaidAmount::Full,
+                std::cmp::Ordering::Greater => PaidAmount::Over { paid },
+            },
+        }
     }
+}
+
+/// What an order is, in the checkout's own terms: the API's `state`, the widget's message,
+/// the merchant notification's event. Derived from TrustPay's status and the paid amount
+/// (see the module docs for when an order is paid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderState {
+    /// Created, awaiting payment (1).
+    Pending,
+    /// Paid in full (5).
+    Paid,
+    /// TrustPay reports a payment (5 or 6) of less than the order amount: not paid; the
+    /// merchant must settle the difference with the shopper.
+    Underpaid,
+    /// Paid and settled to the merchant (6).
+    Settled,
+    /// The payment failed (3).
+    Failed,
+    /// The payment window closed (4).
+    Expired,
+    /// A refund is in progress (9).
+    Refunding,
+    /// Some of the payment was refunded (8).
+    PartiallyRefunded,
+    /// All of the payment was refunded (7).
+    Refunded,
+    /// A status the docs don't list, or one a pay-in order can't have (2, payout paid).
+    Unknown,
+}
+
+impl OrderState {
+    /// Every state, for tables and tests.
+    pub const ALL: &'static [OrderState] = &[
+        OrderState::Pending,
+        OrderState::Paid,
+        OrderState::Underpaid,
+        OrderState::Settled,
+        OrderState::Failed,
+        OrderState::Expired,
+        OrderState::Refunding,
+        OrderState::PartiallyRefunded,
+        OrderState::Refunded,
+        OrderState::Unknown,
+    ];
+
+    /// The state of an order with TrustPay `status`, order `amount` and reported `paid`.
+    pub fn of(status: OrderStatus, amount: Amount, paid: Option<Amount>) -> Self {
+        let state = OrderState::from_status(status);
+        match (state, PaidAmount::compare(amount, paid)) {
+            (OrderState::Paid | OrderState::Settled, PaidAmount::Short { .. }) => {
+                OrderState::Underpaid
+            }
+            (state, PaidAmount::Full | PaidAmount::Short { .. } | PaidAmount::Over { .. }) => {
+                state
+            }
+        }
+    }
+
+    /// The state a status stands for when the amounts are not known (or match).
+    pub fn from_status(status: OrderStatus) -> Self {
+        match status {
+            OrderStatus::Pending => OrderState::Pending,
+            OrderStatus::Failed => OrderState::Failed,
+            OrderStatus::TimedOut => OrderState::Expired,
+            OrderStatus::Paid => OrderState::Paid,
+            OrderStatus::Settled => OrderState::Settled,
+            OrderStatus::Refunded => OrderState::Refunded,
+            OrderStatus::PartiallyRefunded => OrderState::PartiallyRefunded,
+            OrderStatus::Refunding => OrderState::Refunding,
+            OrderStatus::PayoutPaid | OrderStatus::Unknown(_) => OrderState::Unknown,
+        }
+    }
+
+    /// The stable snake_case name (the API's `state`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Pending => "pending",
+            OrderState::Paid => "paid",
+            OrderState::Underpaid => "underpaid",
+            OrderState::Settled => "settled",
+            OrderState::Failed => "failed",
+            OrderState::Expired => "expired",
+            OrderState::Refunding => "refunding",
+            OrderState::PartiallyRefunded => "partially_refunded",
+            OrderState::Refunded => "refunded",
+            OrderState::Unknown => "unknown",
+        }
+    }
+
+    /// Reads a name written by [`OrderState::as_str`]; anything else is `Unknown`.
+    pub fn parse(name: &str) -> Self {
+        OrderState::ALL
+            .iter()
+            .copied()
+            .find(|state| state.as_str() == name)
+            .unwrap_or(OrderState::Unknown)
+    }
+
+    /// Whether the merchant was paid in full: paid, settled, or paid and (partly) refunded
+    /// since. The one test for "ship the goods" (before refunds).
+    pub fn is_paid(self) -> bool {
+        match self {
+            OrderState::Paid
+            | OrderState::Settled
+            | OrderState::Refunding
+            | OrderState::PartiallyRefunded
+            | OrderState::Refunded => true,
+            OrderState::Pending
+            | OrderState::Underpaid
+            | OrderState::Failed
+            | OrderState::Expired
+            | OrderState::Unknown => false,
+        }
+    }
+
+    /// Whether the shopper's payment attempt has an outcome (anything but pending/unknown).
+    pub fn is_final(self) -> bool {
+        match self {
+            OrderState::Pending | OrderState::Unknown => false,
+            OrderState::Paid
+            | OrderState::Underpaid
+            | OrderState::Settled
+            | OrderState::Failed
+            | OrderState::Expired
+            | OrderState::Refunding
+            | OrderState::PartiallyRefunded
+            | OrderState::Refunded => true,
+        }
+    }
+}
+
+/// The state name of a status when the amounts are not known ([`OrderState::from_status`]).
+pub fn state_name(status: OrderStatus) -> &'static str {
+    OrderState::from_status(status).as_str()
 }
 
 /// Whether the shopper's payment attempt has an outcome (anything but pending/unknown).
 pub fn is_final(status: OrderStatus) -> bool {
-    match status {
-        OrderStatus::Pending | OrderStatus::Unknown(_) => false,
-        OrderStatus::PayoutPaid
-        | OrderStatus::Failed
-        | OrderStatus::TimedOut
-        | OrderStatus::Paid
-        | OrderStatus::Settled
-        | OrderStatus::Refunded
-        | OrderStatus::PartiallyRefunded
-        | OrderStatus::Refunding => true,
-    }
+    OrderState::from_status(status).is_final()
 }
 
 #[cfg(test)]
@@ -301,5 +510,109 @@ mod tests {
         assert!(!is_final(OrderStatus::Unknown(42)));
         assert!(is_final(OrderStatus::Paid));
         assert!(is_final(OrderStatus::Failed));
+        assert!(!is_final(OrderStatus::PayoutPaid));
+    }
+    fn amount(minor: i64) -> Amount {
+        Amount::from_minor(minor).expect("positive")
+    }
+
+    #[test]
+    fn short_payment_is_underpaid_never_paid() {
+        use OrderStatus::{Paid, Settled};
+        let order = amount(3000);
+        assert_eq!(
+            OrderState::of(Paid, order, Some(amount(1))),
+            OrderState::Underpaid
+        );
+        assert_eq!(
+            OrderState::of(Settled, order, Some(amount(2999))),
+            OrderState::Underpaid
+        );
+        assert!(!OrderState::Underpaid.is_paid());
+        assert!(OrderState::Underpaid.is_final());
+        assert_eq!(
+            OrderState::of(Paid, order, Some(amount(3000))),
+            OrderState::Paid
+        );
+        assert_eq!(OrderState::of(Paid, order, None), OrderState::Paid);
+        // Over-payment is paid, and reported as such.
+        assert_eq!(
+            OrderState::of(Paid, order, Some(amount(3001))),
+            OrderState::Paid
+        );
+        assert_eq!(
+            PaidAmount::compare(order, Some(amount(3001))),
+            PaidAmount::Over {
+                paid: amount(3001)
+            }
+        );
+    }
+
+    #[test]
+    fn a_payout_status_is_never_a_payin_state() {
+        assert_eq!(
+            OrderState::from_status(OrderStatus::PayoutPaid),
+            OrderState::Unknown
+        );
+        assert!(!OrderState::from_status(OrderStatus::PayoutPaid).is_paid());
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for &state in OrderState::ALL {
+            assert_eq!(OrderState::parse(state.as_str()), state);
+        }
+        assert_eq!(OrderState::parse("payout_paid"), OrderState::Unknown);
+        assert_eq!(OrderState::parse("PAID"), OrderState::Unknown);
+    }
+
+    #[test]
+    fn a_second_partial_refund_advances_and_its_late_refunding_is_stale() {
+        use OrderStatus::{PartiallyRefunded, Refunded, Refunding};
+        let p = |status, refunds, refunded| Progress {
+            status,
+            refunds: Some(refunds),
+            refunded,
+        };
+        let first_done = p(PartiallyRefunded, 1, 1000);
+        let second_done = p(PartiallyRefunded, 2, 2500);
+        assert_eq!(
+            apply_progress(first_done, second_done),
+            Transition::Advance(PartiallyRefunded)
+        );
+        // The second refund's `refunding` arrives after it completed: whichever total it
+        // carries (before or after the refund), it is stale.
+        assert_eq!(
+            apply_progress(second_done, p(Refunding, 2, 1000)),
+            Transition::Stale
+        );
+        assert_eq!(
+            apply_progress(second_done, p(Refunding, 2, 2500)),
+            Transition::Stale
+        );
+        assert_eq!(apply_progress(second_done, second_done), Transition::Same);
+        assert_eq!(
+            apply_progress(second_done, p(Refunded, 3, 3000)),
+            Transition::Advance(Refunded)
+        );
+        assert_eq!(
+            apply_progress(p(Refunded, 3, 3000), p(Refunding, 4, 3000)),
+            Transition::Stale
+        );
+        // An order query lists no refunds: the refunded total decides.
+        let queried = |status, refunded| Progress {
+            status,
+            refunds: None,
+            refunded,
+        };
+        assert_eq!(
+            apply_progress(first_done, queried(PartiallyRefunded, 2500)),
+            Transition::Advance(PartiallyRefunded)
+        );
+        assert_eq!(
+            apply_progress(second_done, queried(PartiallyRefunded, 1000)),
+            Transition::Stale
+        );
     }
 }
+
