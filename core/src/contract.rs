@@ -278,6 +278,12 @@ api_error_codes! {
     CallbackOrderMismatch = "callback_order_mismatch", 409, "The callback does not match the stored order.";
     /// Refund refused by our own checks (state, amount).
     RefundNotAllowed = "refund_not_allowed", 409, "This refund is not allowed for the order.";
+    /// A partial refund without `merchant_refund_no` needs an `Idempotency-Key` header, so a
+    /// retry can't refund twice.
+    IdempotencyKeyRequired = "idempotency_key_required", 400, "A partial refund needs an Idempotency-Key header or a merchant_refund_no.";
+    /// TrustPay already holds an order with this number that this checkout did not create:
+    /// the order can't be paid (the merchant must use unique order numbers).
+    OrderNumberTaken = "order_number_taken", 409, "The payment gateway already has a different order with this number.";
     /// TrustPay answered with a non-success code (`trustpay_code` says which).
     GatewayRejected = "gateway_rejected", 502, "The payment gateway refused the request.";
     /// TrustPay timed out or answered 5xx.

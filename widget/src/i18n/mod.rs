@@ -456,7 +456,10 @@ fn api_phrase(code: &ApiErrorCode) -> Phrase {
         | A::CallbackInvalid
         | A::CallbackUnknownOrder
         | A::CallbackOrderMismatch
-        | A::RefundNotAllowed => Phrase::MerchantSetup,
+        | A::RefundNotAllowed
+        | A::IdempotencyKeyRequired => Phrase::MerchantSetup,
+        // Our order number is someone else's order at TrustPay: only the merchant can fix it.
+        A::OrderNumberTaken => Phrase::MerchantSetup,
         A::AmountMissing
         | A::AmountNegative
         | A::AmountZero
