@@ -118,12 +118,10 @@ impl ClientResult {
     /// Verifies a token at time `now` (Unix seconds) and returns what it says.
     pub fn verify(token: &str, key: &Secret, now: i64) -> Result<ClientResult, ClientResultError> {
         let payload: Payload = open_json(&FORMAT, key, token)?;
-        let currency = Currency::parse(&payload.currency)
-            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
-        let amount = Amount::parse_decimal(&payload.amount)
-            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
-        let order_no = OrderNo::parse(&payload.order_no)
-            .map_err(|e| ClientResultError::InvalidPayload(e.to_string()))?;
+        let invalid = |e: &dyn std::fmt::Display| ClientResultError::InvalidPayload(e.to_string());
+        let currency = Currency::parse(&payload.currency).map_err(|e| invalid(&e))?;
+        let amount = Amount::parse_decimal(&payload.amount).map_err(|e| invalid(&e))?;
+        let order_no = OrderNo::parse(&payload.order_no).map_err(|e| invalid(&e))?;
         if payload.state.is_empty() {
             return Err(ClientResultError::InvalidPayload("empty state".into()));
         }
@@ -246,9 +244,8 @@ mod tests {
             r#"{"order_no":"A-1","state":"paid","amount":"5","currency":"USD","exp":10,"extra":1}"#,
             "not json",
         ] {
-            let refused = verify(payload);
             assert!(
-                matches!(refused, Err(ClientResultError::InvalidPayload(_))),
+                matches!(verify(payload), Err(ClientResultError::InvalidPayload(_))),
                 "{payload}"
             );
         }

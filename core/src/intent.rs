@@ -218,9 +218,8 @@ mod tests {
             r#"{"order_no":"A-1","amount":"5","currency":"USD","exp":10,"extra":1}"#,
             "not json",
         ] {
-            let refused = verify(payload);
             assert!(
-                matches!(refused, Err(IntentError::InvalidPayload(_))),
+                matches!(verify(payload), Err(IntentError::InvalidPayload(_))),
                 "{payload}"
             );
         }

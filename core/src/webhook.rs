@@ -191,24 +191,18 @@ pub fn verify(
         return Err(WebhookError::FromTheFuture);
     }
     let expected: Vec<[u8; 32]> = secrets.iter().map(|s| s.mac(id, ts, body)).collect();
+    // Only `v1,<base64>` signatures count: other versions and bad base64 are skipped.
+    let presented = signature
+        .split(' ')
+        .filter_map(|s| STANDARD.decode(s.strip_prefix("v1,")?).ok());
     let mut matched = false;
-    for candidate in signature.split(' ').filter(|s| !s.is_empty()) {
-        let Some(b64) = candidate.strip_prefix("v1,") else {
-            continue;
-        };
-        let Ok(presented) = STANDARD.decode(b64) else {
-            continue;
-        };
+    for presented in presented {
         for mac in &expected {
             // No early exit: every pair is compared, each in constant time.
             matched |= crate::ct_eq(mac, &presented);
         }
     }
-    if matched {
-        Ok(())
-    } else {
-        Err(WebhookError::BadSignature)
-    }
+    matched.then_some(()).ok_or(WebhookError::BadSignature)
 }
 
 #[cfg(test)]
