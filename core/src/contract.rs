@@ -350,6 +350,53 @@ impl From<&crate::callback::CallbackError> for ApiErrorCode {
     }
 }
 
+/// Why a pay page URL from TrustPay is not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PayUrlError {
+    /// Not `https://` (plain `http://` is allowed only on loopback, for the simulator).
+    #[error("the pay page is not an https:// URL")]
+    NotHttps,
+    /// No host, a user-info part (`user@host`), whitespace or control characters.
+    #[error("the pay page URL is malformed")]
+    Malformed,
+}
+
+/// Checks a pay page URL before the edge stores it and before the widget navigates to it:
+/// `https://host...`, or `http://` on `127.0.0.1`, `localhost` or `[::1]` only.
+pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
+    if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(PayUrlError::Malformed);
+    }
+    let lower = url.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+    let (secure, rest) = if lower.starts_with("https://") {
+        (true, &url[8..])
+    } else if lower.starts_with("http://") {
+        (false, &url[7..])
+    } else {
+        return Err(PayUrlError::NotHttps);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
+        return Err(PayUrlError::Malformed);
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default().to_owned(),
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(PayUrlError::Malformed);
+    }
+    let loopback = matches!(
+        host.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "[::1]"
+    );
+    if secure || loopback {
+        Ok(())
+    } else {
+        Err(PayUrlError::NotHttps)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,5 +488,32 @@ mod tests {
             serde_json::from_str::<OrderView>(&json).expect("parses"),
             view
         );
+    }
+
+    #[test]
+    fn pay_urls_are_https_or_loopback_http() {
+        for ok in [
+            "https://pay.example/checkout.html?token=9c",
+            "HTTPS://pay.example",
+            "http://127.0.0.1:8788/cashier/abc",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+        ] {
+            assert_eq!(check_pay_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://pay.example/x", PayUrlError::NotHttps),
+            ("javascript:alert(1)", PayUrlError::NotHttps),
+            ("data:text/html,hi", PayUrlError::NotHttps),
+            ("//pay.example/x", PayUrlError::NotHttps),
+            ("http://127.0.0.1.evil.example/x", PayUrlError::NotHttps),
+            ("http://localhost@evil.example/x", PayUrlError::Malformed),
+            ("https://user@pay.example/x", PayUrlError::Malformed),
+            ("https:///x", PayUrlError::Malformed),
+            ("https://pay.example/x y", PayUrlError::Malformed),
+            ("", PayUrlError::Malformed),
+        ] {
+            assert_eq!(check_pay_url(bad), Err(why), "{bad}");
+        }
     }
 }

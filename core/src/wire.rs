@@ -106,9 +106,24 @@ pub struct CashierPayinData {
     /// Fee quoted at creation.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_number")]
     pub fee: Option<Amount>,
-    /// The hosted cashier page to send the shopper to.
+    /// The hosted cashier page to send the shopper to. The v4 docs end before naming this
+    /// field; `pay_url` (v4 snake_case) is read first, v3's `payUrl` as the fallback
+    /// ([`CashierPayinData::pay_page`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay_url: Option<String>,
+    /// v3's name of [`CashierPayinData::pay_url`].
+    #[serde(default, rename = "payUrl", skip_serializing_if = "Option::is_none")]
+    pub pay_url_v3: Option<String>,
+}
+
+impl CashierPayinData {
+    /// The pay page: `pay_url`, else `payUrl`; empty strings count as absent.
+    pub fn pay_page(&self) -> Option<&str> {
+        [&self.pay_url, &self.pay_url_v3]
+            .into_iter()
+            .filter_map(|url| url.as_deref())
+            .find(|url| !url.is_empty())
+    }
 }
 
 /// Order query request (§Order query): `order_no` only, as in the v4 example.

@@ -372,6 +372,7 @@ impl State {
             amount: Some(order.order_amount),
             fee: Some(fee),
             pay_url: Some(format!("{base_url}/pay/{platform_order_no}")),
+            pay_url_v3: None,
         };
         let mut effects = vec![Effect::Outcome {
             order_no: new.order_no.clone(),
