@@ -39,7 +39,7 @@ var FAILED = {
   ru: 'Не удалось загрузить оплату. Проверьте подключение и перезагрузите страницу.',
   id: 'Pembayaran gagal dimuat. Periksa koneksi Anda dan muat ulang halaman.',
   tr: 'Ödeme yüklenemedi. Bağlantınızı kontrol edip sayfayı yenileyin.',
-  vi: 'Không tải được thanh toán. Hãy kiểm tra kết nối và tải lại trang.'
+  vi: 'Không tải được thanh toán. Vui lòng kiểm tra kết nối và tải lại trang.'
 };
 
 function failedText(pref) {

@@ -38,7 +38,7 @@ locale_table! {
     TooManyAttempts => "Demasiados intentos fallidos. Inténtalo más tarde o usa otra tarjeta.",
     LimitReached => "Se alcanzó un límite de pago. Inténtalo mañana o usa otro método.",
     OrderExists => "Este pedido ya tiene un pago. Recarga la página para verlo.",
-    SessionExpired => "Este pago ha caducado. Recarga la página para empezar de nuevo.",
+    SessionExpired => "Esta sesión de pago ha caducado. Recarga la página para empezar de nuevo.",
     OrderNotFound => "No encontramos este pago. Recarga la página para empezar de nuevo.",
     RateLimited => "Demasiados intentos. Espera un momento e inténtalo de nuevo.",
     Generic => "Algo salió mal. Inténtalo de nuevo o contacta con el comercio.",

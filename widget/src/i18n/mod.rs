@@ -714,6 +714,41 @@ mod tests {
         }
     }
 
+    /// The first sentence (or CJK clause): the part that says what happened.
+    fn statement(text: &str) -> String {
+        let end = text
+            .find(['.', '!', '?', '。', '！', '？', '，', '।'])
+            .unwrap_or(text.len());
+        text.get(..end).unwrap_or(text).trim().to_lowercase()
+    }
+
+    #[test]
+    fn money_outcomes_never_read_alike() {
+        // Each says something different about the shopper's money; a shopper who can't tell
+        // two of them apart may ship-wait, pay twice or give up on a paid order.
+        const MONEY: [Phrase; 5] = [
+            Phrase::Paid,
+            Phrase::Accepted,
+            Phrase::StatusUnknown,
+            Phrase::Expired,
+            Phrase::SessionExpired,
+        ];
+        let mut clashes = Vec::new();
+        for locale in Locale::ALL {
+            for (i, &a) in MONEY.iter().enumerate() {
+                for &b in &MONEY[i + 1..] {
+                    let (ta, tb) = (locale.phrase_text(a), locale.phrase_text(b));
+                    if ta == tb || statement(ta) == statement(tb) {
+                        clashes.push(format!("{locale:?} {a:?} = {b:?}: {ta} / {tb}"));
+                    }
+                }
+            }
+        }
+        assert!(clashes.is_empty(), "{}", clashes.join("\n"));
+        assert_eq!(statement("付款成功，谢谢！"), "付款成功");
+        assert_eq!(statement("Payment received. Thank you!"), "payment received");
+    }
+
     #[test]
     fn rtl_is_arabic_only() {
         for locale in Locale::ALL {

@@ -38,7 +38,7 @@ locale_table! {
     TooManyAttempts => "Muitas tentativas com falha. Tente mais tarde ou use outro cartão.",
     LimitReached => "Um limite de pagamento foi atingido. Tente amanhã ou use outra forma de pagamento.",
     OrderExists => "Este pedido já tem um pagamento. Recarregue a página para vê-lo.",
-    SessionExpired => "Este pagamento expirou. Recarregue a página para começar de novo.",
+    SessionExpired => "Esta sessão de pagamento expirou. Recarregue a página para começar de novo.",
     OrderNotFound => "Não encontramos este pagamento. Recarregue a página para começar de novo.",
     RateLimited => "Muitas tentativas. Aguarde um momento e tente novamente.",
     Generic => "Algo deu errado. Tente novamente ou fale com a loja.",

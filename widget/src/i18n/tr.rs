@@ -12,7 +12,7 @@ locale_table! {
     Waiting => "Ödemeyi ödeme penceresinde tamamlayın. Bu sayfa kendiliğinden güncellenir.",
     PopupBlocked => "Ödeme penceresi engellendi. Açmak için bağlantıyı kullanın.",
     Reopen => "Ödeme sayfasını yeniden aç",
-    Offline => "Çevrimdışısınız. Bağlantı gelince yeniden kontrol edeceğiz.",
+    Offline => "Çevrimdışısınız. Bağlantı yeniden kurulduğunda tekrar kontrol edeceğiz.",
     LoadFailed => "Ödeme yüklenemedi. Bağlantınızı kontrol edip sayfayı yenileyin.",
     NetworkError => "Ödeme hizmetine ulaşılamadı. Bağlantınızı kontrol edip tekrar deneyin.",
     StillProcessing => "Ödemeniz hâlâ işleniyor. Satıcı siparişinizi onaylayacak.",

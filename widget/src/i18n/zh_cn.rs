@@ -4,7 +4,7 @@
 //! misplaced entry into a compile error.
 
 locale_table! {
-    Loading => "正在加载安全支付…",
+    Loading => "正在加载安全收银台…",
     PayAmount => "支付 {amount}",
     PayNow => "立即支付",
     Creating => "正在准备支付…",

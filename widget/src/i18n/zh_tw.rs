@@ -22,7 +22,7 @@ locale_table! {
     Pending => "等待付款。",
     Paid => "付款成功，謝謝！",
     Failed => "付款失敗，請改用其他卡片或付款方式。",
-    Expired => "此筆付款已逾期，請重新付款。",
+    Expired => "此筆付款已逾時，請重新付款。",
     Refunded => "此筆付款已退款。",
     PartRefunded => "此筆付款已部分退款。",
     Refunding => "退款處理中。",
