@@ -43,6 +43,68 @@ pub enum HarnessError {
     /// `wrangler dev` did not become ready.
     #[error("wrangler dev did not answer /healthz within {START_TIMEOUT:?}; its output:\n{0}")]
     NotReady(String),
+    /// The blocking task of [`EdgeWorker::launch`] panicked or was cancelled.
+    #[error("the thread starting the Worker failed: {0}")]
+    Thread(String),
+}
+
+/// The credentials the Worker, the simulator and the merchant's server share.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials {
+    /// `MERCHANT_API_TOKEN`: the merchant's bearer token for `/v1/intents` and `/v1/admin/*`.
+    pub merchant_token: &'static str,
+    /// `INTENT_SECRET`: the key intents are MAC'd with.
+    pub intent_key: &'static str,
+    /// `TRUSTPAY_API_KEY`: the simulator's `X-Api-Key`.
+    pub api_key: &'static str,
+    /// `TRUSTPAY_SECRET`: the simulator's signing secret.
+    pub secret: &'static str,
+}
+
+/// The Worker's variables (`.dev.vars`), built from the ones every stack needs.
+#[derive(Debug, Clone)]
+pub struct EdgeVars(Vec<(&'static str, String)>);
+
+impl EdgeVars {
+    /// A Worker talking to the simulator at `sim_url` (the default merchant id) with `creds`,
+    /// accepting `allowed_origins` (comma-separated).
+    pub fn new(sim_url: &str, creds: &Credentials, allowed_origins: &str) -> Self {
+        Self(vec![
+            ("TRUSTPAY_BASE_URL", sim_url.to_owned()),
+            (
+                "TRUSTPAY_MERCHANT_ID",
+                crate::sim::DEFAULT_MERCHANT_ID.to_string(),
+            ),
+            ("TRUSTPAY_API_KEY", creds.api_key.to_owned()),
+            ("TRUSTPAY_SECRET", creds.secret.to_owned()),
+            ("ALLOWED_ORIGINS", allowed_origins.to_owned()),
+            ("INTENT_SECRET", creds.intent_key.to_owned()),
+            ("MERCHANT_API_TOKEN", creds.merchant_token.to_owned()),
+        ])
+    }
+
+    /// Sets `key` (replacing its value if it is set already).
+    #[must_use]
+    pub fn set(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+        self
+    }
+
+    /// Leaves `key` out.
+    #[must_use]
+    pub fn unset(mut self, key: &str) -> Self {
+        self.0.retain(|(k, _)| *k != key);
+        self
+    }
+
+    /// The variables, in order.
+    pub fn as_slice(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
@@ -92,6 +154,13 @@ impl EdgeWorker {
     /// `PUBLIC_BASE_URL` is added (the Worker's own URL) unless `vars` sets it.
     pub fn start(vars: &[(&str, String)]) -> Result<Self, HarnessError> {
         Self::start_on(None, vars)
+    }
+
+    /// [`EdgeWorker::start`] from async code: runs it on the blocking pool.
+    pub async fn launch(vars: EdgeVars) -> Result<Self, HarnessError> {
+        tokio::task::spawn_blocking(move || Self::start(vars.as_slice()))
+            .await
+            .map_err(|e| HarnessError::Thread(e.to_string()))?
     }
 
     /// [`EdgeWorker::start`] on a fixed port (`None`: a free one), e.g. for the dev stack.

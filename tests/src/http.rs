@@ -1,11 +1,22 @@
-//! One HTTP helper for the end-to-end suites: send a request, read the whole answer.
+//! One HTTP helper for the end-to-end suites and the bench binaries: a loopback client, and
+//! send a request, read the whole answer.
+
+use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+/// A client for loopback servers: no proxy, `timeout` per request.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+}
+
 /// An answer, read to the end.
 #[derive(Debug)]
-pub struct Reply {
+pub struct Answer {
     /// HTTP status.
     pub status: u16,
     /// Response headers.
@@ -16,6 +27,29 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Answer {
+    /// The stable error code of an edge error answer (`""` when there is none).
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// A header's value, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the HTTP status and the error code; `what` names the case in the failure.
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: &str, what: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "{what}: {}",
+            self.text
+        );
+    }
+}
+
 /// Sends `method url` with `headers` and an optional body. Panics with the URL when the
 /// request can't be sent at all (a test failure, not an answer).
 pub async fn send(
@@ -24,7 +58,7 @@ pub async fn send(
     url: &str,
     headers: &[(&str, &str)],
     body: Option<impl Into<reqwest::Body>>,
-) -> Reply {
+) -> Answer {
     let mut request = http.request(method, url);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -40,7 +74,7 @@ pub async fn send(
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
+    Answer {
         status,
         headers,
         text,

@@ -15,15 +15,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use checkout_core::sign::{SignFields, SignOptions};
-use checkout_core::{AmountRendering, Secret};
 use clap::Parser;
 use serde_json::{Value, json};
-use tests::edge_harness::EdgeWorker;
+use tests::bench::CREDENTIALS;
+use tests::edge_harness::{EdgeVars, EdgeWorker};
+use tests::load::Stats;
 use tests::sim::{self, SimConfig};
+use tests::sse::{EventStream, Sse};
 
-const TOKEN: &str = "bench-merchant-token";
-const INTENT_KEY: &str = "bench-intent-secret";
 const ORIGIN: &str = "http://shop.bench";
 
 /// Measures callback → SSE event latency against a local edge.
@@ -65,58 +64,26 @@ fn main() -> std::process::ExitCode {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn summary(mut ms: Vec<f64>) -> Value {
-    ms.sort_by(f64::total_cmp);
+fn summary(ms: &[f64]) -> Value {
+    let stats = Stats::of(ms);
     json!({
-        "n": ms.len(),
-        "p50_ms": percentile(&ms, 50.0),
-        "p90_ms": percentile(&ms, 90.0),
-        "p99_ms": percentile(&ms, 99.0),
-        "max_ms": ms.last().copied().unwrap_or(f64::NAN),
-        "mean_ms": ms.iter().sum::<f64>() / ms.len().max(1) as f64,
+        "n": stats.n,
+        "p50_ms": stats.p50,
+        "p90_ms": stats.p90,
+        "p99_ms": stats.p99,
+        "max_ms": stats.max,
+        "mean_ms": stats.mean,
     })
 }
 
-fn signed_paid_callback(order_no: &str, amount: &str) -> String {
-    let unsigned = format!(
-        r#"{{"type":0,"merchant_id":{},"order_no":"{order_no}","order_amount":{amount},"paid_amount":{amount},"fee":0.30,"status":5,"reason":"bench"}}"#,
-        sim::DEFAULT_MERCHANT_ID
-    );
-    let key = Secret::new(sim::DEFAULT_SECRET).unwrap_or_else(|_| unreachable!("non-empty"));
-    let sign = SignFields::from_json(unsigned.as_bytes())
-        .map(|f| f.sign(SignOptions::amounts(AmountRendering::TwoDecimals), &key))
-        .unwrap_or_else(|e| panic!("{e}"));
-    format!(
-        "{},\"sign\":\"{}\"}}",
-        unsigned.trim_end_matches('}'),
-        sign.as_str()
-    )
-}
-
-/// Reads SSE blocks until one with `data:`; returns its data.
-async fn next_event(response: &mut reqwest::Response, buf: &mut String) -> Result<String, Error> {
+/// The next event's data (heartbeats and empty blocks skipped).
+async fn next_event(stream: &mut EventStream) -> Result<String, Error> {
     loop {
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let data: String = block
-                .lines()
-                .filter_map(|l| l.strip_prefix("data: "))
-                .collect();
-            if !data.is_empty() {
-                return Ok(data);
-            }
-        }
-        match response.chunk().await? {
-            Some(bytes) => buf.push_str(&String::from_utf8_lossy(&bytes)),
-            None => return Err("the event stream ended early".into()),
+        match stream.next(Duration::from_secs(30)).await {
+            Sse::Event { data, .. } if !data.is_empty() => return Ok(data),
+            Sse::Event { .. } | Sse::Comment => continue,
+            Sse::End => return Err("the event stream ended early".into()),
+            Sse::Quiet => return Err("no event within 30 s".into()),
         }
     }
 }
@@ -147,22 +114,11 @@ async fn run(args: Args) -> Result<(), Error> {
         ..SimConfig::for_tests()
     })
     .await?;
-    let vars = vec![
-        ("TRUSTPAY_BASE_URL", sim.base_url()),
-        ("TRUSTPAY_MERCHANT_ID", sim::DEFAULT_MERCHANT_ID.to_string()),
-        ("TRUSTPAY_API_KEY", sim::DEFAULT_API_KEY.to_owned()),
-        ("TRUSTPAY_SECRET", sim::DEFAULT_SECRET.to_owned()),
-        ("ALLOWED_ORIGINS", ORIGIN.to_owned()),
-        ("INTENT_SECRET", INTENT_KEY.to_owned()),
-        ("MERCHANT_API_TOKEN", TOKEN.to_owned()),
-        ("STATUS_REFRESH_SECONDS", "3600".to_owned()),
-    ];
+    let vars =
+        EdgeVars::new(&sim.base_url(), &CREDENTIALS, ORIGIN).set("STATUS_REFRESH_SECONDS", "3600");
     eprintln!("bench-push: starting wrangler dev");
-    let edge = tokio::task::spawn_blocking(move || EdgeWorker::start(&vars)).await??;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let edge = EdgeWorker::launch(vars).await?;
+    let http = tests::http::client(Duration::from_secs(30))?;
     let run_id = std::process::id();
     let mut delivered = Vec::with_capacity(orders);
     let mut acked = Vec::with_capacity(orders);
@@ -173,7 +129,10 @@ async fn run(args: Args) -> Result<(), Error> {
         let minted = post_json(
             &http,
             &edge.url("/v1/intents"),
-            ("Authorization", &format!("Bearer {TOKEN}")),
+            (
+                "Authorization",
+                &format!("Bearer {}", CREDENTIALS.merchant_token),
+            ),
             &json!({"order_no": order_no, "amount": "5.00", "currency": "USD"}),
         )
         .await?;
@@ -187,27 +146,30 @@ async fn run(args: Args) -> Result<(), Error> {
         let token = created["events_token"]
             .as_str()
             .ok_or_else(|| format!("no events_token in the create answer: {created}"))?;
-        let mut stream = http
+        let response = http
             .get(edge.url(&format!("/v1/orders/{order_no}/events?token={token}")))
             .header("Origin", ORIGIN)
             .send()
             .await?;
-        if stream.status() != 200 {
-            return Err(format!("events stream: HTTP {}", stream.status()).into());
+        if response.status() != 200 {
+            return Err(format!("events stream: HTTP {}", response.status()).into());
         }
-        let mut buf = String::new();
-        let first = next_event(&mut stream, &mut buf).await?;
+        let mut stream = EventStream::new(response);
+        let first = next_event(&mut stream).await?;
         if !first.contains("\"state\":\"pending\"") {
             return Err(format!("first event is not pending: {first}").into());
         }
-        let body = signed_paid_callback(&order_no, "5.00");
+        let body = tests::forge::signed_callback(
+            &tests::forge::callback_body(&order_no, sim::DEFAULT_MERCHANT_ID, "5.00", 5, "bench"),
+            CREDENTIALS.secret,
+        )?;
         let sent = Instant::now();
         let callback = http
             .post(edge.url("/v1/trustpay/callback"))
             .header("Content-Type", "application/json")
             .body(body)
             .send();
-        let event = next_event(&mut stream, &mut buf);
+        let event = next_event(&mut stream);
         // Both at once: the event may (and should) arrive before the callback's answer.
         let (answer, data) = tokio::join!(
             async {
@@ -241,8 +203,8 @@ async fn run(args: Args) -> Result<(), Error> {
     let result = json!({
         "orders": orders,
         "seconds": started.elapsed().as_secs_f64(),
-        "callback_to_event": summary(delivered),
-        "callback_ack": summary(acked),
+        "callback_to_event": summary(&delivered),
+        "callback_ack": summary(&acked),
         "event_before_ack": event_before_ack,
     });
     let text = serde_json::to_string_pretty(&result)?;

@@ -170,6 +170,7 @@ impl Order {
             notify_status: Some(self.notify_status),
             notify_time: self.notify_time.map(clock::rfc3339),
             create_time: Some(clock::rfc3339(self.create_time)),
+            pay_url: None,
         }
     }
 }

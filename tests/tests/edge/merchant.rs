@@ -1,6 +1,5 @@
-//! End-to-end tests of the merchant integrations (issue 8) against the built Worker under
-//! `wrangler dev` (local D1 and local Queues), `trustpay-sim` in-process and a local webhook
-//! receiver:
+//! End-to-end tests of the merchant integrations against the Worker (local D1 and local
+//! Queues), `trustpay-sim` and a local webhook receiver:
 //!
 //! * signed client results (`result_token` on final orders): verify, tampered, expired;
 //! * the risk-control hook: allow / deny per rule with its event-log entries, and through the
@@ -8,26 +7,20 @@
 //! * merchant notifications: signed with both secrets during a rotation, retried after a
 //!   failing receiver, dead-lettered after the last try, one id per state change.
 //!
-//! `#[ignore]`d like `edge_e2e` (it needs `edge/build`): run it with
-//! `cargo xtask test edge-build edge-merchant` or
-//! `cargo test -p tests --test edge_merchant -- --include-ignored`.
+//! Stage `edge-merchant`.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use checkout_core::client_result::{ClientResult, ClientResultError};
 use checkout_core::secret::Secret;
 use checkout_core::webhook::{self, WebhookError, WebhookSecret};
 use serde_json::{Value, json};
-use tests::edge_harness::{EdgeWorker, free_port};
-use tests::sim::risk::{RiskControl, TestCard};
-use tests::sim::{self, SimConfig};
-use tests::webhook_receiver::WebhookReceiver;
+use tests::forge::now_secs;
+use tests::webhook_receiver::Delivery;
 
-const ORIGIN: &str = "http://shop.test";
-const TOKEN: &str = "merchant-e2e-token";
-const INTENT_KEY: &str = "merchant-e2e-intent-secret";
+use crate::support::{Answer, INTENT_KEY, Stack, TOKEN, cases, secret};
+
 const RESULT_KEY: &str = "merchant-e2e-result-secret";
 /// `whsec_` + base64("merchant-e2e-webhook-key-current").
 const HOOK_SECRET: &str = "whsec_bWVyY2hhbnQtZTJlLXdlYmhvb2sta2V5LWN1cnJlbnQ=";
@@ -35,237 +28,86 @@ const HOOK_SECRET_PREVIOUS: &str = "merchant-e2e-webhook-raw-previous";
 /// wrangler.toml: `max_retries = 5` on the notification queue.
 const MAX_DELIVERIES: usize = 6;
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Value,
-    text: String,
-}
-
-struct Env {
-    sim: sim::SimHandle,
-    edge: EdgeWorker,
-    receiver: WebhookReceiver,
-    http: reqwest::Client,
-}
-
-impl Env {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> Answer {
-        let tests::http::Reply {
-            status,
-            headers,
-            text,
-            body,
-        } = tests::http::send(&self.http, method, url, headers, body).await;
-        let content_type = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Answer {
-            status,
-            content_type,
-            body,
-            text,
-        }
-    }
-
-    async fn edge_post(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
-        let mut all = vec![("Content-Type", "application/json")];
-        all.extend_from_slice(headers);
-        self.send(
-            reqwest::Method::POST,
-            &self.edge.url(path),
-            &all,
-            Some(body.to_string()),
-        )
+/// `(outcome, detail)` of the order's events from `source`, oldest first.
+async fn events(env: &Stack, order_no: &str, source: &str) -> Vec<(String, String)> {
+    env.events(order_no)
         .await
-    }
-
-    async fn sim_post(&self, path: &str, body: Value) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            &self.sim.url(path),
-            &[("Content-Type", "application/json")],
-            Some(body.to_string()),
-        )
-        .await
-    }
-
-    /// Mints an intent and creates the order; returns its client secret.
-    async fn new_order(&self, order_no: &str, amount: &str) -> String {
-        let bearer = format!("Bearer {TOKEN}");
-        let minted = self
-            .edge_post(
-                "/v1/intents",
-                &[("Authorization", &bearer)],
-                &json!({"order_no": order_no, "amount": amount, "currency": "USD"}),
+        .iter()
+        .filter(|e| e["source"] == source)
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+                e["detail"].as_str().unwrap_or_default().to_owned(),
             )
-            .await;
-        assert_eq!(minted.status, 201, "mint {order_no}: {}", minted.text);
-        let created = self
-            .edge_post(
-                "/v1/orders",
-                &[("Origin", ORIGIN)],
-                &json!({"intent": minted.body["intent"]}),
-            )
-            .await;
-        assert_eq!(created.status, 201, "create {order_no}: {}", created.text);
-        created.body["client_secret"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    async fn status(&self, order_no: &str, secret: &str) -> Answer {
-        self.send(
-            reqwest::Method::GET,
-            &self.edge.url(&format!("/v1/orders/{order_no}")),
-            &[("X-Client-Secret", secret), ("Origin", ORIGIN)],
-            None,
-        )
-        .await
-    }
-
-    async fn admin_order(&self, order_no: &str) -> Answer {
-        let bearer = format!("Bearer {TOKEN}");
-        self.send(
-            reqwest::Method::GET,
-            &self.edge.url(&format!("/v1/admin/orders/{order_no}")),
-            &[("Authorization", &bearer)],
-            None,
-        )
-        .await
-    }
-
-    /// `(outcome, detail)` of the order's events from `source`, oldest first.
-    async fn events(&self, order_no: &str, source: &str) -> Vec<(String, String)> {
-        let answer = self.admin_order(order_no).await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-        answer.body["events"]
-            .as_array()
-            .map(|events| {
-                events
-                    .iter()
-                    .filter(|e| e["source"] == source)
-                    .map(|e| {
-                        (
-                            e["outcome"].as_str().unwrap_or_default().to_owned(),
-                            e["detail"].as_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    async fn wait_state(&self, order_no: &str, state: &str) {
-        let reached = eventually(Duration::from_secs(10), || async {
-            self.admin_order(order_no).await.body["state"] == state
         })
-        .await;
+        .collect()
+}
+
+/// TrustPay's order number for one of ours (the edge's admin view, else the simulator's).
+async fn platform_order_no(env: &Stack, order_no: &str) -> String {
+    let answer = env.admin_order(order_no).await;
+    let found = answer.body["order"]["platform_order_no"]
+        .as_str()
+        .or_else(|| answer.body["platform_order_no"].as_str())
+        .map(str::to_owned);
+    match found {
+        Some(no) => no,
+        None => {
+            // Ask the simulator instead.
+            let orders = env.sim_get("/_sim/orders").await;
+            orders
+                .body
+                .as_array()
+                .and_then(|all| all.iter().find(|o| o["order_no"] == order_no))
+                .and_then(|o| o["platform_order_no"].as_str())
+                .unwrap_or_else(|| panic!("no platform_order_no for {order_no}: {}", answer.text))
+                .to_owned()
+        }
+    }
+}
+
+/// TrustPay's risk-control question to the edge.
+async fn risk(env: &Stack, order_id: &str, prefix: &str, suffix: &str, holder: &str) -> Answer {
+    env.edge_post(
+        "/v1/trustpay/risk-control",
+        &[],
+        &json!({"orderId": order_id, "cardPrefix": prefix, "cardSuffix": suffix, "cardHolderName": holder}),
+    )
+    .await
+}
+
+/// The answer's `Content-Type` (empty when absent).
+fn content_type(answer: &Answer) -> &str {
+    answer.header("content-type").unwrap_or_default()
+}
+
+/// The receiver's deliveries of one event id.
+fn deliveries_of(env: &Stack, id: &str) -> Vec<Delivery> {
+    env.receiver()
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.id == id)
+        .collect()
+}
+
+/// The `webhook` events of the order, once `done` holds for them.
+async fn wait_webhook_events(
+    env: &Stack,
+    order_no: &str,
+    done: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let events = events(env, order_no, "webhook").await;
+        if done(&events) {
+            return events;
+        }
         assert!(
-            reached,
-            "{order_no} never reached {state}: {}",
-            self.admin_order(order_no).await.text
+            Instant::now() < deadline,
+            "{order_no}: webhook events never settled: {events:?}"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-
-    async fn platform_order_no(&self, order_no: &str) -> String {
-        let answer = self.admin_order(order_no).await;
-        let found = answer.body["order"]["platform_order_no"]
-            .as_str()
-            .or_else(|| answer.body["platform_order_no"].as_str())
-            .map(str::to_owned);
-        match found {
-            Some(no) => no,
-            None => {
-                // Ask the simulator instead.
-                let orders = self
-                    .send(
-                        reqwest::Method::GET,
-                        &self.sim.url("/_sim/orders"),
-                        &[],
-                        None,
-                    )
-                    .await;
-                orders
-                    .body
-                    .as_array()
-                    .and_then(|all| all.iter().find(|o| o["order_no"] == order_no))
-                    .and_then(|o| o["platform_order_no"].as_str())
-                    .unwrap_or_else(|| {
-                        panic!("no platform_order_no for {order_no}: {}", answer.text)
-                    })
-                    .to_owned()
-            }
-        }
-    }
-
-    async fn risk(&self, order_id: &str, prefix: &str, suffix: &str, holder: &str) -> Answer {
-        self.edge_post(
-            "/v1/trustpay/risk-control",
-            &[],
-            &json!({"orderId": order_id, "cardPrefix": prefix, "cardSuffix": suffix, "cardHolderName": holder}),
-        )
-        .await
-    }
-
-    /// The receiver's deliveries of one event id.
-    fn deliveries_of(&self, id: &str) -> Vec<tests::webhook_receiver::Delivery> {
-        self.receiver
-            .deliveries()
-            .into_iter()
-            .filter(|d| d.id == id)
-            .collect()
-    }
-
-    /// The `webhook` events of the order, once `done` holds for them.
-    async fn wait_webhook_events(
-        &self,
-        order_no: &str,
-        done: impl Fn(&[(String, String)]) -> bool,
-    ) -> Vec<(String, String)> {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            let events = self.events(order_no, "webhook").await;
-            if done(&events) {
-                return events;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{order_no}: webhook events never settled: {events:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
 fn secrets() -> (WebhookSecret, WebhookSecret) {
@@ -276,81 +118,26 @@ fn secrets() -> (WebhookSecret, WebhookSecret) {
 }
 
 fn result_key() -> Secret {
-    Secret::new(RESULT_KEY).unwrap_or_else(|_| unreachable!("non-empty"))
+    secret(RESULT_KEY)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-merchant`"]
 async fn edge_merchant_integrations() {
-    // The simulator must know the edge's risk URL and the edge the simulator's URL: the
-    // simulator's port is chosen first, the edge started, then the simulator on that port.
-    let sim_port = free_port().unwrap_or_else(|e| panic!("{e}"));
-    let receiver = WebhookReceiver::start()
-        .await
-        .unwrap_or_else(|e| panic!("receiver: {e}"));
-    let vars = vec![
-        ("TRUSTPAY_BASE_URL", format!("http://127.0.0.1:{sim_port}")),
-        ("TRUSTPAY_MERCHANT_ID", sim::DEFAULT_MERCHANT_ID.to_string()),
-        ("TRUSTPAY_API_KEY", sim::DEFAULT_API_KEY.to_owned()),
-        ("TRUSTPAY_SECRET", sim::DEFAULT_SECRET.to_owned()),
-        ("ALLOWED_ORIGINS", ORIGIN.to_owned()),
-        ("INTENT_SECRET", INTENT_KEY.to_owned()),
-        ("MERCHANT_API_TOKEN", TOKEN.to_owned()),
-        ("GATEWAY_TIMEOUT_MS", "3000".to_owned()),
-        ("STATUS_REFRESH_SECONDS", "60".to_owned()),
-        ("CLIENT_RESULT_SECRET", RESULT_KEY.to_owned()),
-        ("RISK_BIN_ALLOW", "4,5500".to_owned()),
-        ("RISK_BIN_DENY", "411111,400000".to_owned()),
-        ("RISK_MAX_ATTEMPTS", "3".to_owned()),
-        ("MERCHANT_WEBHOOK_URL", receiver.url().to_owned()),
-        ("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET.to_owned()),
-        (
-            "MERCHANT_WEBHOOK_SECRET_PREVIOUS",
-            HOOK_SECRET_PREVIOUS.to_owned(),
-        ),
-        ("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS", "0".to_owned()),
-    ];
-    let edge = match tokio::task::spawn_blocking(move || EdgeWorker::start(&vars)).await {
-        Ok(Ok(edge)) => edge,
-        Ok(Err(e)) => panic!("{e}"),
-        Err(e) => panic!("harness thread: {e}"),
-    };
-    let config = SimConfig {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], sim_port)),
-        risk_control: Some(RiskControl {
-            url: edge.url("/v1/trustpay/risk-control"),
-            card: TestCard::default(),
-        }),
-        ..SimConfig::for_tests()
-    };
-    let (_, sim) = sim::serve(config)
-        .await
-        .unwrap_or_else(|e| panic!("sim: {e}"));
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let env = Env {
-        sim,
-        edge,
-        receiver,
-        http,
-    };
-
-    macro_rules! cases {
-        ($($case:ident),+ $(,)?) => {{
-            let mut ran = 0;
-            $(
-                let started = Instant::now();
-                $case(&env).await;
-                eprintln!("ok   {:<36} {:>6} ms", stringify!($case), started.elapsed().as_millis());
-                ran += 1;
-            )+
-            ran
-        }};
-    }
-    let ran = cases!(
+    let env = Stack::start_with_merchant_hooks(|vars| {
+        vars.unset("OPEN_AMOUNT")
+            .set("GATEWAY_TIMEOUT_MS", "3000")
+            .set("STATUS_REFRESH_SECONDS", "60")
+            .set("CLIENT_RESULT_SECRET", RESULT_KEY)
+            .set("RISK_BIN_ALLOW", "4,5500")
+            .set("RISK_BIN_DENY", "411111,400000")
+            .set("RISK_MAX_ATTEMPTS", "3")
+            .set("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET)
+            .set("MERCHANT_WEBHOOK_SECRET_PREVIOUS", HOOK_SECRET_PREVIOUS)
+            .set("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS", "0")
+    })
+    .await;
+    let ran = cases!(&env =>
         paid_through_simulator_with_risk_allow,
         client_result_token,
         risk_denied_through_simulator,
@@ -362,29 +149,26 @@ async fn edge_merchant_integrations() {
     );
     eprintln!("{ran} merchant e2e cases passed");
 
-    let output = env.edge.output();
-    for secret in [
-        HOOK_SECRET,
-        HOOK_SECRET_PREVIOUS,
-        RESULT_KEY,
-        TOKEN,
-        INTENT_KEY,
-        "Test Shopper",
-    ] {
-        assert!(
-            !output.contains(secret),
-            "the Worker logged a secret or PII ({secret})"
-        );
-    }
+    env.assert_not_logged(
+        &[
+            HOOK_SECRET,
+            HOOK_SECRET_PREVIOUS,
+            RESULT_KEY,
+            TOKEN,
+            INTENT_KEY,
+            "Test Shopper",
+        ],
+        "a secret or PII",
+    );
 }
 
 /// The simulator asks the risk hook (default card 424242…4242, "Test Shopper": allowed) and pays.
-async fn paid_through_simulator_with_risk_allow(env: &Env) {
+async fn paid_through_simulator_with_risk_allow(env: &Stack) {
     env.new_order("M-PAY-1", "5.00").await;
     let paid = env.sim_post("/_sim/orders/M-PAY-1/pay", json!({})).await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     env.wait_state("M-PAY-1", "paid").await;
-    let risk = env.events("M-PAY-1", "risk").await;
+    let risk = events(env, "M-PAY-1", "risk").await;
     assert_eq!(risk.len(), 1, "{risk:?}");
     assert_eq!(risk[0].0, "allow");
     assert!(
@@ -393,7 +177,7 @@ async fn paid_through_simulator_with_risk_allow(env: &Env) {
     );
 }
 
-async fn client_result_token(env: &Env) {
+async fn client_result_token(env: &Stack) {
     let secret = env.new_order("M-RES-1", "12.34").await;
     // Pending: no token.
     let pending = env.status("M-RES-1", &secret).await;
@@ -443,7 +227,7 @@ async fn client_result_token(env: &Env) {
     let last = flipped.pop().unwrap_or('A');
     flipped.push(if last == 'A' { 'B' } else { 'A' });
     assert!(ClientResult::verify(&flipped, &result_key(), now).is_err());
-    let other = Secret::new("not-the-result-key").unwrap_or_else(|_| unreachable!("non-empty"));
+    let other = crate::support::secret("not-the-result-key");
     assert_eq!(
         ClientResult::verify(&token, &other, now),
         Err(ClientResultError::BadSignature)
@@ -456,7 +240,7 @@ async fn client_result_token(env: &Env) {
 }
 
 /// A deny-listed card: the simulator declines the order (status 3) instead of paying it.
-async fn risk_denied_through_simulator(env: &Env) {
+async fn risk_denied_through_simulator(env: &Stack) {
     env.new_order("M-DENY-1", "5.00").await;
     let card = json!({"card": {"prefix": "411111", "suffix": "1111", "holder": "Mallory Smith"}});
     let answer = env.sim_post("/_sim/orders/M-DENY-1/pay", card).await;
@@ -467,7 +251,7 @@ async fn risk_denied_through_simulator(env: &Env) {
         answer.text
     );
     env.wait_state("M-DENY-1", "failed").await;
-    let risk = env.events("M-DENY-1", "risk").await;
+    let risk = events(env, "M-DENY-1", "risk").await;
     assert_eq!(risk.len(), 1, "{risk:?}");
     assert_eq!(risk[0].0, "deny");
     assert!(
@@ -480,20 +264,18 @@ async fn risk_denied_through_simulator(env: &Env) {
     );
 }
 
-async fn risk_rules_direct(env: &Env) {
+async fn risk_rules_direct(env: &Stack) {
     // Allowed, matched on TrustPay's platform_order_no as well as on our order_no.
     env.new_order("M-RISK-1", "5.00").await;
-    let platform = env.platform_order_no("M-RISK-1").await;
-    let allowed = env.risk(&platform, "424242", "4242", "John Doe").await;
+    let platform = platform_order_no(env, "M-RISK-1").await;
+    let allowed = risk(env, &platform, "424242", "4242", "John Doe").await;
     assert_eq!((allowed.status, allowed.text.as_str()), (200, "allow"));
     assert!(
-        allowed.content_type.starts_with("text/plain"),
+        content_type(&allowed).starts_with("text/plain"),
         "{}",
-        allowed.content_type
+        content_type(&allowed)
     );
-    let allowed = env
-        .risk("M-RISK-1", "550012", "0004", "Ana María Pérez-Núñez")
-        .await;
+    let allowed = risk(env, "M-RISK-1", "550012", "0004", "Ana María Pérez-Núñez").await;
     assert_eq!((allowed.status, allowed.text.as_str()), (200, "allow"));
 
     // One rule per request on a fresh order; the fourth decision hits the attempt limit.
@@ -503,22 +285,21 @@ async fn risk_rules_direct(env: &Env) {
         ("510510", "John Doe", "bin_not_allowed"),
         ("424242", "  ", "holder_missing"),
     ] {
-        let denied = env.risk("M-RISK-2", prefix, "4242", holder).await;
+        let denied = risk(env, "M-RISK-2", prefix, "4242", holder).await;
         assert_eq!(
             (denied.status, denied.text.as_str()),
             (403, "deny"),
             "{reason}"
         );
         assert!(
-            denied.content_type.starts_with("text/plain"),
+            content_type(&denied).starts_with("text/plain"),
             "{}",
-            denied.content_type
+            content_type(&denied)
         );
     }
-    let limited = env.risk("M-RISK-2", "424242", "4242", "John Doe").await;
+    let limited = risk(env, "M-RISK-2", "424242", "4242", "John Doe").await;
     assert_eq!(limited.status, 403, "attempt limit");
-    let reasons: Vec<String> = env
-        .events("M-RISK-2", "risk")
+    let reasons: Vec<String> = events(env, "M-RISK-2", "risk")
         .await
         .into_iter()
         .map(|(outcome, detail)| {
@@ -536,12 +317,11 @@ async fn risk_rules_direct(env: &Env) {
     );
 
     env.new_order("M-RISK-3", "5.00").await;
-    let implausible = env.risk("M-RISK-3", "424242", "4242", "J0hn D0e").await;
+    let implausible = risk(env, "M-RISK-3", "424242", "4242", "J0hn D0e").await;
     assert_eq!(implausible.status, 403);
-    let malformed = env.risk("M-RISK-3", "4242", "42", "John Doe").await;
+    let malformed = risk(env, "M-RISK-3", "4242", "42", "John Doe").await;
     assert_eq!(malformed.status, 403);
-    let reasons: Vec<String> = env
-        .events("M-RISK-3", "risk")
+    let reasons: Vec<String> = events(env, "M-RISK-3", "risk")
         .await
         .into_iter()
         .map(|(_, d)| d)
@@ -553,17 +333,15 @@ async fn risk_rules_direct(env: &Env) {
     );
 
     // Not pending (paid earlier), unknown, garbage.
-    let paid = env.risk("M-PAY-1", "424242", "4242", "John Doe").await;
+    let paid = risk(env, "M-PAY-1", "424242", "4242", "John Doe").await;
     assert_eq!(paid.status, 403);
-    let last = env.events("M-PAY-1", "risk").await;
+    let last = events(env, "M-PAY-1", "risk").await;
     assert!(
         last.last()
             .is_some_and(|(o, d)| o == "deny" && d.starts_with("order_not_pending")),
         "{last:?}"
     );
-    let unknown = env
-        .risk("NO-SUCH-ORDER", "424242", "4242", "John Doe")
-        .await;
+    let unknown = risk(env, "NO-SUCH-ORDER", "424242", "4242", "John Doe").await;
     assert_eq!((unknown.status, unknown.text.as_str()), (403, "deny"));
     let garbage = env
         .send(
@@ -586,15 +364,15 @@ async fn risk_rules_direct(env: &Env) {
 }
 
 /// The deliveries of M-PAY-1's paid event: both signatures, each verifying with its secret.
-async fn notification_signed_with_both_secrets(env: &Env) {
+async fn notification_signed_with_both_secrets(env: &Stack) {
     let id = webhook::event_id("M-PAY-1", 5, 1);
-    env.wait_webhook_events("M-PAY-1", |events| {
+    wait_webhook_events(env, "M-PAY-1", |events| {
         events
             .iter()
             .any(|(o, d)| o == "delivered" && d.starts_with(&id))
     })
     .await;
-    let deliveries = env.deliveries_of(&id);
+    let deliveries = deliveries_of(env, &id);
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
     let delivery = &deliveries[0];
     let signatures: Vec<&str> = delivery.signature.split(' ').collect();
@@ -676,8 +454,7 @@ async fn notification_signed_with_both_secrets(env: &Env) {
             .is_some_and(|t| (now - t).abs() < 120),
         "{event}"
     );
-    let outcomes: Vec<String> = env
-        .events("M-PAY-1", "webhook")
+    let outcomes: Vec<String> = events(env, "M-PAY-1", "webhook")
         .await
         .into_iter()
         .map(|(o, _)| o)
@@ -687,7 +464,7 @@ async fn notification_signed_with_both_secrets(env: &Env) {
 
 /// One state change, one id: a repeated callback and a refresh change nothing; the next
 /// change (refund) gets its own id.
-async fn notification_no_duplicate_id(env: &Env) {
+async fn notification_no_duplicate_id(env: &Stack) {
     let secret = env.new_order("M-DUP-1", "5.00").await;
     // The simulator sends every callback twice for this order.
     env.sim_post(
@@ -699,12 +476,10 @@ async fn notification_no_duplicate_id(env: &Env) {
     env.wait_state("M-DUP-1", "paid").await;
     let _ = env.status("M-DUP-1", &secret).await;
     let paid_id = webhook::event_id("M-DUP-1", 5, 1);
-    env.wait_webhook_events("M-DUP-1", |e| e.iter().any(|(o, _)| o == "delivered"))
-        .await;
+    wait_webhook_events(env, "M-DUP-1", |e| e.iter().any(|(o, _)| o == "delivered")).await;
     // Give a second (wrong) notification time to show up.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let callbacks: Vec<String> = env
-        .events("M-DUP-1", "callback")
+    let callbacks: Vec<String> = events(env, "M-DUP-1", "callback")
         .await
         .into_iter()
         .map(|(o, _)| o)
@@ -714,13 +489,13 @@ async fn notification_no_duplicate_id(env: &Env) {
             && callbacks.iter().any(|o| o == "duplicate"),
         "{callbacks:?}"
     );
-    let events = env.events("M-DUP-1", "webhook").await;
+    let events = events(env, "M-DUP-1", "webhook").await;
     let enqueued: Vec<&(String, String)> = events.iter().filter(|(o, _)| o == "enqueued").collect();
     assert_eq!(enqueued.len(), 1, "{events:?}");
     assert!(enqueued[0].1.starts_with(&paid_id), "{events:?}");
-    assert_eq!(env.deliveries_of(&paid_id).len(), 1);
+    assert_eq!(deliveries_of(env, &paid_id).len(), 1);
     let ids: BTreeSet<String> = env
-        .receiver
+        .receiver()
         .deliveries()
         .into_iter()
         .filter(|d| String::from_utf8_lossy(&d.body).contains("\"order_no\":\"M-DUP-1\""))
@@ -730,14 +505,15 @@ async fn notification_no_duplicate_id(env: &Env) {
 }
 
 /// The receiver fails twice: the same event is delivered on the third attempt.
-async fn notification_retried_after_failures(env: &Env) {
+async fn notification_retried_after_failures(env: &Stack) {
     env.new_order("M-RETRY-1", "5.00").await;
-    env.receiver.fail_next(2);
+    env.receiver().fail_next(2);
     env.sim_post("/_sim/orders/M-RETRY-1/pay", json!({})).await;
     let id = webhook::event_id("M-RETRY-1", 5, 1);
-    let events = env
-        .wait_webhook_events("M-RETRY-1", |e| e.iter().any(|(o, _)| o == "delivered"))
-        .await;
+    let events = wait_webhook_events(env, "M-RETRY-1", |e| {
+        e.iter().any(|(o, _)| o == "delivered")
+    })
+    .await;
     let outcomes: Vec<&str> = events.iter().map(|(o, _)| o.as_str()).collect();
     assert_eq!(
         outcomes,
@@ -756,7 +532,7 @@ async fn notification_retried_after_failures(env: &Env) {
         events[3].1.starts_with(&format!("{id} attempt=3 http=204")),
         "{events:?}"
     );
-    let deliveries = env.deliveries_of(&id);
+    let deliveries = deliveries_of(env, &id);
     let answered: Vec<u16> = deliveries.iter().map(|d| d.answered).collect();
     assert_eq!(answered, [500, 500, 204]);
     // Every attempt is signed afresh (its own timestamp) over the same body.
@@ -779,15 +555,16 @@ async fn notification_retried_after_failures(env: &Env) {
 
 /// The receiver always fails: after the last try the message is dead-lettered, and the event
 /// log says so.
-async fn notification_dead_lettered(env: &Env) {
+async fn notification_dead_lettered(env: &Stack) {
     env.new_order("M-DLQ-1", "5.00").await;
-    env.receiver.fail_always(true);
+    env.receiver().fail_always(true);
     env.sim_post("/_sim/orders/M-DLQ-1/pay", json!({})).await;
     let id = webhook::event_id("M-DLQ-1", 5, 1);
-    let events = env
-        .wait_webhook_events("M-DLQ-1", |e| e.iter().any(|(o, _)| o == "dead_lettered"))
-        .await;
-    env.receiver.fail_always(false);
+    let events = wait_webhook_events(env, "M-DLQ-1", |e| {
+        e.iter().any(|(o, _)| o == "dead_lettered")
+    })
+    .await;
+    env.receiver().fail_always(false);
     let failed = events.iter().filter(|(o, _)| o == "failed").count();
     assert_eq!(failed, MAX_DELIVERIES, "{events:?}");
     assert!(!events.iter().any(|(o, _)| o == "delivered"), "{events:?}");
@@ -797,5 +574,5 @@ async fn notification_dead_lettered(env: &Env) {
         .map(|(_, d)| d.clone())
         .unwrap_or_default();
     assert_eq!(dead, format!("{id} after {MAX_DELIVERIES} attempts"));
-    assert_eq!(env.deliveries_of(&id).len(), MAX_DELIVERIES);
+    assert_eq!(deliveries_of(env, &id).len(), MAX_DELIVERIES);
 }

@@ -1,16 +1,14 @@
 //! Fault injection and the control API: request faults, callback faults, holds, automatic
 //! outcomes, direct actions, reset.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Listener, Respond, amount, start_default};
 use checkout_core::codes::{ErrorCode, NotifyStatus, OrderStatus};
 use checkout_core::money::{AmountRendering, Currency};
 use checkout_core::wire::{
     BalanceRequest, OrderQueryRequest, RefundRequest, TrustPayRequest, paths,
 };
-use common::{Listener, Respond, amount, start_default};
 use serde_json::json;
 
 #[tokio::test]
@@ -175,7 +173,7 @@ async fn a_dropped_callback_never_arrives() {
         .await;
     api.control_ok("/_sim/orders/drop-cb/decline", json!({}))
         .await;
-    let log = common::eventually("the drop to be logged", || async {
+    let log = crate::support::until("the drop to be logged", || async {
         let log = api.callback_log("drop-cb").await;
         (!log.is_empty()).then_some(log)
     })
@@ -229,7 +227,7 @@ async fn held_callbacks_are_released_in_reverse_order() {
         Some(NotifyStatus::Pending),
         "held callbacks are not delivered yet"
     );
-    common::eventually("three held callbacks", || async {
+    crate::support::until("three held callbacks", || async {
         (api.callback_log("reorder").await.len() == 3).then_some(())
     })
     .await;
@@ -253,7 +251,7 @@ async fn held_callbacks_are_released_in_reverse_order() {
         ],
         "newest first"
     );
-    common::eventually("notify_status 2", || async {
+    crate::support::until("notify_status 2", || async {
         (api.query("reorder").await.notify_status == Some(NotifyStatus::Sent)).then_some(())
     })
     .await;

@@ -1,16 +1,14 @@
 //! The simulator's risk-control call (`--risk-control-url`): before a payment succeeds it asks
 //! the merchant's hook, and declines the order (status 3) on anything but 200 `allow`.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::{Listener, Respond, start};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use checkout_core::codes::OrderStatus;
-use common::{Listener, Respond, start};
 use serde_json::{Value, json};
 use tests::sim::SimConfig;
 use tests::sim::risk::{RiskControl, TestCard};

@@ -9,15 +9,15 @@
 //! orders, no regression at any step) is the proptest in `core/tests/state_shuffle.rs`; this
 //! suite checks the edge applies it faithfully over HTTP and D1.
 //!
-//! `#[ignore]`d like the other e2e suites: `cargo xtask test edge-build edge-hardening`.
-
-mod hardening;
+//! Stage `edge-hardening`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use hardening::{Env, MERCHANT, SECRET, sign_of, signed_callback, with_sign};
 use serde_json::json;
+use tests::forge::{callback_body, with_sign};
+
+use crate::support::{MERCHANT, SECRET, Stack, TOKEN, cases, sign_of, signed_callback};
 
 /// Malicious or replayed callbacks sent, for the report.
 static ATTACKS: AtomicUsize = AtomicUsize::new(0);
@@ -48,7 +48,7 @@ fn paid_fields(order_no: &str, amount: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn state(env: &Env, order_no: &str) -> String {
+async fn state(env: &Stack, order_no: &str) -> String {
     env.admin_order(order_no).await.body["state"]
         .as_str()
         .unwrap_or("?")
@@ -59,19 +59,9 @@ async fn state(env: &Env, order_no: &str) -> String {
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-hardening`"]
 async fn edge_callback_attacks() {
     let started = Instant::now();
-    let env = hardening::start(&[]).await;
+    let env = Stack::start(|vars| vars).await;
     eprintln!("worker ready in {} ms", started.elapsed().as_millis());
-
-    macro_rules! cases {
-        ($($case:ident),+ $(,)?) => {{
-            $(
-                let t = Instant::now();
-                $case(&env).await;
-                eprintln!("ok   {:<26} {:>6} ms", stringify!($case), t.elapsed().as_millis());
-            )+
-        }};
-    }
-    cases!(
+    cases!(&env =>
         forged_and_tampered,
         smuggled_duplicate_keys,
         unknown_order_and_mismatch,
@@ -91,7 +81,7 @@ async fn edge_callback_attacks() {
 }
 
 /// Forged signs, each field changed after signing, another merchant's secret.
-async fn forged_and_tampered(env: &Env) {
+async fn forged_and_tampered(env: &Stack) {
     env.new_order("atk-a", "12.00").await;
     env.new_order("atk-b", "12.00").await; // same amount: a re-targeted callback would fit
     let fields = paid_fields("atk-a", "12.00");
@@ -228,7 +218,7 @@ async fn forged_and_tampered(env: &Env) {
 
 /// A valid signed body with a second `status` (or `order_no`) key appended: a parser that
 /// verifies the first and applies the last would be fooled.
-async fn smuggled_duplicate_keys(env: &Env) {
+async fn smuggled_duplicate_keys(env: &Stack) {
     env.new_order("atk-dup-key", "12.00").await;
     let unsigned = object(
         &paid_fields("atk-dup-key", "12.00")
@@ -262,7 +252,7 @@ async fn smuggled_duplicate_keys(env: &Env) {
     assert_eq!(state(env, "atk-a").await, "paid");
 }
 
-async fn unknown_order_and_mismatch(env: &Env) {
+async fn unknown_order_and_mismatch(env: &Stack) {
     let before = env
         .edge
         .d1_query("SELECT count(*) AS n FROM orders")
@@ -308,14 +298,14 @@ async fn unknown_order_and_mismatch(env: &Env) {
 }
 
 /// The simulator's own signed callbacks, captured, replayed after the order moved on.
-async fn replay_after_the_order_moved_on(env: &Env) {
+async fn replay_after_the_order_moved_on(env: &Stack) {
     env.new_order("atk-replay", "30.00").await;
     env.sim_post("/_sim/orders/atk-replay/pay", json!({})).await;
     env.wait_state("atk-replay", "paid").await;
     let refund = env
         .edge_post(
             "/v1/admin/refunds",
-            &[("Authorization", &format!("Bearer {}", hardening::TOKEN))],
+            &[("Authorization", &format!("Bearer {}", TOKEN))],
             &json!({"order_no": "atk-replay", "refund_amount": "30.00", "reason": "attack suite"}),
         )
         .await;
@@ -366,7 +356,7 @@ async fn replay_after_the_order_moved_on(env: &Env) {
 /// Crafted callbacks of two refunds in an adversarial order, with stale replays in between.
 /// After every step the edge's state must be what core's refund-aware rule
 /// ([`apply_progress`], the model of `core/tests/state_shuffle.rs`) gives: no regression.
-async fn reordered(env: &Env) {
+async fn reordered(env: &Stack) {
     use checkout_core::codes::OrderStatus;
     use checkout_core::state::{Progress, apply_progress, state_name};
     env.new_order("atk-order", "12.00").await;
@@ -378,35 +368,33 @@ async fn reordered(env: &Env) {
         )
     };
     let paid = object(&paid_fields("atk-order", "12.00"));
-    let pending = hardening::callback_body("atk-order", MERCHANT, "12.00", 1);
-    // (body, status, refunds listed)
+    let pending = callback_body("atk-order", MERCHANT, "12.00", 1, "e2e");
+    // (body, status, refunds listed, refunded total in cents); `None`: no refund list
     let sequence = [
-        (refund(8, &["R1"], "5.00"), 8, 1), // the first refund completed, first to arrive
-        (paid.clone(), 5, 0),               // older news
-        (refund(9, &["R1"], "5.00"), 9, 1), // late "refunding" of the first refund
-        (pending, 1, 0),
-        (refund(9, &["R1", "R2"], "12.00"), 9, 2), // the second refund starts
-        (refund(8, &["R1"], "5.00"), 8, 1),        // replay of the first refund's completion
-        (refund(7, &["R1", "R2"], "12.00"), 7, 2),
-        (refund(8, &["R1", "R2"], "12.00"), 8, 2),
-        (paid, 5, 0),
+        (refund(8, &["R1"], "5.00"), 8, Some(1), 500), // the first refund completed, first to arrive
+        (paid.clone(), 5, None, 0),                    // older news
+        (refund(9, &["R1"], "5.00"), 9, Some(1), 500), // late "refunding" of the first refund
+        (pending, 1, None, 0),
+        (refund(9, &["R1", "R2"], "12.00"), 9, Some(2), 1200), // the second refund starts
+        (refund(8, &["R1"], "5.00"), 8, Some(1), 500), // replay of the first refund's completion
+        (refund(7, &["R1", "R2"], "12.00"), 7, Some(2), 1200),
+        (refund(8, &["R1", "R2"], "12.00"), 8, Some(2), 1200),
+        (paid, 5, None, 0),
     ];
-    let mut model = Progress {
-        status: OrderStatus::Pending,
-        refunds: 0,
-    };
-    for (body, status, refunds) in sequence {
+    let mut model = Progress::of(OrderStatus::Pending);
+    for (body, status, refunds, refunded) in sequence {
         attack();
         let answer = env.callback(signed_callback(&body, SECRET)).await;
         assert_eq!(answer.status, 200, "{body}: {}", answer.text);
         let incoming = Progress {
             status: OrderStatus::from_code(status),
             refunds,
+            refunded,
         };
         if let Some(next) = apply_progress(model, incoming).new_status() {
             model = Progress {
                 status: next,
-                refunds,
+                ..incoming
             };
         }
         assert_eq!(
@@ -421,7 +409,7 @@ async fn reordered(env: &Env) {
 }
 
 /// The same paid callback 100 times at once: exactly one state change.
-async fn duplicate_storm(env: &Env) {
+async fn duplicate_storm(env: &Stack) {
     const STORM: usize = 100;
     env.new_order("atk-storm", "12.00").await;
     let body = signed_callback(&object(&paid_fields("atk-storm", "12.00")), SECRET);

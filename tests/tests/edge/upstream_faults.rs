@@ -8,17 +8,17 @@
 //! (a retry of the same intent completes it; a status refresh or the 880012 recovery query
 //! applies what TrustPay knows).
 //!
-//! `#[ignore]`d like the other e2e suites: `cargo xtask test edge-build edge-hardening`.
-
-mod hardening;
+//! Stage `edge-hardening`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use checkout_core::money::{Amount, AmountRendering, Currency};
 use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
-use hardening::{API_KEY, Env, MERCHANT, SECRET, TOKEN, secret};
 use serde_json::{Value, json};
+use tests::wait::eventually;
+
+use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, secret};
 
 /// The edge's gateway timeout in this suite.
 /// Small, yet with room for a loaded 2-core CI machine answering a normal call.
@@ -28,7 +28,7 @@ const CREATE: &str = "/v4/payin/create/order";
 /// Faults installed, for the report.
 static FAULTS: AtomicUsize = AtomicUsize::new(0);
 
-async fn fault(env: &Env, fault: Value) {
+async fn fault(env: &Stack, fault: Value) {
     FAULTS.fetch_add(1, Ordering::Relaxed);
     env.sim_post("/_sim/faults/requests", fault).await;
 }
@@ -37,18 +37,9 @@ async fn fault(env: &Env, fault: Value) {
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-hardening`"]
 async fn edge_upstream_faults() {
     let started = Instant::now();
-    let env = hardening::start(&[("GATEWAY_TIMEOUT_MS", &TIMEOUT_MS.to_string())]).await;
+    let env = Stack::start(|vars| vars.set("GATEWAY_TIMEOUT_MS", TIMEOUT_MS.to_string())).await;
     eprintln!("worker ready in {} ms", started.elapsed().as_millis());
-    macro_rules! cases {
-        ($($case:ident),+ $(,)?) => {{
-            $(
-                let t = Instant::now();
-                $case(&env).await;
-                eprintln!("ok   {:<28} {:>6} ms", stringify!($case), t.elapsed().as_millis());
-            )+
-        }};
-    }
-    cases!(
+    cases!(&env =>
         create_faults_then_retry,
         create_timeout,
         status_refresh_faults,
@@ -64,7 +55,7 @@ async fn edge_upstream_faults() {
 }
 
 /// The order is stored, pending, without a pay page.
-async fn assert_kept(env: &Env, order_no: &str) {
+async fn assert_kept(env: &Stack, order_no: &str) {
     let stored = env.admin_order(order_no).await;
     assert_eq!(
         (
@@ -79,7 +70,7 @@ async fn assert_kept(env: &Env, order_no: &str) {
 }
 
 /// Every fault kind on create: the right code, the order kept, and the same intent completes it.
-async fn create_faults_then_retry(env: &Env) {
+async fn create_faults_then_retry(env: &Stack) {
     let mut cases: Vec<(String, Value, u16, &str, Option<i64>)> = vec![
         (
             "http-500".into(),
@@ -185,7 +176,7 @@ async fn create_faults_then_retry(env: &Env) {
 }
 
 /// Slow answers beyond GATEWAY_TIMEOUT_MS: 503 within the timeout, the order kept.
-async fn create_timeout(env: &Env) {
+async fn create_timeout(env: &Stack) {
     for (n, delay) in [TIMEOUT_MS + 600, 5_000].into_iter().enumerate() {
         let order_no = format!("flt-timeout-{n}");
         let intent = env.mint(&order_no, "4.00").await;
@@ -215,7 +206,7 @@ async fn create_timeout(env: &Env) {
 
 /// The paid callback is lost; the order query fails in every way first, and the status
 /// route keeps answering the stored view; then a clean query applies the true state.
-async fn status_refresh_faults(env: &Env) {
+async fn status_refresh_faults(env: &Stack) {
     let secret = env.new_order("flt-refresh", "8.00").await;
     env.sim_post(
         "/_sim/faults/callbacks",
@@ -242,10 +233,11 @@ async fn status_refresh_faults(env: &Env) {
         );
     }
     // The faults are used up: the next refresh finds out.
-    let paid = hardening::eventually(Duration::from_secs(10), || async {
-        env.status("flt-refresh", &secret).await.body["state"] == "paid"
+    let paid = eventually(Duration::from_secs(10), POLL, || async {
+        (env.status("flt-refresh", &secret).await.body["state"] == "paid").then_some(())
     })
-    .await;
+    .await
+    .is_some();
     assert!(paid, "{}", env.admin_order("flt-refresh").await.text);
     assert_eq!(env.outcomes("flt-refresh", "query").await, ["accepted"]);
 }
@@ -253,7 +245,7 @@ async fn status_refresh_faults(env: &Env) {
 /// 880012: TrustPay already holds the order number (our first create's answer was lost).
 /// The edge keeps the order, queries TrustPay, and applies the true state: pending first,
 /// then paid when the shopper paid and the callback was lost too.
-async fn order_number_taken_at_trustpay(env: &Env) {
+async fn order_number_taken_at_trustpay(env: &Stack) {
     let order_no = "flt-exists";
     let request = CashierPayinRequest {
         merchant_id: MERCHANT,
@@ -314,7 +306,7 @@ async fn order_number_taken_at_trustpay(env: &Env) {
 
 /// Admin routes map TrustPay failures the same way; a refund refused by TrustPay frees its
 /// number, one that timed out keeps counting against the refundable amount.
-async fn admin_faults(env: &Env) {
+async fn admin_faults(env: &Stack) {
     let bearer = format!("Bearer {TOKEN}");
     let auth = [("Authorization", bearer.as_str())];
     for (path, route, spec, status, code, trustpay_code) in [

@@ -1,14 +1,13 @@
 //! Payment flows against the in-process simulator: hosted page, callbacks, refunds, balances.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::support::{Listener, Respond, amount, start, start_default};
+use checkout_core::callback::ExpectedOrder;
 use checkout_core::codes::{ErrorCode, NotifyStatus, OrderStatus, TransactionType};
 use checkout_core::money::{AmountRendering, Currency};
 use checkout_core::sign::SignOptions;
 use checkout_core::wire::{BalanceRequest, RefundRequest};
-use common::{Listener, Respond, amount, start, start_default};
 use tests::sim::{DEFAULT_MERCHANT_ID, SimConfig};
 
 const PAID_KEYS: [&str; 11] = [
@@ -55,7 +54,7 @@ fn refund(order_no: &str, refund_no: &str, minor: i64) -> RefundRequest {
 }
 
 /// Submits a button of the hosted page (following the redirect) and returns the result page.
-async fn click(api: &common::Api, pay_url: &str, action: &str) -> String {
+async fn click(api: &crate::support::Api, pay_url: &str, action: &str) -> String {
     let resp = api
         .http
         .post(pay_url)
@@ -172,11 +171,16 @@ async fn pay_on_the_hosted_page_sends_a_verified_callback() {
         pay_time.len() == 19 && pay_time.as_bytes()[10] == b' ',
         "YYYY-MM-DD HH:MM:SS, got {pay_time}"
     );
-    assert!(cb.check_order(DEFAULT_MERCHANT_ID, amount(500)).is_ok());
+    let expected = ExpectedOrder {
+        merchant_id: DEFAULT_MERCHANT_ID,
+        amount: amount(500),
+        currency: Currency::Usd,
+    };
+    assert!(cb.check_order(&expected).is_ok());
 
     let done = api.wait_status("pay-1", OrderStatus::Paid).await;
     assert_eq!(done.paid_amount, Some(amount(500)));
-    let done = common::eventually("notify_status 2", || async {
+    let done = crate::support::until("notify_status 2", || async {
         let q = api.query("pay-1").await;
         (q.notify_status == Some(NotifyStatus::Sent)).then_some(q)
     })
@@ -477,7 +481,7 @@ async fn callbacks_are_retried_until_the_shop_answers_2xx() {
     api.control_ok("/_sim/orders/retry-ok/pay", serde_json::json!({}))
         .await;
 
-    let q = common::eventually("notify_status 2", || async {
+    let q = crate::support::until("notify_status 2", || async {
         let q = api.query("retry-ok").await;
         (q.notify_status == Some(NotifyStatus::Sent)).then_some(q)
     })
@@ -517,7 +521,7 @@ async fn callbacks_that_never_get_through_end_with_notify_status_3() {
     api.control_ok("/_sim/orders/retry-fail/decline", serde_json::json!({}))
         .await;
 
-    let q = common::eventually("notify_status 3", || async {
+    let q = crate::support::until("notify_status 3", || async {
         let q = api.query("retry-fail").await;
         (q.notify_status == Some(NotifyStatus::Failed)).then_some(q)
     })
@@ -546,7 +550,7 @@ async fn a_slow_shop_times_out_and_counts_as_a_failure() {
     api.control_ok("/_sim/orders/slow-shop/pay", serde_json::json!({}))
         .await;
     api.wait_status("slow-shop", OrderStatus::Paid).await;
-    common::eventually("notify_status 3", || async {
+    crate::support::until("notify_status 3", || async {
         (api.query("slow-shop").await.notify_status == Some(NotifyStatus::Failed)).then_some(())
     })
     .await;

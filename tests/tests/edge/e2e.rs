@@ -1,348 +1,32 @@
 //! End-to-end tests of the edge Worker: `trustpay-sim` (in-process) + `wrangler dev` (real
 //! workerd, local D1), over loopback HTTP.
 //!
-//! One Worker instance is shared by the sub-cases of [`edge_end_to_end`] (they use distinct
-//! order numbers); [`edge_misconfigured`] starts two more with broken configuration. The edge
-//! must be built first (`cargo xtask test` does it: `worker-build --release` in `edge/`).
-//! Both tests are `#[ignore]`d so a plain `cargo test --workspace` stays native and fast; run
-//! them with `cargo xtask test edge-build edge-e2e` or `cargo test -p tests --test edge_e2e --
-//! --include-ignored`.
+//! One stack is shared by the cases of [`edge_end_to_end`] (they use distinct order numbers);
+//! [`edge_misconfigured`] starts two more Workers with broken configuration. Stage `edge-e2e`.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use checkout_core::intent::Intent;
-use checkout_core::money::{Amount, AmountRendering, Currency, Money, MoneyLimits};
-use checkout_core::order_no::OrderNo;
-use checkout_core::secret::Secret;
-use checkout_core::sign::{SignFields, SignOptions};
+use checkout_core::money::{Amount, AmountRendering, Currency, MoneyLimits};
 use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
 use serde_json::{Value, json};
-use tests::edge_harness::EdgeWorker;
-use tests::sim::{self, SimConfig};
+use tests::forge::{callback_body, now_secs};
+use tests::wait::eventually;
 
-const ORIGIN: &str = "http://shop.test";
-const TOKEN: &str = "e2e-merchant-token";
-const INTENT_KEY: &str = "e2e-intent-secret";
+use crate::support::{
+    API_KEY, INTENT_KEY, MERCHANT, ORIGIN, POLL, SECRET, Stack, TOKEN, cases, client,
+    offline_intent, secret, signed_callback, start_edge, test_vars,
+};
 
-/// An HTTP answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-    text: String,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    #[track_caller]
-    fn expect(&self, status: u16, code: &str, what: &str) {
-        assert_eq!(
-            (self.status, self.code()),
-            (status, code),
-            "{what}: {}",
-            self.text
-        );
-    }
-}
-
-/// The shared fixture: the simulator, the Worker, a client.
-struct Env {
-    sim: sim::SimHandle,
-    edge: EdgeWorker,
-    http: reqwest::Client,
-}
-
-impl Env {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> Answer {
-        let tests::http::Reply {
-            status,
-            headers,
-            text,
-            body,
-        } = tests::http::send(&self.http, method, url, headers, body).await;
-        Answer {
-            status,
-            headers,
-            body,
-            text,
-        }
-    }
-
-    async fn edge_post(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
-        let mut all = vec![("Content-Type", "application/json")];
-        all.extend_from_slice(headers);
-        self.send(
-            reqwest::Method::POST,
-            &self.edge.url(path),
-            &all,
-            Some(body.to_string()),
-        )
-        .await
-    }
-
-    async fn edge_get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
-        self.send(reqwest::Method::GET, &self.edge.url(path), headers, None)
-            .await
-    }
-
-    async fn sim_post(&self, path: &str, body: Value) -> Answer {
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                &self.sim.url(path),
-                &[("Content-Type", "application/json")],
-                Some(body.to_string()),
-            )
-            .await;
-        assert!(answer.status < 300, "sim {path}: {}", answer.text);
-        answer
-    }
-
-    async fn mint(&self, order_no: &str, amount: &str) -> String {
-        let answer = self
-            .edge_post(
-                "/v1/intents",
-                &[("Authorization", &format!("Bearer {TOKEN}"))],
-                &json!({"order_no": order_no, "amount": amount, "currency": "USD"}),
-            )
-            .await;
-        assert_eq!(answer.status, 201, "mint: {}", answer.text);
-        answer.body["intent"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    async fn create(&self, intent: &str) -> Answer {
-        self.edge_post(
-            "/v1/orders",
-            &[("Origin", ORIGIN)],
-            &json!({ "intent": intent }),
-        )
-        .await
-    }
-
-    /// Mints and creates an order; returns its client secret.
-    async fn new_order(&self, order_no: &str, amount: &str) -> String {
-        let intent = self.mint(order_no, amount).await;
-        let answer = self.create(&intent).await;
-        assert_eq!(answer.status, 201, "create {order_no}: {}", answer.text);
-        answer.body["client_secret"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    async fn status(&self, order_no: &str, secret: &str) -> Answer {
-        self.edge_get(
-            &format!("/v1/orders/{order_no}"),
-            &[("X-Client-Secret", secret), ("Origin", ORIGIN)],
-        )
-        .await
-    }
-
-    async fn admin_order(&self, order_no: &str) -> Answer {
-        self.edge_get(
-            &format!("/v1/admin/orders/{order_no}"),
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-        )
-        .await
-    }
-
-    /// The outcomes of the order's events from `source`, in order.
-    async fn outcomes(&self, order_no: &str, source: &str) -> Vec<String> {
-        let answer = self.admin_order(order_no).await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-        answer.body["events"]
-            .as_array()
-            .map(|events| {
-                events
-                    .iter()
-                    .filter(|e| e["source"] == source)
-                    .filter_map(|e| e["outcome"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Waits until the admin view of the order has `state`.
-    async fn wait_state(&self, order_no: &str, state: &str) {
-        let reached = eventually(Duration::from_secs(10), || async {
-            self.admin_order(order_no).await.body["state"] == state
-        })
-        .await;
-        assert!(
-            reached,
-            "{order_no} never reached {state}: {}",
-            self.admin_order(order_no).await.text
-        );
-    }
-
-    /// How many requests to `path` the simulator received for `order_no`.
-    async fn sim_requests(&self, path: &str, order_no: &str) -> usize {
-        let log = self
-            .send(
-                reqwest::Method::GET,
-                &self.sim.url(&format!("/_sim/requests?path={path}")),
-                &[],
-                None,
-            )
-            .await;
-        let needle = format!("\"order_no\":\"{order_no}\"");
-        log.body.as_array().map_or(0, |requests| {
-            requests
-                .iter()
-                .filter(|r| r["body"].as_str().is_some_and(|b| b.contains(&needle)))
-                .count()
-        })
-    }
-
-    async fn callback(&self, body: String) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            &self.edge.url("/v1/trustpay/callback"),
-            &[("Content-Type", "application/json")],
-            Some(body),
-        )
-        .await
-    }
-}
-
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-fn secret(text: &str) -> Secret {
-    Secret::new(text).unwrap_or_else(|_| unreachable!("non-empty"))
-}
-
-/// A callback body signed the way TrustPay signs (two-decimal amounts).
-fn signed_callback(unsigned: &str, key: &str) -> String {
-    let fields =
-        SignFields::from_json(unsigned.as_bytes()).unwrap_or_else(|e| panic!("{unsigned}: {e}"));
-    let sign = fields.sign(
-        SignOptions::amounts(AmountRendering::TwoDecimals),
-        &secret(key),
-    );
-    let trimmed = unsigned.trim_end().trim_end_matches('}');
-    format!("{trimmed},\"sign\":\"{}\"}}", sign.as_str())
-}
-
-fn callback_body(order_no: &str, merchant_id: i64, amount: &str, status: i64) -> String {
-    let paid = if status == 5 || status == 6 {
-        format!(",\"paid_amount\":{amount},\"fee\":0.30")
-    } else {
-        String::new()
-    };
-    format!(
-        r#"{{"type":0,"merchant_id":{merchant_id},"order_no":"{order_no}","order_amount":{amount}{paid},"status":{status},"reason":"e2e"}}"#
-    )
-}
-
-fn offline_intent(order_no: &str, amount: &str, exp: i64, key: &str) -> String {
-    let money = Money::parse(amount, Currency::Usd, MoneyLimits::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let order_no = OrderNo::parse(order_no).unwrap_or_else(|e| panic!("{e}"));
-    Intent {
-        order_no,
-        money,
-        exp,
-    }
-    .mint(&secret(key))
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
-}
-
-fn edge_vars(sim_url: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("TRUSTPAY_BASE_URL", sim_url.to_owned()),
-        ("TRUSTPAY_MERCHANT_ID", sim::DEFAULT_MERCHANT_ID.to_string()),
-        ("TRUSTPAY_API_KEY", sim::DEFAULT_API_KEY.to_owned()),
-        ("TRUSTPAY_SECRET", sim::DEFAULT_SECRET.to_owned()),
-        (
-            "ALLOWED_ORIGINS",
-            format!("{ORIGIN},http://other-shop.test"),
-        ),
-        ("INTENT_SECRET", INTENT_KEY.to_owned()),
-        ("MERCHANT_API_TOKEN", TOKEN.to_owned()),
-        ("OPEN_AMOUNT", "USD:1.00-50.00".to_owned()),
-        ("GATEWAY_TIMEOUT_MS", "1500".to_owned()),
-        ("STATUS_REFRESH_SECONDS", "1".to_owned()),
-    ]
-}
-
-async fn start_edge(vars: Vec<(&'static str, String)>) -> EdgeWorker {
-    match tokio::task::spawn_blocking(move || EdgeWorker::start(&vars)).await {
-        Ok(Ok(edge)) => edge,
-        Ok(Err(e)) => panic!("{e}"),
-        Err(e) => panic!("harness thread: {e}"),
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+/// The second shop the Worker accepts (CORS).
+const OTHER_ORIGIN: &str = "http://other-shop.test";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-e2e`"]
 async fn edge_end_to_end() {
-    let (_, sim) = sim::serve(SimConfig::for_tests())
-        .await
-        .unwrap_or_else(|e| panic!("sim: {e}"));
-    let edge = start_edge(edge_vars(&sim.base_url())).await;
-    let env = Env {
-        sim,
-        edge,
-        http: client(),
-    };
-
-    macro_rules! cases {
-        ($($case:ident),+ $(,)?) => {{
-            let mut ran = 0;
-            $(
-                let started = Instant::now();
-                $case(&env).await;
-                eprintln!("ok   {:<28} {:>6} ms", stringify!($case), started.elapsed().as_millis());
-                ran += 1;
-            )+
-            ran
-        }};
-    }
-    let ran = cases!(
+    let env =
+        Stack::start(|vars| vars.set("ALLOWED_ORIGINS", format!("{ORIGIN},{OTHER_ORIGIN}"))).await;
+    let ran = cases!(&env =>
         health,
         intents_mint_and_auth,
         intents_refused_at_create,
@@ -368,20 +52,15 @@ async fn edge_end_to_end() {
     eprintln!("{ran} edge e2e cases passed");
 
     // No secret ever reaches the Worker's logs.
+    env.assert_not_logged(&[SECRET, API_KEY, TOKEN, INTENT_KEY], "a secret");
     let output = env.edge.output();
-    for secret in [sim::DEFAULT_SECRET, sim::DEFAULT_API_KEY, TOKEN, INTENT_KEY] {
-        assert!(
-            !output.contains(secret),
-            "the Worker logged a secret ({secret})"
-        );
-    }
     assert!(
         output.contains("\"request_id\""),
         "structured logs expected:\n{output}"
     );
 }
 
-async fn health(env: &Env) {
+async fn health(env: &Stack) {
     let answer = env.edge_get("/healthz", &[]).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["config"], "ok", "{}", answer.text);
@@ -392,7 +71,7 @@ async fn health(env: &Env) {
     );
 }
 
-async fn intents_mint_and_auth(env: &Env) {
+async fn intents_mint_and_auth(env: &Stack) {
     let bearer = format!("Bearer {TOKEN}");
     let answer = env
         .edge_post(
@@ -472,7 +151,7 @@ async fn intents_mint_and_auth(env: &Env) {
     }
 }
 
-async fn intents_refused_at_create(env: &Env) {
+async fn intents_refused_at_create(env: &Stack) {
     let expired = offline_intent("e2e-expired", "5.00", now_secs() - 10, INTENT_KEY);
     env.create(&expired)
         .await
@@ -512,7 +191,7 @@ async fn intents_refused_at_create(env: &Env) {
     );
 }
 
-async fn create_and_status(env: &Env) {
+async fn create_and_status(env: &Stack) {
     let intent = env.mint("e2e-create", "12.34").await;
     let answer = env.create(&intent).await;
     assert_eq!(answer.status, 201, "{}", answer.text);
@@ -538,14 +217,7 @@ async fn create_and_status(env: &Env) {
     assert_eq!(client_secret.len(), 43);
 
     // The simulator saw a correctly signed request carrying our notify_url.
-    let sim_order = env
-        .send(
-            reqwest::Method::GET,
-            &env.sim.url("/_sim/orders/e2e-create"),
-            &[],
-            None,
-        )
-        .await;
+    let sim_order = env.sim_get("/_sim/orders/e2e-create").await;
     assert_eq!(sim_order.status, 200, "{}", sim_order.text);
     assert!(
         sim_order.text.contains("/v1/trustpay/callback"),
@@ -593,7 +265,7 @@ async fn create_and_status(env: &Env) {
     );
 }
 
-async fn create_idempotent(env: &Env) {
+async fn create_idempotent(env: &Stack) {
     let intent = env.mint("e2e-idem", "7.00").await;
     let first = env.create(&intent).await;
     assert_eq!(first.status, 201, "{}", first.text);
@@ -631,7 +303,7 @@ async fn create_idempotent(env: &Env) {
     );
 }
 
-async fn create_concurrent_duplicate(env: &Env) {
+async fn create_concurrent_duplicate(env: &Stack) {
     let intent = env.mint("e2e-concurrent", "9.00").await;
     env.sim_post(
         "/_sim/faults/requests",
@@ -657,7 +329,7 @@ async fn create_concurrent_duplicate(env: &Env) {
     );
 }
 
-async fn create_retries_after_gateway_failures(env: &Env) {
+async fn create_retries_after_gateway_failures(env: &Stack) {
     let path = "/v4/payin/create/order";
     for (n, (fault, status, code)) in [
         (
@@ -726,7 +398,7 @@ async fn create_retries_after_gateway_failures(env: &Env) {
     // TrustPay created it). The edge queries the order; the v4 order query carries no pay_url,
     // so this is reported with TrustPay's code, never hidden, and the order stays stored.
     let request = CashierPayinRequest {
-        merchant_id: sim::DEFAULT_MERCHANT_ID,
+        merchant_id: MERCHANT,
         order_no: "e2e-exists".into(),
         order_amount: Amount::from_minor(300).unwrap_or(Amount::ZERO),
         currency: Currency::Usd,
@@ -734,16 +406,13 @@ async fn create_retries_after_gateway_failures(env: &Env) {
     };
     let body = request
         .fields(AmountRendering::TwoDecimals)
-        .signed_body(&secret(sim::DEFAULT_SECRET));
+        .signed_body(&secret(SECRET));
     let direct = env
         .send(
             reqwest::Method::POST,
             &env.sim.url(CashierPayinRequest::PATH),
-            &[
-                ("Content-Type", "application/json"),
-                ("X-Api-Key", sim::DEFAULT_API_KEY),
-            ],
-            Some(body),
+            &[("Content-Type", "application/json"), ("X-Api-Key", API_KEY)],
+            Some(body.into_bytes()),
         )
         .await;
     assert_eq!(direct.body["code"], 880001, "{}", direct.text);
@@ -772,7 +441,7 @@ async fn create_retries_after_gateway_failures(env: &Env) {
     assert_eq!(env.outcomes("e2e-exists", "query").await, ["accepted"]);
 }
 
-async fn create_gateway_rejection(env: &Env) {
+async fn create_gateway_rejection(env: &Stack) {
     // Above the simulator's amount rule: TrustPay's own code is passed on.
     let intent = env.mint("e2e-too-big", "999999.00").await;
     let answer = env.create(&intent).await;
@@ -789,7 +458,7 @@ async fn create_gateway_rejection(env: &Env) {
     );
 }
 
-async fn create_open_amount(env: &Env) {
+async fn create_open_amount(env: &Stack) {
     let answer = env
         .edge_post(
             "/v1/orders",
@@ -825,7 +494,7 @@ async fn create_open_amount(env: &Env) {
     both.expect(400, "bad_request", "intent and amount");
 }
 
-async fn request_hygiene(env: &Env) {
+async fn request_hygiene(env: &Stack) {
     let url = env.edge.url("/v1/orders");
     let text = env
         .send(
@@ -842,7 +511,7 @@ async fn request_hygiene(env: &Env) {
             reqwest::Method::POST,
             &url,
             &[("Content-Type", "application/json")],
-            Some(big),
+            Some(big.into_bytes()),
         )
         .await;
     answer.expect(413, "body_too_large", "70 KiB");
@@ -870,7 +539,7 @@ async fn request_hygiene(env: &Env) {
         .expect(405, "method_not_allowed", "GET orders");
 }
 
-async fn cors(env: &Env) {
+async fn cors(env: &Stack) {
     let preflight = |origin: &'static str| async move {
         env.send(
             reqwest::Method::OPTIONS,
@@ -898,10 +567,10 @@ async fn cors(env: &Env) {
             .is_some_and(|h| h.contains("X-Client-Secret"))
     );
     assert_eq!(allowed.header("vary"), Some("Origin"));
-    let second = preflight("http://other-shop.test").await;
+    let second = preflight(OTHER_ORIGIN).await;
     assert_eq!(
         second.header("access-control-allow-origin"),
-        Some("http://other-shop.test")
+        Some(OTHER_ORIGIN)
     );
     let denied = preflight("http://evil.test").await;
     denied.expect(403, "origin_not_allowed", "preflight from a foreign origin");
@@ -946,7 +615,7 @@ async fn cors(env: &Env) {
     assert!(intents.header("access-control-allow-origin").is_none());
 }
 
-async fn callback_paid_via_simulator(env: &Env) {
+async fn callback_paid_via_simulator(env: &Stack) {
     let secret = env.new_order("e2e-paid", "20.00").await;
     env.sim_post("/_sim/orders/e2e-paid/pay", json!({})).await;
     env.wait_state("e2e-paid", "paid").await;
@@ -963,18 +632,11 @@ async fn callback_paid_via_simulator(env: &Env) {
     );
     assert_eq!(env.outcomes("e2e-paid", "callback").await, ["accepted"]);
     // The simulator's delivery got 200 `{}`.
-    let log = env
-        .send(
-            reqwest::Method::GET,
-            &env.sim.url("/_sim/callbacks?order_no=e2e-paid"),
-            &[],
-            None,
-        )
-        .await;
+    let log = env.sim_get("/_sim/callbacks?order_no=e2e-paid").await;
     assert!(log.text.contains("200"), "{}", log.text);
 }
 
-async fn callback_duplicate(env: &Env) {
+async fn callback_duplicate(env: &Stack) {
     env.new_order("e2e-dup", "6.00").await;
     env.sim_post(
         "/_sim/faults/callbacks",
@@ -983,10 +645,11 @@ async fn callback_duplicate(env: &Env) {
     .await;
     env.sim_post("/_sim/orders/e2e-dup/pay", json!({})).await;
     env.wait_state("e2e-dup", "paid").await;
-    let both = eventually(Duration::from_secs(5), || async {
-        env.outcomes("e2e-dup", "callback").await.len() >= 2
+    let both = eventually(Duration::from_secs(5), POLL, || async {
+        (env.outcomes("e2e-dup", "callback").await.len() >= 2).then_some(())
     })
-    .await;
+    .await
+    .is_some();
     assert!(both, "{:?}", env.outcomes("e2e-dup", "callback").await);
     // The two deliveries may race: whichever wins the conditional update is `accepted`.
     let mut outcomes = env.outcomes("e2e-dup", "callback").await;
@@ -994,8 +657,8 @@ async fn callback_duplicate(env: &Env) {
     assert_eq!(outcomes, ["accepted", "duplicate"]);
     // A duplicate posted directly is acknowledged the same way: 200 `{}`.
     let body = signed_callback(
-        &callback_body("e2e-dup", sim::DEFAULT_MERCHANT_ID, "6.00", 5),
-        sim::DEFAULT_SECRET,
+        &callback_body("e2e-dup", MERCHANT, "6.00", 5, "e2e"),
+        SECRET,
     );
     let again = env.callback(body).await;
     assert_eq!(
@@ -1008,17 +671,17 @@ async fn callback_duplicate(env: &Env) {
     );
 }
 
-async fn callback_forged_unknown_mismatch(env: &Env) {
+async fn callback_forged_unknown_mismatch(env: &Stack) {
     let client_secret = env.new_order("e2e-forged", "15.00").await;
-    let merchant = sim::DEFAULT_MERCHANT_ID;
+    let merchant = MERCHANT;
     let forged = signed_callback(
-        &callback_body("e2e-forged", merchant, "15.00", 5),
+        &callback_body("e2e-forged", merchant, "15.00", 5, "e2e"),
         "not-the-secret",
     );
     env.callback(forged)
         .await
         .expect(401, "callback_bad_signature", "forged");
-    let unsigned = callback_body("e2e-forged", merchant, "15.00", 5);
+    let unsigned = callback_body("e2e-forged", merchant, "15.00", 5, "e2e");
     env.callback(unsigned)
         .await
         .expect(401, "callback_unsigned", "unsigned");
@@ -1026,22 +689,22 @@ async fn callback_forged_unknown_mismatch(env: &Env) {
         .await
         .expect(400, "callback_malformed", "malformed");
     let unknown = signed_callback(
-        &callback_body("e2e-never-created", merchant, "15.00", 5),
-        sim::DEFAULT_SECRET,
+        &callback_body("e2e-never-created", merchant, "15.00", 5, "e2e"),
+        SECRET,
     );
     env.callback(unknown)
         .await
         .expect(404, "callback_unknown_order", "unknown order");
     let amount = signed_callback(
-        &callback_body("e2e-forged", merchant, "1.00", 5),
-        sim::DEFAULT_SECRET,
+        &callback_body("e2e-forged", merchant, "1.00", 5, "e2e"),
+        SECRET,
     );
     env.callback(amount)
         .await
         .expect(409, "callback_order_mismatch", "amount mismatch");
     let other_merchant = signed_callback(
-        &callback_body("e2e-forged", merchant + 1, "15.00", 5),
-        sim::DEFAULT_SECRET,
+        &callback_body("e2e-forged", merchant + 1, "15.00", 5, "e2e"),
+        SECRET,
     );
     env.callback(other_merchant)
         .await
@@ -1060,12 +723,12 @@ async fn callback_forged_unknown_mismatch(env: &Env) {
     );
 }
 
-async fn callback_reordered_crafted(env: &Env) {
+async fn callback_reordered_crafted(env: &Stack) {
     env.new_order("e2e-reorder", "11.00").await;
     let send = |status: i64| {
         env.callback(signed_callback(
-            &callback_body("e2e-reorder", sim::DEFAULT_MERCHANT_ID, "11.00", status),
-            sim::DEFAULT_SECRET,
+            &callback_body("e2e-reorder", MERCHANT, "11.00", status, "e2e"),
+            SECRET,
         ))
     };
     // Settled arrives before paid, then a stale pending: both acknowledged, neither applied.
@@ -1090,8 +753,8 @@ async fn callback_reordered_crafted(env: &Env) {
     env.new_order("e2e-late", "11.00").await;
     let late = |status: i64| {
         env.callback(signed_callback(
-            &callback_body("e2e-late", sim::DEFAULT_MERCHANT_ID, "11.00", status),
-            sim::DEFAULT_SECRET,
+            &callback_body("e2e-late", MERCHANT, "11.00", status, "e2e"),
+            SECRET,
         ))
     };
     assert_eq!(late(3).await.status, 200);
@@ -1108,12 +771,12 @@ async fn callback_reordered_crafted(env: &Env) {
     );
 }
 
-async fn callback_concurrent(env: &Env) {
+async fn callback_concurrent(env: &Stack) {
     // Six deliveries of the same paid callback at once: exactly one wins the conditional update.
     env.new_order("e2e-race", "13.00").await;
     let body = signed_callback(
-        &callback_body("e2e-race", sim::DEFAULT_MERCHANT_ID, "13.00", 5),
-        sim::DEFAULT_SECRET,
+        &callback_body("e2e-race", MERCHANT, "13.00", 5, "e2e"),
+        SECRET,
     );
     let send = || env.callback(body.clone());
     let (a, b, c, d, e, f) = tokio::join!(send(), send(), send(), send(), send(), send());
@@ -1137,7 +800,7 @@ async fn callback_concurrent(env: &Env) {
     );
 }
 
-async fn callback_reordered_via_simulator_refund(env: &Env) {
+async fn callback_reordered_via_simulator_refund(env: &Stack) {
     env.new_order("e2e-sim-reorder", "30.00").await;
     env.sim_post("/_sim/orders/e2e-sim-reorder/pay", json!({}))
         .await;
@@ -1172,10 +835,11 @@ async fn callback_reordered_via_simulator_refund(env: &Env) {
         released.text
     );
     env.wait_state("e2e-sim-reorder", "refunded").await;
-    let settled = eventually(Duration::from_secs(5), || async {
-        env.outcomes("e2e-sim-reorder", "callback").await.len() >= 3
+    let settled = eventually(Duration::from_secs(5), POLL, || async {
+        (env.outcomes("e2e-sim-reorder", "callback").await.len() >= 3).then_some(())
     })
-    .await;
+    .await
+    .is_some();
     assert!(settled);
     assert_eq!(
         env.outcomes("e2e-sim-reorder", "callback").await,
@@ -1183,7 +847,7 @@ async fn callback_reordered_via_simulator_refund(env: &Env) {
     );
 }
 
-async fn status_refresh_from_query(env: &Env) {
+async fn status_refresh_from_query(env: &Stack) {
     let secret = env.new_order("e2e-refresh", "8.00").await;
     // The paid callback never arrives; the status route asks TrustPay instead.
     env.sim_post(
@@ -1218,7 +882,7 @@ async fn status_refresh_from_query(env: &Env) {
     );
 }
 
-async fn refunds(env: &Env) {
+async fn refunds(env: &Stack) {
     let bearer = format!("Bearer {TOKEN}");
     let auth = [("Authorization", bearer.as_str())];
     env.new_order("e2e-refund", "40.00").await;
@@ -1280,7 +944,7 @@ async fn refunds(env: &Env) {
     );
 }
 
-async fn balance_and_fees(env: &Env) {
+async fn balance_and_fees(env: &Stack) {
     let bearer = format!("Bearer {TOKEN}");
     let auth = [("Authorization", bearer.as_str())];
     let balance = env.edge_get("/v1/admin/balance?currency=USD", &auth).await;
@@ -1320,7 +984,7 @@ async fn balance_and_fees(env: &Env) {
         .expect(502, "gateway_error", "fees garbage");
 }
 
-async fn admin_auth(env: &Env) {
+async fn admin_auth(env: &Stack) {
     for (method, path) in [
         (reqwest::Method::GET, "/v1/admin/balance?currency=USD"),
         (reqwest::Method::GET, "/v1/admin/fees"),
@@ -1353,15 +1017,9 @@ async fn admin_auth(env: &Env) {
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-e2e`"]
 async fn edge_misconfigured() {
     let http = client();
-    let base = edge_vars("http://127.0.0.1:9");
-    let missing: Vec<_> = base
-        .iter()
-        .filter(|(k, _)| *k != "TRUSTPAY_SECRET")
-        .cloned()
-        .collect();
-    let mut malformed = base.clone();
-    malformed.retain(|(k, _)| *k != "OPEN_AMOUNT");
-    malformed.push(("OPEN_AMOUNT", "USD:50-1".to_owned()));
+    let base = test_vars("http://127.0.0.1:9");
+    let missing = base.clone().unset("TRUSTPAY_SECRET");
+    let malformed = base.set("OPEN_AMOUNT", "USD:50-1");
     let (a, b) = tokio::join!(start_edge(missing), start_edge(malformed));
     for (edge, variable) in [(&a, "TRUSTPAY_SECRET"), (&b, "OPEN_AMOUNT")] {
         let health = http
@@ -1395,14 +1053,15 @@ async fn edge_misconfigured() {
         }
         // wrangler forwards the Worker's console asynchronously.
         let needle = format!("\"variable\":\"{variable}\"");
-        let named = eventually(Duration::from_secs(5), || async {
-            edge.output().contains(&needle)
+        let named = eventually(Duration::from_secs(5), POLL, || async {
+            edge.output().contains(&needle).then_some(())
         })
-        .await;
+        .await
+        .is_some();
         let output = edge.output();
         assert!(named, "the log names {variable}:\n{output}");
         assert!(
-            !output.contains(sim::DEFAULT_API_KEY) && !output.contains(TOKEN),
+            !output.contains(API_KEY) && !output.contains(TOKEN),
             "no secret in the log"
         );
     }

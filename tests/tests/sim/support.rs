@@ -1,12 +1,11 @@
 //! Shared helpers of the simulator tests: a signing API client, a callback listener that
 //! verifies every body with `checkout_core::callback::verify_callback`, and bounded polling.
-#![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,58 +27,53 @@ use tests::sim::{
 };
 
 /// How long any polling waits before failing the test.
-pub const DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Starts a simulator (quiet) with `config`.
-pub async fn start(config: SimConfig) -> (SimHandle, Api) {
+pub(crate) async fn start(config: SimConfig) -> (SimHandle, Api) {
     let (_, sim) = serve(config).await.expect("the simulator starts");
     let api = Api::new(&sim);
     (sim, api)
 }
 
 /// Starts a simulator with [`SimConfig::for_tests`].
-pub async fn start_default() -> (SimHandle, Api) {
+pub(crate) async fn start_default() -> (SimHandle, Api) {
     start(SimConfig::for_tests()).await
 }
 
 /// The development secret.
-pub fn secret() -> Secret {
+pub(crate) fn secret() -> Secret {
     Secret::new(DEFAULT_SECRET).expect("non-empty")
 }
 
 /// An amount from cents.
-pub fn amount(minor: i64) -> Amount {
+pub(crate) fn amount(minor: i64) -> Amount {
     Amount::from_minor(minor).expect("non-negative")
 }
 
 /// Polls `check` every 10 ms until it returns `Some`, failing after [`DEADLINE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn until<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tests::wait::eventually(DEADLINE, Duration::from_millis(10), check)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
 
 /// A client of the simulator: signs like the edge does, with `checkout-core`.
 #[derive(Debug, Clone)]
-pub struct Api {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub api_key: String,
-    pub secret: Secret,
-    pub rendering: AmountRendering,
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) api_key: String,
+    pub(crate) secret: Secret,
+    pub(crate) rendering: AmountRendering,
 }
 
 impl Api {
-    pub fn new(sim: &SimHandle) -> Self {
+    pub(crate) fn new(sim: &SimHandle) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .no_proxy()
@@ -93,7 +87,7 @@ impl Api {
     }
 
     /// POSTs `body` to `path` with the given key (`None`: no header) and content type.
-    pub async fn post_raw(
+    pub(crate) async fn post_raw(
         &self,
         path: &str,
         body: String,
@@ -113,7 +107,7 @@ impl Api {
     }
 
     /// POSTs an already built body with the right key and content type.
-    pub async fn post_body(&self, path: &str, body: String) -> (u16, String) {
+    pub(crate) async fn post_body(&self, path: &str, body: String) -> (u16, String) {
         self.post_raw(
             path,
             body,
@@ -124,14 +118,14 @@ impl Api {
     }
 
     /// Signs `fields` and POSTs them; returns the parsed envelope.
-    pub async fn send_fields(&self, path: &str, fields: SignFields) -> Envelope<Value> {
+    pub(crate) async fn send_fields(&self, path: &str, fields: SignFields) -> Envelope<Value> {
         let (_, text) = self.post_body(path, fields.signed_body(&self.secret)).await;
         serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{path} answered a non-envelope ({e}): {text}"))
     }
 
     /// Sends a typed request, signed in this client's rendering.
-    pub async fn send<R: TrustPayRequest>(&self, req: &R) -> Envelope<R::Data> {
+    pub(crate) async fn send<R: TrustPayRequest>(&self, req: &R) -> Envelope<R::Data> {
         let body = req.fields(self.rendering).signed_body(&self.secret);
         let (_, text) = self.post_body(R::PATH, body).await;
         serde_json::from_str(&text)
@@ -139,13 +133,18 @@ impl Api {
     }
 
     /// Creates a USD order and asserts success.
-    pub async fn create(&self, order_no: &str, minor: i64, notify_url: &str) -> CashierPayinData {
+    pub(crate) async fn create(
+        &self,
+        order_no: &str,
+        minor: i64,
+        notify_url: &str,
+    ) -> CashierPayinData {
         self.create_in(order_no, minor, Currency::Usd, notify_url)
             .await
     }
 
     /// Creates an order and asserts success.
-    pub async fn create_in(
+    pub(crate) async fn create_in(
         &self,
         order_no: &str,
         minor: i64,
@@ -170,7 +169,7 @@ impl Api {
     }
 
     /// Queries an order and asserts success.
-    pub async fn query(&self, order_no: &str) -> OrderQueryData {
+    pub(crate) async fn query(&self, order_no: &str) -> OrderQueryData {
         let env = self
             .send(&OrderQueryRequest {
                 order_no: order_no.to_owned(),
@@ -186,8 +185,8 @@ impl Api {
     }
 
     /// Waits until the order query shows `status`.
-    pub async fn wait_status(&self, order_no: &str, status: OrderStatus) -> OrderQueryData {
-        eventually(
+    pub(crate) async fn wait_status(&self, order_no: &str, status: OrderStatus) -> OrderQueryData {
+        until(
             &format!("{order_no} to reach status {}", status.code()),
             || async {
                 let data = self.query(order_no).await;
@@ -198,7 +197,7 @@ impl Api {
     }
 
     /// POSTs JSON to the control API; returns the HTTP status and JSON answer.
-    pub async fn control(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn control(&self, path: &str, body: Value) -> (u16, Value) {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -215,14 +214,14 @@ impl Api {
     }
 
     /// POSTs to the control API and asserts HTTP 200.
-    pub async fn control_ok(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn control_ok(&self, path: &str, body: Value) -> Value {
         let (status, value) = self.control(path, body).await;
         assert_eq!(status, 200, "{path}: {value}");
         value
     }
 
     /// GETs JSON from the simulator.
-    pub async fn get_json(&self, path: &str) -> Value {
+    pub(crate) async fn get_json(&self, path: &str) -> Value {
         let text = self
             .http
             .get(format!("{}{path}", self.base))
@@ -236,7 +235,7 @@ impl Api {
     }
 
     /// The request log entries for `path`.
-    pub async fn requests(&self, path: &str) -> Vec<Value> {
+    pub(crate) async fn requests(&self, path: &str) -> Vec<Value> {
         self.get_json(&format!("/_sim/requests?path={path}"))
             .await
             .as_array()
@@ -245,7 +244,7 @@ impl Api {
     }
 
     /// The callback log entries of `order_no`.
-    pub async fn callback_log(&self, order_no: &str) -> Vec<Value> {
+    pub(crate) async fn callback_log(&self, order_no: &str) -> Vec<Value> {
         self.get_json(&format!("/_sim/callbacks?order_no={order_no}"))
             .await
             .as_array()
@@ -256,7 +255,7 @@ impl Api {
 
 /// How the listener answers.
 #[derive(Debug, Clone, Copy)]
-pub enum Respond {
+pub(crate) enum Respond {
     /// 200 `{}` to everything.
     Ok,
     /// 500 to the first `n` callbacks, then 200.
@@ -269,14 +268,14 @@ pub enum Respond {
 
 /// One received callback.
 #[derive(Debug, Clone)]
-pub struct Received {
-    pub body: String,
-    pub verified: Result<VerifiedCallback, CallbackError>,
+pub(crate) struct Received {
+    pub(crate) body: String,
+    pub(crate) verified: Result<VerifiedCallback, CallbackError>,
 }
 
 impl Received {
     /// The verified callback; panics with the body if it did not verify.
-    pub fn callback(&self) -> &checkout_core::wire::Callback {
+    pub(crate) fn callback(&self) -> &checkout_core::wire::Callback {
         match &self.verified {
             Ok(v) => &v.callback,
             Err(e) => panic!("callback did not verify ({e}): {}", self.body),
@@ -284,7 +283,7 @@ impl Received {
     }
 
     /// The body's JSON keys, sorted.
-    pub fn keys(&self) -> Vec<String> {
+    pub(crate) fn keys(&self) -> Vec<String> {
         let value: Value = serde_json::from_str(&self.body).expect("JSON body");
         let mut keys: Vec<String> = value.as_object().expect("object").keys().cloned().collect();
         keys.sort();
@@ -302,13 +301,13 @@ struct ListenerState {
 
 /// A merchant callback endpoint on 127.0.0.1:0 that records and verifies every body.
 #[derive(Debug, Clone)]
-pub struct Listener {
-    pub addr: SocketAddr,
+pub(crate) struct Listener {
+    pub(crate) addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Listener {
-    pub async fn start(respond: Respond) -> Self {
+    pub(crate) async fn start(respond: Respond) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let state = ListenerState {
             secret: secret(),
@@ -328,17 +327,17 @@ impl Listener {
     }
 
     /// The `notify_url` to give the simulator.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/callback", self.addr)
     }
 
     /// Everything received so far.
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().expect("not poisoned").clone()
     }
 
     /// The received callbacks of one order.
-    pub fn for_order(&self, order_no: &str) -> Vec<Received> {
+    pub(crate) fn for_order(&self, order_no: &str) -> Vec<Received> {
         self.received()
             .into_iter()
             .filter(|r| r.callback().order_no == order_no)
@@ -346,8 +345,8 @@ impl Listener {
     }
 
     /// Waits until `n` callbacks of `order_no` arrived; returns them in arrival order.
-    pub async fn wait_for(&self, order_no: &str, n: usize) -> Vec<Received> {
-        eventually(&format!("{n} callback(s) for {order_no}"), || async {
+    pub(crate) async fn wait_for(&self, order_no: &str, n: usize) -> Vec<Received> {
+        until(&format!("{n} callback(s) for {order_no}"), || async {
             let got = self.for_order(order_no);
             (got.len() >= n).then_some(got)
         })

@@ -4,17 +4,14 @@
 //! event, client-secret or refund row was written and no order changed (refused callbacks
 //! write exactly their one refusal event, by design). Ends with the secret-leak scan.
 //!
-//! `#[ignore]`d like the other e2e suites: `cargo xtask test edge-build edge-hardening`.
-
-mod hardening;
+//! Stage `edge-hardening`.
 
 use std::time::Instant;
 
-use hardening::{
-    Env, INTENT_KEY, ORIGIN, SECRET, TOKEN, now_secs, offline_intent, raw_intent, sign_of,
-    with_sign,
-};
 use serde_json::{Value, json};
+use tests::forge::{now_secs, with_sign};
+
+use crate::support::{INTENT_KEY, ORIGIN, SECRET, Stack, TOKEN, offline_intent, sign_of};
 
 /// The table file, relative to the `tests` package.
 const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/bad_inputs.json");
@@ -150,8 +147,20 @@ fn callback(spec: &Value) -> Vec<u8> {
     body.into_bytes()
 }
 
+/// An intent over an arbitrary payload JSON text, MAC'd with `key` (valid MAC, any content).
+fn raw_intent(payload: &str, key: &str) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signed = format!("v1.{}", b64.encode(payload));
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
 /// Everything D1 holds that a refused request must not touch.
-fn snapshot(env: &Env) -> Value {
+fn snapshot(env: &Stack) -> Value {
     let rows = env
         .edge
         .d1_query(
@@ -167,7 +176,7 @@ fn snapshot(env: &Env) -> Value {
     rows[0].clone()
 }
 
-async fn setup(env: &Env) -> Fixture {
+async fn setup(env: &Stack) -> Fixture {
     let pending_secret = env.new_order("bad-fixture-pending", "10.00").await;
     env.new_order("bad-fixture-paid", "20.00").await;
     env.sim_post("/_sim/orders/bad-fixture-paid/pay", json!({}))
@@ -176,7 +185,7 @@ async fn setup(env: &Env) -> Fixture {
     Fixture { pending_secret }
 }
 
-async fn run_row(env: &Env, fx: &Fixture, row: &Value) -> Result<(), String> {
+async fn run_row(env: &Stack, fx: &Fixture, row: &Value) -> Result<(), String> {
     let name = row["name"].as_str().unwrap_or("?");
     let method = row["method"].as_str().unwrap_or("GET");
     let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
@@ -275,7 +284,7 @@ async fn edge_bad_input_table() {
     let rows = table["rows"].as_array().cloned().unwrap_or_default();
     assert!(rows.len() >= 60, "the table has only {} rows", rows.len());
 
-    let env = hardening::start(&[]).await;
+    let env = Stack::start(|vars| vars).await;
     let fx = setup(&env).await;
     eprintln!(
         "worker + fixtures ready in {} ms",

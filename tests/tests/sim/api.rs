@@ -1,8 +1,7 @@
 //! The simulator's request checks: credentials, sign, amount rendering, body shape, business
 //! rules, and the request log.
 
-mod common;
-
+use crate::support::{amount, start, start_default};
 use checkout_core::codes::ErrorCode;
 use checkout_core::money::{AmountRendering, Currency};
 use checkout_core::sign::{SignFields, SignOptions};
@@ -10,7 +9,6 @@ use checkout_core::wire::{
     BalanceRequest, CashierPayinRequest, Envelope, FeeOverviewRequest, OrderQueryRequest,
     TrustPayRequest, paths,
 };
-use common::{amount, start, start_default};
 use serde_json::Value;
 use tests::sim::{DEFAULT_API_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SECRET, SimConfig};
 

@@ -1,0 +1,24 @@
+//! The edge Worker end to end: `trustpay-sim` in-process + the built Worker under `wrangler
+//! dev` (real workerd, local D1 and Queues), over loopback HTTP. One module per suite, each one
+//! `#[ignore]`d test that starts its own [`support::Stack`] (they use different Worker
+//! variables), so a plain `cargo test` stays native and fast. The Worker must be built first.
+//!
+//! `cargo xtask test` runs each suite as its own stage:
+//!
+//! | stage | filter |
+//! | --- | --- |
+//! | `edge-e2e` | `e2e::` |
+//! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults::` (one at a time) |
+//! | `edge-merchant` | `merchant::` |
+//! | `edge-live` | `live::` |
+//!
+//! By hand: `cargo test -p tests --test edge -- e2e:: --include-ignored`.
+
+mod support;
+
+mod bad_inputs;
+mod callback_attacks;
+mod e2e;
+mod live;
+mod merchant;
+mod upstream_faults;
