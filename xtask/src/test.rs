@@ -56,22 +56,22 @@ const STAGES: &[Stage] = &[
     },
     Stage {
         name: "edge-e2e",
-        what: "cargo test -p tests --test edge_e2e -- --include-ignored (trustpay-sim + wrangler dev)",
+        what: "cargo test -p tests --test edge -- e2e:: --include-ignored (trustpay-sim + wrangler dev)",
         run: edge_e2e,
     },
     Stage {
         name: "edge-hardening",
-        what: "cargo test -p tests --test edge_bad_inputs --test edge_callback_attacks --test edge_upstream_faults -- --include-ignored",
+        what: "cargo test -p tests --test edge -- bad_inputs:: callback_attacks:: upstream_faults:: --include-ignored --test-threads=1",
         run: edge_hardening,
     },
     Stage {
         name: "edge-merchant",
-        what: "cargo test -p tests --test edge_merchant -- --include-ignored (notifications via local Queues, risk hook, client results)",
+        what: "cargo test -p tests --test edge -- merchant:: --include-ignored (notifications via local Queues, risk hook, client results)",
         run: edge_merchant,
     },
     Stage {
         name: "edge-live",
-        what: "cargo test -p tests --test edge_live -- --include-ignored (reconciliation cron via wrangler dev --test-scheduled; live order events)",
+        what: "cargo test -p tests --test edge -- live:: --include-ignored (reconciliation cron via wrangler dev --test-scheduled; live order events)",
         run: edge_live,
     },
     Stage {
@@ -134,8 +134,9 @@ fn edge_e2e(env: &Env) -> Result<()> {
         "-p",
         "tests",
         "--test",
-        "edge_e2e",
+        "edge",
         "--",
+        "e2e::",
         "--include-ignored",
     ]))
 }
@@ -148,13 +149,14 @@ fn edge_hardening(env: &Env) -> Result<()> {
         "-p",
         "tests",
         "--test",
-        "edge_bad_inputs",
-        "--test",
-        "edge_callback_attacks",
-        "--test",
-        "edge_upstream_faults",
+        "edge",
         "--",
+        "bad_inputs::",
+        "callback_attacks::",
+        "upstream_faults::",
         "--include-ignored",
+        // One Worker at a time, as when they were three test binaries.
+        "--test-threads=1",
     ]))
 }
 
@@ -166,8 +168,9 @@ fn edge_merchant(env: &Env) -> Result<()> {
         "-p",
         "tests",
         "--test",
-        "edge_merchant",
+        "edge",
         "--",
+        "merchant::",
         "--include-ignored",
     ]))
 }
@@ -180,8 +183,9 @@ fn edge_live(env: &Env) -> Result<()> {
         "-p",
         "tests",
         "--test",
-        "edge_live",
+        "edge",
         "--",
+        "live::",
         "--include-ignored",
     ]))
 }
