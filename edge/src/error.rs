@@ -79,6 +79,13 @@ pub enum EdgeError {
     /// A refund our own checks refuse (state, amount); the reason is logged.
     #[error("refund not allowed: {0}")]
     RefundNotAllowed(&'static str),
+    /// A partial refund with neither `Idempotency-Key` nor `merchant_refund_no`.
+    #[error("idempotency key required")]
+    IdempotencyKeyRequired,
+    /// TrustPay holds a different order under this order number (880012 on the first
+    /// attempt): the order can't be paid.
+    #[error("order number taken at TrustPay")]
+    OrderNumberTaken,
     /// TrustPay failed or refused.
     #[error("gateway: {0}")]
     Gateway(#[from] GatewayError),
@@ -118,6 +125,8 @@ impl EdgeError {
             EdgeError::CallbackUnknownOrder => ApiErrorCode::CallbackUnknownOrder,
             EdgeError::CallbackMismatch(_) => ApiErrorCode::CallbackOrderMismatch,
             EdgeError::RefundNotAllowed(_) => ApiErrorCode::RefundNotAllowed,
+            EdgeError::IdempotencyKeyRequired => ApiErrorCode::IdempotencyKeyRequired,
+            EdgeError::OrderNumberTaken => ApiErrorCode::OrderNumberTaken,
             EdgeError::Gateway(e) => e.code(),
             EdgeError::Misconfigured(_) => ApiErrorCode::Misconfigured,
             EdgeError::Storage(_) | EdgeError::Internal(_) => ApiErrorCode::Internal,

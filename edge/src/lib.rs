@@ -30,11 +30,14 @@
 
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod gateway;
 pub mod log;
 
 #[cfg(target_arch = "wasm32")]
 pub mod cors;
+#[cfg(target_arch = "wasm32")]
+pub mod ctx;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
 #[cfg(target_arch = "wasm32")]
@@ -49,6 +52,8 @@ pub mod routes;
 pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod transition;
+#[cfg(target_arch = "wasm32")]
+pub mod view;
 
 /// The edge's version, as reported by `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -58,11 +63,12 @@ mod entry {
     use worker::{Context, Date, Env, Method, Request, Response, event};
 
     use crate::cors;
+    use crate::ctx::Ctx;
     use crate::error::EdgeError;
     use crate::http::{self, REQUEST_ID_HEADER};
     use crate::live;
     use crate::log::Log;
-    use crate::routes::{Ctx, admin, callback, health, intents, orders, risk};
+    use crate::routes::{admin, callback, health, intents, orders, risk};
 
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {

@@ -29,10 +29,9 @@ use std::cell::RefCell;
 use std::pin::pin;
 use std::time::Duration;
 
-use checkout_core::contract::OrderView;
 use checkout_core::events_token;
 use checkout_core::order_no::OrderNo;
-use checkout_core::state;
+use checkout_core::state::OrderState;
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures_util::StreamExt as _;
 use futures_util::future::{Either, select};
@@ -42,10 +41,10 @@ use worker::{
     State, durable_object,
 };
 
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
-use crate::routes::Ctx;
-use crate::routes::orders::{result_token, view};
-use crate::store::Store;
+use crate::store::{OrderRow, Store};
+use crate::view::shopper_view;
 
 /// The Durable Object namespace binding.
 pub const BINDING: &str = "ORDER_EVENTS";
@@ -64,20 +63,14 @@ struct Snapshot {
     heartbeat_ms: u64,
 }
 
-fn snapshot(
-    ctx: &Ctx,
-    row: &crate::store::OrderRow,
-    heartbeat_ms: u64,
-) -> Result<Snapshot, EdgeError> {
-    let config = ctx.config()?;
-    let mut order: OrderView = view(row)?;
-    order.result_token = result_token(config, &order, ctx.now_secs());
+fn snapshot(ctx: &Ctx, row: &OrderRow, heartbeat_ms: u64) -> Result<Snapshot, EdgeError> {
+    let order = shopper_view(ctx, row)?;
     let data = serde_json::to_string(&order)
         .map_err(|e| EdgeError::Storage(format!("order view: {e}")))?;
     Ok(Snapshot {
         seq: row.status_seq,
         data,
-        is_final: state::is_final(order.status),
+        is_final: OrderState::parse(&order.state).is_final(),
         heartbeat_ms,
     })
 }

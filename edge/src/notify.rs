@@ -31,18 +31,17 @@ use worker::{
 };
 
 use crate::config::WebhookConfig;
+use crate::ctx::Ctx;
+use crate::event::{Outcome, Source};
 use crate::http;
 use crate::log::Log;
-use crate::routes::Ctx;
-use crate::routes::orders::view;
 use crate::store::{NewEvent, OrderRow, Store};
+use crate::view::view;
 
 /// The producer binding.
 pub const QUEUE_BINDING: &str = "MERCHANT_WEBHOOKS";
 /// Queue names end with this for the dead-letter queue.
 pub const DEAD_LETTER_SUFFIX: &str = "-dlq";
-/// The event source.
-pub const SOURCE: &str = "webhook";
 
 /// One queued notification.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +60,7 @@ pub struct Notification {
 async fn record(
     store: &Store,
     order_no: &str,
-    outcome: &str,
+    outcome: Outcome,
     status: Option<i64>,
     detail: String,
     now: i64,
@@ -69,7 +68,7 @@ async fn record(
 ) {
     let event = NewEvent {
         order_no: Some(order_no),
-        source: SOURCE,
+        source: Source::Webhook,
         outcome,
         status_from: None,
         status_to: status,
@@ -118,7 +117,7 @@ pub async fn enqueue(ctx: &Ctx, store: &Store, order_no: &str, seq: i64, now: i6
             record(
                 store,
                 order_no,
-                "enqueued",
+                Outcome::Enqueued,
                 status,
                 format!("{id} {}", notification.kind),
                 now,
@@ -134,7 +133,7 @@ pub async fn enqueue(ctx: &Ctx, store: &Store, order_no: &str, seq: i64, now: i6
             record(
                 store,
                 order_no,
-                "enqueue_failed",
+                Outcome::EnqueueFailed,
                 status,
                 format!("{id} {}", notification.kind),
                 now,
@@ -206,7 +205,7 @@ pub async fn consume(
         let attempts = store
             .count_events(
                 &note.order_no,
-                SOURCE,
+                Source::Webhook,
                 Some(&format!("{} attempt=", note.id)),
             )
             .await
@@ -215,7 +214,7 @@ pub async fn consume(
             record(
                 &store,
                 &note.order_no,
-                "dead_lettered",
+                Outcome::DeadLettered,
                 None,
                 format!("{} after {attempts} attempts", note.id),
                 now,
@@ -243,7 +242,7 @@ pub async fn consume(
             record(
                 &store,
                 &note.order_no,
-                "dropped",
+                Outcome::Dropped,
                 None,
                 format!("{} MERCHANT_WEBHOOK_URL unset", note.id),
                 now,
@@ -276,7 +275,7 @@ pub async fn consume(
             record(
                 &store,
                 &note.order_no,
-                "delivered",
+                Outcome::Delivered,
                 None,
                 detail,
                 now,
@@ -288,7 +287,7 @@ pub async fn consume(
             record(
                 &store,
                 &note.order_no,
-                "failed",
+                Outcome::Failed,
                 None,
                 detail,
                 now,

@@ -1,7 +1,7 @@
 //! Reconciliation of missed callbacks: the cron trigger (`[triggers] crons` in wrangler.toml).
 //!
 //! Each run asks TrustPay (`/v4/query/order`, [`crate::gateway`]) about at most
-//! `RECONCILE_BATCH` pending orders whose last change and last query are older than
+//! `RECONCILE_BATCH` pending or refunding orders whose last change and last query are older than
 //! `RECONCILE_MIN_AGE_SECONDS`, least recently queried first (so a backlog larger than one
 //! batch rotates instead of starving). Every order is claimed with the same conditional
 //! `last_query_at` update as the status route's refresh, so overlapping runs and refreshes
@@ -14,15 +14,13 @@ use checkout_core::codes::OrderStatus;
 use checkout_core::wire::OrderQueryRequest;
 use worker::{Env, ScheduleContext, ScheduledEvent, event};
 
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
+use crate::event::Source;
 use crate::gateway::Gateway;
 use crate::http;
 use crate::log::Log;
-use crate::routes::Ctx;
 use crate::transition::{self, Incoming};
-
-/// The event source of the cron's transitions.
-pub const SOURCE: &str = "reconcile";
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -74,17 +72,17 @@ pub async fn run(ctx: &Ctx) -> Result<Summary, EdgeError> {
             }
         };
         summary.queried += 1;
-        let Some(status) = data.status else { continue };
-        let incoming = Incoming {
-            status,
-            paid: data.paid_amount,
-            refund: data.refund_amount,
-            fee: data.fee,
-            detail: data.reason.filter(|r| !r.is_empty()),
+        let Some(incoming) = Incoming::from_query(&data) else {
+            continue;
         };
+        if !transition::query_is_ours(ctx, &store, &row, &data, Source::Reconcile).await? {
+            continue;
+        }
+        let status = incoming.status;
         let order_no = row.order_no.clone();
-        let outcome = transition::apply(ctx, &store, row, &incoming, SOURCE, now).await?;
-        if matches!(outcome, "accepted" | "late_payment") && status != OrderStatus::Pending {
+        let applied =
+            transition::apply(ctx, &store, row, &incoming, Source::Reconcile, now).await?;
+        if applied.changed && status != OrderStatus::Pending {
             summary.changed += 1;
             ctx.log.info(
                 "reconciled",

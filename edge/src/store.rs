@@ -1,9 +1,10 @@
 //! D1 storage of orders, client-secret hashes, refunds and the order event log.
 //!
-//! Every state change is one conditional statement (`... WHERE order_no = ? AND status = ?`,
-//! `INSERT ... ON CONFLICT DO NOTHING`), and the caller learns from the changed-row count
-//! whether it won. Two concurrent callbacks or creates can therefore never both win.
-//! Schema: `migrations/0001_init.sql`, `migrations/0002_merchant_integrations.sql`.
+//! Every state change is one conditional statement (`... WHERE order_no = ? AND status_seq = ?`,
+//! `INSERT ... ON CONFLICT DO NOTHING`, a refund reserved by `INSERT ... SELECT ... WHERE` the
+//! amount is still available), and the caller learns from the changed-row count whether it
+//! won. Two concurrent callbacks, creates or refunds can therefore never both win.
+//! Schema: `migrations/*.sql`.
 
 use checkout_core::codes::OrderStatus;
 use checkout_core::money::{Amount, Currency};
@@ -12,6 +13,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::EdgeError;
+use crate::event::{Outcome, Source};
 
 /// An order row.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,9 +48,15 @@ pub struct OrderRow {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
-    /// Number of status changes so far (`migrations/0002`).
+    /// Number of status changes so far: the row's version for conditional updates.
     #[serde(default)]
     pub status_seq: i64,
+    /// Refunds TrustPay listed in the message the refund position came from.
+    #[serde(default)]
+    pub refund_count: Option<i64>,
+    /// Why creating the order at TrustPay can never succeed (`order_number_taken`).
+    #[serde(default)]
+    pub create_refused: Option<String>,
 }
 
 impl OrderRow {
@@ -104,15 +112,56 @@ pub struct RefundRow {
     pub created_at: i64,
 }
 
+/// A refund to reserve ([`Store::reserve_refund`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewRefund<'a> {
+    /// Our refund number.
+    pub merchant_refund_no: &'a str,
+    /// The order.
+    pub order_no: &'a str,
+    /// Amount.
+    pub amount: Amount,
+    /// Reason given.
+    pub reason: &'a str,
+    /// The request's `Idempotency-Key`, if it had one.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// A stored refund as a retry needs it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoredRefund {
+    /// Our refund number.
+    pub merchant_refund_no: String,
+    /// The order.
+    pub order_no: String,
+    /// Amount, minor units.
+    pub amount_minor: i64,
+    /// The key of the request that reserved it.
+    pub idempotency_key: Option<String>,
+    /// The answer that request got (`None` while it is still running, or after a timeout).
+    pub answer: Option<String>,
+}
+
+/// What [`Store::reserve_refund`] did.
+#[derive(Debug, Clone)]
+pub enum Reserved {
+    /// The refund is reserved: send it to TrustPay.
+    Reserved,
+    /// A refund with this number exists already (a retry, or a reused number).
+    Exists(StoredRefund),
+    /// The order can't give this much back (or doesn't exist).
+    Exceeds,
+}
+
 /// A new event.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
     /// The order, when known.
     pub order_no: Option<&'a str>,
     /// Source.
-    pub source: &'a str,
+    pub source: Source,
     /// Outcome.
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     /// Status before.
     pub status_from: Option<i64>,
     /// Status after / carried.
@@ -124,10 +173,12 @@ pub struct NewEvent<'a> {
 /// A status change with the amounts it brings.
 #[derive(Debug, Clone, Copy)]
 pub struct StatusChange {
-    /// The status the row must still have.
-    pub from: i64,
+    /// The `status_seq` the row must still have (nobody changed it since it was read).
+    pub seq: i64,
     /// The new status.
     pub to: i64,
+    /// Refunds listed, if reported.
+    pub refund_count: Option<i64>,
     /// Paid amount, if reported.
     pub paid_minor: Option<i64>,
     /// Refunded total, if reported.
@@ -296,37 +347,9 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.secret_hash).collect())
     }
 
-    /// Applies a status change if the row still has `change.from`. `false`: someone else
-    /// changed it first (re-read and decide again).
-    pub async fn change_status(
-        &self,
-        order_no: &str,
-        change: StatusChange,
-        now: i64,
-    ) -> Result<bool, EdgeError> {
-        let n = self
-            .changes(
-                "change status",
-                "UPDATE orders SET status = ?3, paid_amount_minor = COALESCE(?4, paid_amount_minor), \
-                 refund_amount_minor = COALESCE(?5, refund_amount_minor), fee_minor = COALESCE(?6, fee_minor), \
-                 late_payment = MAX(late_payment, ?7), updated_at = ?8 WHERE order_no = ?1 AND status = ?2",
-                &[
-                    text(order_no),
-                    num(change.from),
-                    num(change.to),
-                    opt_num(change.paid_minor),
-                    opt_num(change.refund_minor),
-                    opt_num(change.fee_minor),
-                    num(i64::from(change.late_payment)),
-                    num(now),
-                ],
-            )
-            .await?;
-        Ok(n == 1)
-    }
-
-    /// [`Store::change_status`] that also numbers the change: `Some(seq)` (the order's new
-    /// `status_seq`) when it won, `None` when someone else changed the row first.
+    /// Applies a status change if the row is still at `change.seq`: `Some(seq)` (the order's
+    /// new `status_seq`) when it won, `None` when someone else changed the row first (re-read
+    /// and decide again).
     pub async fn change_status_numbered(
         &self,
         order_no: &str,
@@ -341,17 +364,19 @@ impl Store {
             .stmt(
                 "UPDATE orders SET status = ?3, paid_amount_minor = COALESCE(?4, paid_amount_minor), \
                  refund_amount_minor = COALESCE(?5, refund_amount_minor), fee_minor = COALESCE(?6, fee_minor), \
-                 late_payment = MAX(late_payment, ?7), updated_at = ?8, status_seq = status_seq + 1 \
-                 WHERE order_no = ?1 AND status = ?2 RETURNING status_seq",
+                 late_payment = MAX(late_payment, ?7), updated_at = ?8, status_seq = status_seq + 1, \
+                 refund_count = COALESCE(?9, refund_count) \
+                 WHERE order_no = ?1 AND status_seq = ?2 RETURNING status_seq",
                 &[
                     text(order_no),
-                    num(change.from),
+                    num(change.seq),
                     num(change.to),
                     opt_num(change.paid_minor),
                     opt_num(change.refund_minor),
                     opt_num(change.fee_minor),
                     num(i64::from(change.late_payment)),
                     num(now),
+                    opt_num(change.refund_count),
                 ],
             )?
             .first::<Seq>(None)
@@ -377,7 +402,7 @@ impl Store {
     pub async fn count_events(
         &self,
         order_no: &str,
-        source: &str,
+        source: Source,
         detail_prefix: Option<&str>,
     ) -> Result<i64, EdgeError> {
         #[derive(Deserialize)]
@@ -388,7 +413,11 @@ impl Store {
             .stmt(
                 "SELECT COUNT(*) AS n FROM order_events WHERE order_no = ?1 AND source = ?2 \
                  AND (?3 IS NULL OR substr(detail, 1, length(?3)) = ?3)",
-                &[text(order_no), text(source), opt_text(detail_prefix)],
+                &[
+                    text(order_no),
+                    text(source.as_str()),
+                    opt_text(detail_prefix),
+                ],
             )?
             .first::<Count>(None)
             .await
@@ -396,8 +425,9 @@ impl Store {
         Ok(row.map_or(0, |r| r.n))
     }
 
-    /// Pending orders with a pay page whose last change and last TrustPay query are both at
-    /// or before `older_than` (ms), least recently queried first, at most `limit`: the
+    /// Pending and refunding orders with a pay page whose last change and last TrustPay query
+    /// are both at or before `older_than` (ms), least recently queried first, at most
+    /// `limit`: the
     /// reconciliation cron's work list. Each is still claimed ([`Store::claim_query`]) before
     /// it is queried, so overlapping runs and status refreshes never query one order twice.
     pub async fn reconcile_candidates(
@@ -406,7 +436,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<OrderRow>, EdgeError> {
         self.stmt(
-            "SELECT * FROM orders WHERE status = 1 AND pay_url IS NOT NULL AND updated_at <= ?1 \
+            "SELECT * FROM orders WHERE status IN (1, 9) AND pay_url IS NOT NULL AND updated_at <= ?1 \
              AND (last_query_at IS NULL OR last_query_at <= ?1) \
              ORDER BY COALESCE(last_query_at, 0), updated_at LIMIT ?2",
             &[num(older_than), num(i64::from(limit))],
@@ -443,8 +473,8 @@ impl Store {
             &[
                 opt_text(event.order_no),
                 num(now),
-                text(event.source),
-                text(event.outcome),
+                text(event.source.as_str()),
+                text(event.outcome.as_str()),
                 opt_num(event.status_from),
                 opt_num(event.status_to),
                 opt_text(event.detail.as_deref()),
@@ -464,23 +494,86 @@ impl Store {
         result.results().map_err(db_err("read events"))
     }
 
-    /// Records a refund request. `false` when the refund number exists already.
-    pub async fn insert_refund(
+    /// Reserves a refund of `amount` atomically: the row is inserted only if the order can
+    /// still give that much back (its paid amount, or its amount when TrustPay reported none,
+    /// minus the larger of TrustPay's refunded total and every refund reserved so far). One
+    /// statement, so two concurrent refunds can't both pass the check.
+    pub async fn reserve_refund(
         &self,
-        merchant_refund_no: &str,
-        order_no: &str,
-        amount: Amount,
-        reason: &str,
+        refund: NewRefund<'_>,
         now: i64,
-    ) -> Result<bool, EdgeError> {
+    ) -> Result<Reserved, EdgeError> {
         let n = self
             .changes(
-                "insert refund",
-                "INSERT INTO refunds (merchant_refund_no, order_no, amount_minor, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                &[text(merchant_refund_no), text(order_no), num(amount.minor()), text(reason), num(now)],
+                "reserve refund",
+                "INSERT INTO refunds (merchant_refund_no, order_no, amount_minor, reason, created_at, idempotency_key) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 FROM orders o WHERE o.order_no = ?2 \
+                 AND COALESCE(o.paid_amount_minor, o.amount_minor) - MAX(COALESCE(o.refund_amount_minor, 0), \
+                     (SELECT COALESCE(SUM(r.amount_minor), 0) FROM refunds r WHERE r.order_no = ?2)) >= ?3 \
+                 ON CONFLICT DO NOTHING",
+                &[
+                    text(refund.merchant_refund_no),
+                    text(refund.order_no),
+                    num(refund.amount.minor()),
+                    text(refund.reason),
+                    num(now),
+                    opt_text(refund.idempotency_key),
+                ],
             )
             .await?;
-        Ok(n == 1)
+        if n == 1 {
+            return Ok(Reserved::Reserved);
+        }
+        Ok(match self.refund(refund.merchant_refund_no).await? {
+            Some(existing) => Reserved::Exists(existing),
+            None => Reserved::Exceeds,
+        })
+    }
+
+    /// One refund by its number.
+    pub async fn refund(
+        &self,
+        merchant_refund_no: &str,
+    ) -> Result<Option<StoredRefund>, EdgeError> {
+        self.stmt(
+            "SELECT merchant_refund_no, order_no, amount_minor, idempotency_key, answer FROM refunds WHERE merchant_refund_no = ?1",
+            &[text(merchant_refund_no)],
+        )?
+        .first::<StoredRefund>(None)
+        .await
+        .map_err(db_err("select refund"))
+    }
+
+    /// Stores the answer a refund request got, for retries with the same key.
+    pub async fn set_refund_answer(
+        &self,
+        merchant_refund_no: &str,
+        answer: &str,
+    ) -> Result<(), EdgeError> {
+        self.changes(
+            "refund answer",
+            "UPDATE refunds SET answer = ?2 WHERE merchant_refund_no = ?1",
+            &[text(merchant_refund_no), text(answer)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Marks an order TrustPay will never create for us (`why`, e.g. `order_number_taken`):
+    /// later creates answer that at once, and nothing about it is ever applied.
+    pub async fn refuse_creation(
+        &self,
+        order_no: &str,
+        why: &str,
+        now: i64,
+    ) -> Result<(), EdgeError> {
+        self.changes(
+            "refuse creation",
+            "UPDATE orders SET create_refused = ?2, creating_until = 0, updated_at = ?3 WHERE order_no = ?1 AND pay_url IS NULL",
+            &[text(order_no), text(why), num(now)],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Stores TrustPay's answer to a refund.

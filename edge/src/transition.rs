@@ -1,21 +1,28 @@
 //! Applying a status TrustPay reported (callback or order query) to a stored order.
 //!
-//! The decision is core's [`checkout_core::state::apply`]; this module makes it stick with a
-//! conditional update, re-reading and deciding again when a concurrent writer got there
-//! first, and appends exactly one event describing the outcome.
+//! The decision is core's [`state::apply_progress`] (refund-aware); this module makes it stick
+//! with a conditional update on the row's version (`status_seq`), re-reading and deciding
+//! again when a concurrent writer got there first, and appends exactly one event describing
+//! the outcome. Callers check first that the message is about *our* order (core's
+//! `check_order`); an order TrustPay refused to create for us is never changed here.
 
+use checkout_core::callback::{ExpectedOrder, QueryMatch, VerifiedCallback};
 use checkout_core::codes::OrderStatus;
 use checkout_core::money::Amount;
-use checkout_core::state::{self, Transition};
+use checkout_core::state::{self, OrderState, PaidAmount, Progress, Transition};
+use checkout_core::wire::OrderQueryData;
 
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
+use crate::event::{Outcome, Source};
 use crate::live;
 use crate::notify;
-use crate::routes::Ctx;
 use crate::store::{NewEvent, OrderRow, StatusChange, Store};
 
 /// How many times a lost race is retried before giving up (the sender retries later).
 const MAX_ATTEMPTS: usize = 4;
+/// Longest TrustPay `reason` text kept in an event.
+const MAX_REASON_CHARS: usize = 100;
 
 /// A reported status and the amounts that came with it.
 #[derive(Debug, Clone)]
@@ -26,64 +33,144 @@ pub struct Incoming {
     pub paid: Option<Amount>,
     /// Refunded total.
     pub refund: Option<Amount>,
+    /// Number of refunds listed (`merchant_refund_no[]`), when the message lists them.
+    pub refund_count: Option<usize>,
     /// Fee.
     pub fee: Option<Amount>,
     /// Short text for the event (e.g. TrustPay's `reason`).
     pub detail: Option<String>,
 }
 
-/// The event outcome name of a transition.
-pub fn outcome_name(t: Transition) -> &'static str {
-    match t {
-        Transition::Advance(_) => "accepted",
-        Transition::LatePayment(_) => "late_payment",
-        Transition::Same => "duplicate",
-        Transition::Stale => "stale",
-        Transition::Conflict => "conflict",
-        Transition::Unrecognized => "unrecognized",
-    }
-}
-
-/// Core's refund-aware rule ([`state::apply_progress`]), ordered by the refunded total: a
-/// late `refunding` (9) of a refund that a `partially refunded` (8) already completed must not
-/// move the order back. The callbacks' `refund_amount` is the running total of the order's
-/// refunds (each > 0), so it orders refunds exactly as their count does. Without both totals
-/// this is the plain status rule.
-fn decide(current: OrderStatus, stored_refund: Option<i64>, incoming: &Incoming) -> Transition {
-    match (stored_refund, incoming.refund) {
-        (Some(stored), Some(reported)) => {
-            let progress = |status, minor: i64| state::Progress {
-                status,
-                refunds: usize::try_from(minor).unwrap_or(0),
-            };
-            state::apply_progress(
-                progress(current, stored),
-                progress(incoming.status, reported.minor()),
-            )
+impl Incoming {
+    /// What a verified callback reports.
+    pub fn from_callback(verified: &VerifiedCallback) -> Self {
+        let callback = &verified.callback;
+        Incoming {
+            status: callback.status,
+            paid: nonzero(callback.paid_amount),
+            refund: callback.refund_amount,
+            refund_count: callback.merchant_refund_no.as_ref().map(Vec::len),
+            fee: callback.fee,
+            detail: Some(format!(
+                "reason={}; sign={:?}",
+                truncate(&callback.reason, MAX_REASON_CHARS),
+                verified.matched
+            )),
         }
-        _ => state::apply(current, incoming.status),
+    }
+
+    /// What an order query answer reports; `None` when it carries no status.
+    pub fn from_query(data: &OrderQueryData) -> Option<Self> {
+        Some(Incoming {
+            status: data.status?,
+            paid: nonzero(data.paid_amount),
+            refund: data.refund_amount,
+            refund_count: None,
+            fee: data.fee,
+            detail: data
+                .reason
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .map(|r| truncate(r, MAX_REASON_CHARS)),
+        })
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            status: self.status,
+            refunds: self.refund_count,
+            refunded: self.refund.map_or(0, Amount::minor),
+        }
     }
 }
 
-/// Applies `incoming` to `row` and logs the event under `source`. Returns the outcome name.
-/// A change that won is then pushed to the order's live-events object ([`live::notify`]) and
-/// queued as a merchant notification ([`notify::enqueue`]).
+/// What [`apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The event outcome recorded.
+    pub outcome: Outcome,
+    /// Whether the stored status changed.
+    pub changed: bool,
+}
+
+fn stored_progress(row: &OrderRow) -> Progress {
+    Progress {
+        status: row.status(),
+        refunds: row.refund_count.and_then(|n| usize::try_from(n).ok()),
+        refunded: row.refund_amount_minor.unwrap_or(0),
+    }
+}
+
+/// The outcome to record for a decision that changed the status: core's paid rule decides
+/// whether a payment counts (short: `underpaid`; over: `overpaid`, still paid).
+fn change_outcome(row: &OrderRow, transition: Transition, incoming: &Incoming) -> Outcome {
+    let Ok(amount) = row.amount() else {
+        return Outcome::of_transition(transition);
+    };
+    let Some(next) = transition.new_status() else {
+        return Outcome::of_transition(transition);
+    };
+    let paid = incoming
+        .paid
+        .or_else(|| row.paid_amount_minor.and_then(Amount::from_minor));
+    match (
+        OrderState::of(next, amount, paid),
+        PaidAmount::compare(amount, paid),
+    ) {
+        (OrderState::Underpaid, _) => Outcome::Underpaid,
+        (OrderState::Paid | OrderState::Settled, PaidAmount::Over { .. }) => Outcome::Overpaid,
+        (
+            OrderState::Pending
+            | OrderState::Paid
+            | OrderState::Settled
+            | OrderState::Failed
+            | OrderState::Expired
+            | OrderState::Refunding
+            | OrderState::PartiallyRefunded
+            | OrderState::Refunded
+            | OrderState::Unknown,
+            PaidAmount::Full | PaidAmount::Short { .. } | PaidAmount::Over { .. },
+        ) => Outcome::of_transition(transition),
+    }
+}
+
+/// Applies `incoming` to `row` and logs the event under `source`. A change that won is then
+/// pushed to the order's live-events object ([`live::notify`]) and queued as a merchant
+/// notification ([`notify::enqueue`]).
 pub async fn apply(
     ctx: &Ctx,
     store: &Store,
     mut row: OrderRow,
     incoming: &Incoming,
-    source: &str,
+    source: Source,
     now: i64,
-) -> Result<&'static str, EdgeError> {
+) -> Result<Applied, EdgeError> {
+    if row.create_refused.is_some() {
+        // TrustPay holds someone else's order under this number: nothing it says about that
+        // order is about ours.
+        let event = NewEvent {
+            order_no: Some(&row.order_no),
+            source,
+            outcome: Outcome::OrderNumberTaken,
+            status_from: Some(row.status),
+            status_to: Some(incoming.status.code()),
+            detail: incoming.detail.clone(),
+        };
+        store.append_event(event, now).await?;
+        return Ok(Applied {
+            outcome: Outcome::OrderNumberTaken,
+            changed: false,
+        });
+    }
     for _ in 0..MAX_ATTEMPTS {
         let current = row.status();
-        let transition = decide(current, row.refund_amount_minor, incoming);
+        let transition = state::apply_progress(stored_progress(&row), incoming.progress());
         let mut changed = None;
         if let Some(next) = transition.new_status() {
             let change = StatusChange {
-                from: current.code(),
+                seq: row.status_seq,
                 to: next.code(),
+                refund_count: incoming.refund_count.and_then(|n| i64::try_from(n).ok()),
                 paid_minor: incoming.paid.map(Amount::minor),
                 refund_minor: incoming.refund.map(Amount::minor),
                 fee_minor: incoming.fee.map(Amount::minor),
@@ -101,7 +188,7 @@ pub async fn apply(
             };
             changed = Some(seq);
         }
-        let outcome = outcome_name(transition);
+        let outcome = change_outcome(&row, transition, incoming);
         let event = NewEvent {
             order_no: Some(&row.order_no),
             source,
@@ -115,10 +202,59 @@ pub async fn apply(
             live::notify(ctx, store, &row.order_no, seq).await;
             notify::enqueue(ctx, store, &row.order_no, seq, now).await;
         }
-        return Ok(outcome);
+        return Ok(Applied {
+            outcome,
+            changed: changed.is_some(),
+        });
     }
     Err(EdgeError::Storage(format!(
         "order {}: lost {MAX_ATTEMPTS} update races",
         row.order_no
     )))
+}
+
+/// Whether an order query answer is about our order (every field it carries matches); a
+/// mismatch is recorded as an event and changes nothing.
+pub async fn query_is_ours(
+    ctx: &Ctx,
+    store: &Store,
+    row: &OrderRow,
+    data: &OrderQueryData,
+    source: Source,
+) -> Result<bool, EdgeError> {
+    let expected = ExpectedOrder {
+        merchant_id: row.merchant_id,
+        amount: row.amount()?,
+        currency: row.currency()?,
+    };
+    let Err(mismatch) = data.check_order(&expected, QueryMatch::PresentFields) else {
+        return Ok(true);
+    };
+    ctx.log.warn(
+        "query_mismatch",
+        &[
+            ("order_no", row.order_no.as_str().into()),
+            ("detail", mismatch.to_string().into()),
+        ],
+    );
+    let event = NewEvent {
+        order_no: Some(&row.order_no),
+        source,
+        outcome: Outcome::Mismatch,
+        status_from: Some(row.status),
+        status_to: data.status.map(OrderStatus::code),
+        detail: Some(mismatch.to_string()),
+    };
+    store.append_event(event, ctx.now_ms).await?;
+    Ok(false)
+}
+
+/// TrustPay drops zero amounts from what it signs ("zero is empty"); a paid amount of 0 (an
+/// unpaid order's query answer) says nothing about a payment.
+fn nonzero(amount: Option<Amount>) -> Option<Amount> {
+    amount.filter(|a| !a.is_zero())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }

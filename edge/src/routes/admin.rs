@@ -1,21 +1,35 @@
 //! Merchant routes (Bearer `MERCHANT_API_TOKEN`): refunds, balance, fees, and one order with
 //! its event log.
+//!
+//! Refunds are reserved before TrustPay is called, in one conditional statement that checks
+//! what is left to refund, so concurrent refunds can't together exceed the payment. Each is
+//! idempotent on its refund number: `merchant_refund_no`, or one derived from the request's
+//! `Idempotency-Key` header (required for a partial refund without a number; a full refund
+//! without either derives its number from the order). A retry with the same number and amount
+//! gets the first answer again (`Idempotent-Replayed: true`), never a second refund.
 
-use checkout_core::codes::OrderStatus;
 use checkout_core::money::{Amount, Currency, MoneyError};
 use checkout_core::order_no::OrderNo;
+use checkout_core::state::OrderState;
 use checkout_core::wire::{BalanceRequest, FeeOverviewRequest, RefundRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 use worker::{Request, Response};
 
-use super::Ctx;
-use super::orders::view;
 use crate::config::Config;
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
+use crate::event::{Outcome, Source};
 use crate::gateway::{Gateway, GatewayError};
 use crate::http;
-use crate::store::{EventRow, NewEvent, RefundRow};
+use crate::store::{EventRow, NewEvent, NewRefund, OrderRow, RefundRow, Reserved};
+use crate::view::{self, view};
+
+/// The idempotency header (the usual convention).
+const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 /// Longest refund reason accepted.
 const MAX_REASON_CHARS: usize = 200;
@@ -53,6 +67,7 @@ struct RefundAnswer {
 /// Requests a (partial) refund of a paid order: 201.
 pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
     let config = authorized(&req, ctx)?;
+    let key = idempotency_key(&req)?;
     let body: RefundBody = http::read_json(&mut req).await?;
     let order_no = OrderNo::parse(&body.order_no)?;
     if body.refund_amount.is_zero() {
@@ -64,48 +79,79 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             "reason must be 1..={MAX_REASON_CHARS} characters"
         )));
     }
-    let refund_no = match body.merchant_refund_no {
-        Some(text) => OrderNo::parse(&text)?,
-        None => OrderNo::parse(&format!("rf_{}", hex::encode(http::random::<12>()?)))?,
-    };
 
     let store = ctx.store()?;
     let row = store
         .order(order_no.as_str())
         .await?
         .ok_or(EdgeError::OrderNotFound)?;
-    if !matches!(
-        row.status(),
-        OrderStatus::Paid | OrderStatus::Settled | OrderStatus::PartiallyRefunded
-    ) {
-        return Err(EdgeError::RefundNotAllowed("the order is not paid"));
+    match view::order_state(&row)? {
+        // Underpaid: what did arrive may be given back.
+        OrderState::Paid
+        | OrderState::Settled
+        | OrderState::PartiallyRefunded
+        | OrderState::Underpaid => {}
+        OrderState::Pending
+        | OrderState::Failed
+        | OrderState::Expired
+        | OrderState::Refunding
+        | OrderState::Refunded
+        | OrderState::Unknown => {
+            return Err(EdgeError::RefundNotAllowed("the order is not paid"));
+        }
     }
-    let requested: i64 = store
-        .refunds(order_no.as_str())
-        .await?
-        .iter()
-        .map(|r| r.amount_minor)
-        .sum();
-    let refunded = row.refund_amount_minor.unwrap_or(0).max(requested);
-    if row.amount_minor - refunded < body.refund_amount.minor() {
-        return Err(EdgeError::RefundNotAllowed(
-            "the amount exceeds what is left to refund",
-        ));
-    }
+    let refund_no = match (body.merchant_refund_no, key.as_deref()) {
+        (Some(text), _) => OrderNo::parse(&text)?,
+        (None, Some(key)) => derived_refund_no(order_no.as_str(), key)?,
+        (None, None) => {
+            let reserved: i64 = store
+                .refunds(order_no.as_str())
+                .await?
+                .iter()
+                .map(|r| r.amount_minor)
+                .sum();
+            if body.refund_amount.minor() != refundable(&row, reserved) {
+                return Err(EdgeError::IdempotencyKeyRequired);
+            }
+            derived_refund_no(order_no.as_str(), "full refund")?
+        }
+    };
     let now = ctx.now_ms;
-    if !store
-        .insert_refund(
-            refund_no.as_str(),
-            order_no.as_str(),
-            body.refund_amount,
-            reason,
-            now,
-        )
-        .await?
-    {
-        return Err(EdgeError::RefundNotAllowed(
-            "the refund number is used already",
-        ));
+    let reservation = NewRefund {
+        merchant_refund_no: refund_no.as_str(),
+        order_no: order_no.as_str(),
+        amount: body.refund_amount,
+        reason,
+        idempotency_key: key.as_deref(),
+    };
+    match store.reserve_refund(reservation, now).await? {
+        Reserved::Reserved => {}
+        Reserved::Exists(existing)
+            if existing.order_no == order_no.as_str()
+                && existing.amount_minor == body.refund_amount.minor() =>
+        {
+            return match existing.answer {
+                Some(answer) => {
+                    let mut response = http::raw_json(201, answer.into_bytes())?;
+                    http::set_header(&mut response, "Idempotent-Replayed", "true");
+                    Ok(response)
+                }
+                // The first request is still running, or timed out at TrustPay.
+                None => Err(EdgeError::RefundNotAllowed(
+                    "this refund is already in progress",
+                )),
+            };
+        }
+        Reserved::Exists(_) => {
+            return Err(EdgeError::RefundNotAllowed(
+                "the refund number is used already",
+            ));
+        }
+        Reserved::Exceeds => {
+            return Err(EdgeError::RefundNotAllowed(
+                "the amount exceeds what is left to refund",
+            ));
+        }
     }
 
     let request = RefundRequest {
@@ -116,15 +162,15 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     };
     let result = Gateway::new(config, &ctx.log).call(&request).await;
     let (outcome, detail) = match &result {
-        Ok(_) => ("refund_requested", refund_no.as_str().to_owned()),
+        Ok(_) => (Outcome::RefundRequested, refund_no.as_str().to_owned()),
         Err(e) => (
-            "refund_failed",
+            Outcome::RefundFailed,
             format!("{} {}", refund_no.as_str(), e.code().as_str()),
         ),
     };
     let event = NewEvent {
         order_no: Some(order_no.as_str()),
-        source: "admin",
+        source: Source::Admin,
         outcome,
         status_from: Some(row.status),
         status_to: None,
@@ -143,16 +189,16 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
                     ("merchant_refund_no", refund_no.as_str().into()),
                 ],
             );
-            http::json(
-                201,
-                &RefundAnswer {
-                    order_no: order_no.as_str().to_owned(),
-                    merchant_refund_no: refund_no.as_str().to_owned(),
-                    refund_amount: body.refund_amount,
-                    currency: row.currency()?,
-                    gateway_status: data.status,
-                },
-            )
+            let answer = serde_json::to_string(&RefundAnswer {
+                order_no: order_no.as_str().to_owned(),
+                merchant_refund_no: refund_no.as_str().to_owned(),
+                refund_amount: body.refund_amount,
+                currency: row.currency()?,
+                gateway_status: data.status,
+            })
+            .map_err(|e| EdgeError::Internal(format!("refund answer: {e}")))?;
+            store.set_refund_answer(refund_no.as_str(), &answer).await?;
+            http::raw_json(201, answer.into_bytes())
         }
         Err(e) => {
             // A refusal means no refund exists: free the number. After a timeout the refund may
@@ -163,6 +209,44 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             Err(e.into())
         }
     }
+}
+
+/// What the order can still give back: what was paid (the order amount when TrustPay
+/// reported no paid amount) minus the larger of TrustPay's refunded total and our reserved
+/// refunds. The store's reservation checks the same, atomically.
+fn refundable(row: &OrderRow, reserved: i64) -> i64 {
+    row.paid_amount_minor.unwrap_or(row.amount_minor)
+        - row.refund_amount_minor.unwrap_or(0).max(reserved)
+}
+
+/// The `Idempotency-Key` header: 1..=255 visible ASCII characters, or absent.
+fn idempotency_key(req: &Request) -> Result<Option<String>, EdgeError> {
+    let Some(key) = http::header(req, IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let valid = (1..=MAX_IDEMPOTENCY_KEY_CHARS).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(Some(key))
+    } else {
+        Err(EdgeError::BadRequest(format!(
+            "{IDEMPOTENCY_KEY_HEADER} must be 1..={MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        )))
+    }
+}
+
+/// The refund number of a request with no `merchant_refund_no`: a hash of the order and the
+/// idempotency key, so a retry names the same refund.
+fn derived_refund_no(order_no: &str, key: &str) -> Result<OrderNo, EdgeError> {
+    let digest = Sha256::new()
+        .chain_update(order_no.as_bytes())
+        .chain_update([0u8])
+        .chain_update(key.as_bytes())
+        .finalize();
+    Ok(OrderNo::parse(&format!(
+        "rf_{}",
+        hex::encode(&digest[..12])
+    ))?)
 }
 
 /// `GET /v1/admin/balance?currency=USD`.
@@ -202,6 +286,9 @@ pub async fn fees(req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
 struct AdminOrder {
     #[serde(flatten)]
     view: checkout_core::contract::OrderView,
+    /// Flags a merchant must act on (`underpaid`, `overpaid`, `late_payment`,
+    /// `order_number_taken`), empty when there are none.
+    state_detail: Vec<&'static str>,
     pay_url: Option<String>,
     platform_order_no: Option<String>,
     fee: Option<Amount>,
@@ -223,6 +310,7 @@ pub async fn order(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response, 
         .ok_or(EdgeError::OrderNotFound)?;
     let answer = AdminOrder {
         view: view(&row)?,
+        state_detail: state_detail(&row)?,
         pay_url: row.pay_url.clone(),
         platform_order_no: row.platform_order_no.clone(),
         fee: row.fee_minor.and_then(Amount::from_minor),
@@ -233,4 +321,28 @@ pub async fn order(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response, 
         events: store.events(order_no.as_str()).await?,
     };
     http::json(200, &answer)
+}
+
+/// The flags of the admin view.
+fn state_detail(row: &OrderRow) -> Result<Vec<&'static str>, EdgeError> {
+    use checkout_core::state::PaidAmount;
+    let mut flags = Vec::new();
+    let state = view::order_state(row)?;
+    let paid = PaidAmount::compare(
+        row.amount()?,
+        row.paid_amount_minor.and_then(Amount::from_minor),
+    );
+    if state == OrderState::Underpaid {
+        flags.push("underpaid");
+    }
+    if state.is_paid() && matches!(paid, PaidAmount::Over { .. }) {
+        flags.push("overpaid");
+    }
+    if row.late_payment != 0 {
+        flags.push("late_payment");
+    }
+    if row.create_refused.is_some() {
+        flags.push("order_number_taken");
+    }
+    Ok(flags)
 }

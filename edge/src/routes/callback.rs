@@ -1,21 +1,23 @@
 //! `POST /v1/trustpay/callback`: TrustPay's payment notifications.
 //!
 //! The raw body is read first and verified by core (every allowed rendering); only then is it
-//! trusted. The order must exist and match `merchant_id` and `order_amount`; the transition
-//! is core's state machine, applied with a conditional update. Every callback, refused ones
+//! trusted. The order must exist, and the callback must be a pay-in (`type` 0) matching its
+//! `merchant_id` and `order_amount` (core's `check_order`); the transition is core's state
+//! machine, applied with a conditional update. Every callback, refused ones
 //! included, is appended to `order_events`. Answers: 200 `{}` once stored (duplicates, stale
 //! and conflicting statuses too: a retry would not change anything); 401 bad or missing
 //! sign; 400 malformed; 404 unknown order; 409 mismatch. Refusals change no order.
 //! The `Content-Type` is not checked: the signature decides, and refusing a correctly signed
 //! callback over a header would only make TrustPay retry it.
 
-use checkout_core::callback::verify_callback;
+use checkout_core::callback::{CallbackError, ExpectedOrder, OrderMismatch, verify_callback};
 use checkout_core::order_no::OrderNo;
 use checkout_core::wire::CALLBACK_ACK_BODY;
 use worker::{Request, Response};
 
-use super::Ctx;
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
+use crate::event::{Outcome, Source};
 use crate::http;
 use crate::store::{NewEvent, Store};
 use crate::transition::{self, Incoming};
@@ -30,11 +32,10 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
     let verified = match verify_callback(&body, &config.trustpay_secret) {
         Ok(verified) => verified,
         Err(e) => {
-            let outcome = format!("rejected_{}", e.code().trim_start_matches("callback_"));
             record_refusal(
                 &store,
                 claimed_order_no(&body).as_deref(),
-                &outcome,
+                rejected(&e),
                 None,
                 now,
             )
@@ -44,14 +45,14 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
             return Err(e.into());
         }
     };
-    let callback = verified.callback;
+    let callback = &verified.callback;
     let order_no = callback.order_no.as_str();
     let Some(row) = store.order(order_no).await? else {
         let known = OrderNo::parse(order_no).ok().map(|o| o.as_str().to_owned());
         record_refusal(
             &store,
             known.as_deref(),
-            "unknown_order",
+            Outcome::UnknownOrder,
             Some(callback.status.code()),
             now,
         )
@@ -65,11 +66,23 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
         );
         return Err(EdgeError::CallbackUnknownOrder);
     };
-    if let Err(mismatch) = callback.check_order(row.merchant_id, row.amount()?) {
+    let expected = ExpectedOrder {
+        merchant_id: row.merchant_id,
+        amount: row.amount()?,
+        currency: row.currency()?,
+    };
+    if let Err(mismatch) = callback.check_order(&expected) {
+        let outcome = match mismatch {
+            OrderMismatch::NotPayin { .. } => Outcome::NotPayin,
+            OrderMismatch::Merchant { .. }
+            | OrderMismatch::Amount { .. }
+            | OrderMismatch::Currency { .. }
+            | OrderMismatch::Missing(_) => Outcome::Mismatch,
+        };
         let event = NewEvent {
             order_no: Some(order_no),
-            source: "callback",
-            outcome: "mismatch",
+            source: Source::Callback,
+            outcome,
             status_from: Some(row.status),
             status_to: Some(callback.status.code()),
             detail: Some(mismatch.to_string()),
@@ -78,7 +91,7 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
         ctx.log.warn(
             "callback_refused",
             &[
-                ("reason", "mismatch".into()),
+                ("reason", outcome.as_str().into()),
                 ("order_no", order_no.into()),
                 ("detail", mismatch.to_string().into()),
             ],
@@ -86,24 +99,14 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
         return Err(mismatch.into());
     }
 
-    let incoming = Incoming {
-        status: callback.status,
-        paid: callback.paid_amount,
-        refund: callback.refund_amount,
-        fee: callback.fee,
-        detail: Some(format!(
-            "reason={}; sign={:?}",
-            truncate(&callback.reason, 100),
-            verified.matched
-        )),
-    };
-    let outcome = transition::apply(ctx, &store, row, &incoming, "callback", now).await?;
+    let incoming = Incoming::from_callback(&verified);
+    let applied = transition::apply(ctx, &store, row, &incoming, Source::Callback, now).await?;
     ctx.log.info(
         "callback_stored",
         &[
             ("order_no", order_no.into()),
             ("status", callback.status.code().into()),
-            ("outcome", outcome.into()),
+            ("outcome", applied.outcome.as_str().into()),
         ],
     );
     http::raw_json(200, CALLBACK_ACK_BODY.as_bytes().to_vec())
@@ -112,13 +115,13 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
 async fn record_refusal(
     store: &Store,
     order_no: Option<&str>,
-    outcome: &str,
+    outcome: Outcome,
     status_to: Option<i64>,
     now: i64,
 ) -> Result<(), EdgeError> {
     let event = NewEvent {
         order_no,
-        source: "callback",
+        source: Source::Callback,
         outcome,
         status_from: None,
         status_to,
@@ -134,6 +137,12 @@ fn claimed_order_no(body: &[u8]) -> Option<String> {
     OrderNo::parse(text).ok().map(|o| o.as_str().to_owned())
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+/// The event outcome of a refused callback.
+fn rejected(e: &CallbackError) -> Outcome {
+    Outcome::Rejected(match e {
+        CallbackError::Malformed(_) => "rejected_malformed",
+        CallbackError::MissingSign => "rejected_unsigned",
+        CallbackError::BadSign => "rejected_bad_signature",
+        CallbackError::InvalidField(_) => "rejected_invalid",
+    })
 }

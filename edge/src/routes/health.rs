@@ -3,7 +3,7 @@
 use serde_json::json;
 use worker::Response;
 
-use super::Ctx;
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
 use crate::http;
 

@@ -6,7 +6,7 @@ use checkout_core::money::{Currency, Money, MoneyLimits};
 use checkout_core::order_no::OrderNo;
 use worker::{Request, Response};
 
-use super::Ctx;
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
 use crate::http;
 

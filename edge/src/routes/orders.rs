@@ -6,32 +6,35 @@
 //! with a pay page it gets the same order (200); while the lease runs it gets 409
 //! `order_in_progress` and retries. When TrustPay fails transiently the lease is released
 //! and the row stays, so the next call with the same intent re-attempts the creation.
+//!
+//! TrustPay's `order_already_exists` (880012) means two different things. On the *first*
+//! attempt (this request inserted the row, so nothing of ours can have reached TrustPay) it is
+//! someone else's order: the order is marked `order_number_taken`, fails with that code, and
+//! nothing TrustPay says about that number is ever applied to it. On a *retry* of a creation
+//! we started (lease expired or released, answer lost) it is probably our own: the order is
+//! queried and adopted only if type, merchant, amount and currency are all present and equal.
 
-use checkout_core::AmountRendering;
-use checkout_core::client_result::{self, ClientResult};
+use checkout_core::callback::{ExpectedOrder, QueryMatch};
 use checkout_core::client_secret;
 use checkout_core::codes::OrderStatus;
 use checkout_core::contract::{
-    CLIENT_SECRET_HEADER, CreateOrderRequest, CreateOrderResponse, OrderView,
+    CLIENT_SECRET_HEADER, CreateOrderRequest, CreateOrderResponse, check_pay_url,
 };
 use checkout_core::intent::Intent;
-use checkout_core::money::{Amount, Currency, Money, MoneyLimits};
+use checkout_core::money::{Currency, Money, MoneyLimits};
 use checkout_core::order_no::OrderNo;
-use checkout_core::sign::SignFields;
-use checkout_core::state;
-use checkout_core::wire::{
-    CashierPayinRequest, OrderQueryRequest, TrustPayRequest, opt_number, paths,
-};
-use serde::Deserialize;
+use checkout_core::wire::{CashierPayinRequest, OrderQueryRequest};
 use worker::{Request, Response};
 
-use super::Ctx;
 use crate::config::Config;
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
+use crate::event::{Outcome, Source};
 use crate::gateway::{Gateway, GatewayError};
 use crate::http;
 use crate::store::{NewEvent, OrderRow, Store};
 use crate::transition::{self, Incoming};
+use crate::view;
 
 /// Extra time the creation lease gets beyond the gateway timeout, ms.
 const LEASE_MARGIN_MS: i64 = 5_000;
@@ -116,8 +119,8 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             .append_event(
                 NewEvent {
                     order_no: Some(order_no),
-                    source: "create",
-                    outcome: "inserted",
+                    source: Source::Create,
+                    outcome: Outcome::Inserted,
                     status_from: None,
                     status_to: Some(1),
                     detail: None,
@@ -125,7 +128,7 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
                 now,
             )
             .await?;
-        return create_at_gateway(ctx, config, &store, &wanted, secret).await;
+        return create_at_gateway(ctx, config, &store, &wanted, secret, Attempt::First).await;
     }
 
     // The order number exists: the same intent again (or a concurrent duplicate).
@@ -137,6 +140,9 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         return Err(EdgeError::Internal(format!(
             "random order number {order_no} collided"
         )));
+    }
+    if row.create_refused.is_some() {
+        return Err(EdgeError::OrderNumberTaken);
     }
     if row.amount_minor != wanted.money.amount.minor()
         || row.currency != wanted.money.currency.code()
@@ -161,8 +167,8 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         .append_event(
             NewEvent {
                 order_no: Some(order_no),
-                source: "create",
-                outcome: "retry",
+                source: Source::Create,
+                outcome: Outcome::Retry,
                 status_from: None,
                 status_to: None,
                 detail: None,
@@ -170,7 +176,16 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             now,
         )
         .await?;
-    create_at_gateway(ctx, config, &store, &wanted, secret).await
+    create_at_gateway(ctx, config, &store, &wanted, secret, Attempt::Retry).await
+}
+
+/// Whether a creation may already have reached TrustPay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// This request inserted the row: nothing of ours was ever sent.
+    First,
+    /// A creation we started before may have reached TrustPay (its answer lost).
+    Retry,
 }
 
 async fn add_secret_capped(
@@ -192,6 +207,7 @@ async fn create_at_gateway(
     store: &Store,
     wanted: &Wanted,
     secret: String,
+    attempt: Attempt,
 ) -> Result<Response, EdgeError> {
     let order_no = wanted.order_no.as_str();
     let gateway = Gateway::new(config, &ctx.log);
@@ -203,12 +219,15 @@ async fn create_at_gateway(
         notify_url: config.notify_url(),
     };
     let outcome = match gateway.call(&request).await {
-        Ok(data) => match data.pay_url.filter(|u| !u.is_empty()) {
-            Some(pay_url) => Ok((pay_url, data.platform_order_no)),
+        Ok(data) => match data.pay_page() {
+            Some(pay_url) => checked_pay_page(pay_url).map(|url| (url, data.platform_order_no)),
             None => Err(GatewayError::Garbage {
                 detail: "cashier payin answered without pay_url".into(),
             }),
         },
+        Err(e) if e.is_order_already_exists() && attempt == Attempt::First => {
+            return refuse_taken(ctx, store, order_no).await;
+        }
         Err(e) if e.is_order_already_exists() => recover_existing(ctx, &gateway, store, wanted)
             .await?
             .ok_or(e),
@@ -224,8 +243,8 @@ async fn create_at_gateway(
                 .append_event(
                     NewEvent {
                         order_no: Some(order_no),
-                        source: "create",
-                        outcome: "created",
+                        source: Source::Create,
+                        outcome: Outcome::Created,
                         status_from: None,
                         status_to: Some(1),
                         detail: None,
@@ -251,8 +270,8 @@ async fn create_at_gateway(
             store.release_creation(order_no, now).await?;
             let event = NewEvent {
                 order_no: Some(order_no),
-                source: "create",
-                outcome: "gateway_failed",
+                source: Source::Create,
+                outcome: Outcome::GatewayFailed,
                 status_from: None,
                 status_to: None,
                 detail: Some(e.code().as_str().to_owned()),
@@ -263,44 +282,43 @@ async fn create_at_gateway(
     }
 }
 
-/// The order query answer, read leniently for the one field core's type doesn't carry:
-/// `pay_url` [GUESS], which would let a create answered with 880012 recover the pay page.
-#[derive(Debug, Deserialize)]
-struct RecoveredOrder {
-    #[serde(default, with = "opt_number")]
-    order_amount: Option<Amount>,
-    #[serde(default, with = "opt_number")]
-    paid_amount: Option<Amount>,
-    #[serde(default, with = "opt_number")]
-    refund_amount: Option<Amount>,
-    #[serde(default, with = "opt_number")]
-    fee: Option<Amount>,
-    #[serde(default)]
-    status: Option<OrderStatus>,
-    #[serde(default)]
-    currency: Option<String>,
-    #[serde(default)]
-    pay_url: Option<String>,
-    #[serde(default)]
-    platform_order_no: Option<String>,
+/// A pay page we may send a shopper to ([`check_pay_url`]); anything else is an unreadable
+/// answer (the creation is retried, and the shopper never navigates there).
+fn checked_pay_page(url: &str) -> Result<String, GatewayError> {
+    check_pay_url(url)
+        .map(|()| url.to_owned())
+        .map_err(|e| GatewayError::Garbage {
+            detail: format!("pay page refused: {e}"),
+        })
 }
 
-/// [`OrderQueryRequest`] with a [`RecoveredOrder`] answer.
-struct RecoverQuery(OrderQueryRequest);
-
-impl TrustPayRequest for RecoverQuery {
-    type Data = RecoveredOrder;
-    const PATH: &'static str = paths::ORDER_QUERY;
-    fn fields(&self, rendering: AmountRendering) -> SignFields {
-        self.0.fields(rendering)
-    }
+/// 880012 on the first attempt: TrustPay holds a different order under our number. The order
+/// is marked, the shopper gets `order_number_taken`, and nothing is queried or adopted.
+async fn refuse_taken(ctx: &Ctx, store: &Store, order_no: &str) -> Result<Response, EdgeError> {
+    let now = ctx.now_ms;
+    store
+        .refuse_creation(order_no, Outcome::OrderNumberTaken.as_str(), now)
+        .await?;
+    let event = NewEvent {
+        order_no: Some(order_no),
+        source: Source::Create,
+        outcome: Outcome::OrderNumberTaken,
+        status_from: None,
+        status_to: None,
+        detail: Some("880012 on the first attempt".into()),
+    };
+    store.append_event(event, now).await?;
+    ctx.log
+        .error("order_number_taken", &[("order_no", order_no.into())]);
+    Err(EdgeError::OrderNumberTaken)
 }
 
-/// TrustPay says the order exists (880012) while we hold it without a pay page: the first
-/// attempt's answer was lost. Query it. If it is ours (same amount and currency), its status
-/// is applied through the state machine (`source = query`), and if the answer names the pay
-/// page, creation is complete. `None`: the pay page can't be recovered (the caller reports
-/// 880012); the order stays stored.
+/// TrustPay says the order exists (880012) on a retry of a creation we started: the first
+/// attempt's answer was probably lost. Query it. Only if every identifying field is present
+/// and ours (pay-in, merchant, amount, currency) is its status applied through the state
+/// machine (`source = query`), and if the answer names a pay page we accept, creation is
+/// complete. `None`: the pay page can't be recovered (the caller reports 880012); the order
+/// stays stored.
 async fn recover_existing(
     ctx: &Ctx,
     gateway: &Gateway<'_>,
@@ -308,36 +326,48 @@ async fn recover_existing(
     wanted: &Wanted,
 ) -> Result<Option<(String, Option<String>)>, EdgeError> {
     let order_no = wanted.order_no.as_str();
-    let query = RecoverQuery(OrderQueryRequest {
+    let query = OrderQueryRequest {
         order_no: order_no.to_owned(),
-    });
+    };
     let Ok(data) = gateway.call(&query).await else {
         return Ok(None);
     };
-    let same_amount = data.order_amount.is_none_or(|a| a == wanted.money.amount);
-    let same_currency = data
-        .currency
-        .as_deref()
-        .is_none_or(|c| c == wanted.money.currency.code());
-    if !(same_amount && same_currency) {
-        ctx.log
-            .error("order_number_taken", &[("order_no", order_no.into())]);
+    let Some(row) = store.order(order_no).await? else {
+        return Ok(None);
+    };
+    let expected = ExpectedOrder {
+        merchant_id: row.merchant_id,
+        amount: wanted.money.amount,
+        currency: wanted.money.currency,
+    };
+    if let Err(mismatch) = data.check_order(&expected, QueryMatch::AllFields) {
+        ctx.log.error(
+            "order_number_taken",
+            &[
+                ("order_no", order_no.into()),
+                ("detail", mismatch.to_string().into()),
+            ],
+        );
+        let event = NewEvent {
+            order_no: Some(order_no),
+            source: Source::Query,
+            outcome: Outcome::Mismatch,
+            status_from: Some(row.status),
+            status_to: data.status.map(OrderStatus::code),
+            detail: Some(format!("880012 recovery: {mismatch}")),
+        };
+        store.append_event(event, ctx.now_ms).await?;
         return Ok(None);
     }
-    if let (Some(status), Some(row)) = (data.status, store.order(order_no).await?) {
-        let incoming = Incoming {
-            status,
-            paid: data.paid_amount,
-            refund: data.refund_amount,
-            fee: data.fee,
-            detail: Some("880012 recovery".into()),
-        };
-        transition::apply(ctx, store, row, &incoming, "query", ctx.now_ms).await?;
+    if let Some(mut incoming) = Incoming::from_query(&data) {
+        incoming.detail = Some("880012 recovery".into());
+        transition::apply(ctx, store, row, &incoming, Source::Query, ctx.now_ms).await?;
     }
     Ok(data
         .pay_url
-        .filter(|u| !u.is_empty())
-        .map(|url| (url, data.platform_order_no)))
+        .as_deref()
+        .filter(|url| check_pay_url(url).is_ok())
+        .map(|url| (url.to_owned(), data.platform_order_no.clone())))
 }
 
 fn respond_created(
@@ -347,70 +377,20 @@ fn respond_created(
     pay_url: String,
     client_secret: String,
 ) -> Result<Response, EdgeError> {
-    let order_status = row.status();
+    let state = view::order_state(row)?;
     http::json(
         status,
         &CreateOrderResponse {
             order_no: row.order_no.clone(),
             pay_url,
-            status: order_status,
-            state: state::state_name(order_status).to_owned(),
+            status: row.status(),
+            state: state.as_str().to_owned(),
             amount: row.amount()?,
             currency: row.currency()?,
             client_secret,
-            events_token: events_token(ctx, row),
+            events_token: view::events_token(ctx, state, &row.order_no),
         },
     )
-}
-
-/// A fresh events token ([`checkout_core::events_token`]) for a page that just proved it
-/// knows a client secret, while the order is not final.
-pub fn events_token(ctx: &Ctx, row: &OrderRow) -> Option<String> {
-    if state::is_final(row.status()) {
-        return None;
-    }
-    let config = ctx.config().ok()?;
-    let order_no = OrderNo::parse(&row.order_no).ok()?;
-    let exp = ctx.now_secs() + checkout_core::events_token::DEFAULT_TTL_SECS;
-    Some(checkout_core::events_token::mint(
-        &order_no,
-        exp,
-        &config.intent_secret,
-    ))
-}
-
-/// The shopper-facing view of a row.
-pub fn view(row: &OrderRow) -> Result<OrderView, EdgeError> {
-    let status = row.status();
-    Ok(OrderView {
-        order_no: row.order_no.clone(),
-        status,
-        state: state::state_name(status).to_owned(),
-        amount: row.amount()?,
-        currency: row.currency()?,
-        paid_amount: row.paid_amount_minor.and_then(Amount::from_minor),
-        refund_amount: row.refund_amount_minor.and_then(Amount::from_minor),
-        updated_at: row.updated_at,
-        result_token: None,
-        events_token: None,
-    })
-}
-
-/// The signed client result of a final order (`None` while pending, or without
-/// `CLIENT_RESULT_SECRET`). Valid for [`client_result::DEFAULT_TTL_SECS`] from `now_secs`.
-pub fn result_token(config: &Config, view: &OrderView, now_secs: i64) -> Option<String> {
-    let key = config.client_result_secret.as_ref()?;
-    if !state::is_final(view.status) {
-        return None;
-    }
-    let result = ClientResult {
-        order_no: OrderNo::parse(&view.order_no).ok()?,
-        state: view.state.clone(),
-        amount: view.amount,
-        currency: view.currency,
-        exp: now_secs + client_result::DEFAULT_TTL_SECS,
-    };
-    Some(result.mint(key))
 }
 
 /// `GET /v1/orders/{order_no}` with `X-Client-Secret`.
@@ -429,10 +409,7 @@ pub async fn status(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
         return Err(EdgeError::ClientSecretInvalid);
     }
     let row = refresh_if_stale(ctx, config, &store, row).await?;
-    let mut view = view(&row)?;
-    view.result_token = result_token(config, &view, ctx.now_secs());
-    view.events_token = events_token(ctx, &row);
-    http::json(200, &view)
+    http::json(200, &view::shopper_view(ctx, &row)?)
 }
 
 /// A pending order whose last news is older than `STATUS_REFRESH_SECONDS` is queried at
@@ -460,18 +437,14 @@ pub async fn refresh_if_stale(
         .await
     {
         Ok(data) => {
-            let Some(status) = data.status else {
+            let Some(incoming) = Incoming::from_query(&data) else {
                 return Ok(row);
             };
-            let incoming = Incoming {
-                status,
-                paid: data.paid_amount,
-                refund: data.refund_amount,
-                fee: data.fee,
-                detail: data.reason.filter(|r| !r.is_empty()),
-            };
+            if !transition::query_is_ours(ctx, store, &row, &data, Source::Query).await? {
+                return Ok(row);
+            }
             let order_no = row.order_no.clone();
-            transition::apply(ctx, store, row, &incoming, "query", now).await?;
+            transition::apply(ctx, store, row, &incoming, Source::Query, now).await?;
             store
                 .order(&order_no)
                 .await?

@@ -23,13 +23,19 @@ use checkout_core::risk::{self, Decision, OrderFacts, RiskRequest};
 use futures_util::future::{Either, select};
 use worker::{Delay, Request, Response};
 
-use super::Ctx;
+use crate::ctx::Ctx;
 use crate::error::EdgeError;
+use crate::event::{Outcome, Source};
 use crate::http;
 use crate::store::{NewEvent, Store};
 
-/// The event source of risk decisions.
-pub const SOURCE: &str = "risk";
+/// The event outcome of a decision.
+fn outcome(decision: Decision) -> Outcome {
+    match decision {
+        Decision::Allow => Outcome::Allow,
+        Decision::Deny(_) => Outcome::Deny,
+    }
+}
 
 /// Handles one risk-control request.
 pub async fn decide(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
@@ -120,7 +126,9 @@ async fn decide_and_log(
     let facts = match &row {
         None => OrderFacts::Unknown,
         Some(row) => {
-            let n = store.count_events(&row.order_no, SOURCE, None).await?;
+            let n = store
+                .count_events(&row.order_no, Source::RiskControl, None)
+                .await?;
             OrderFacts::Found {
                 status: row.status(),
                 attempts_before: u32::try_from(n).unwrap_or(u32::MAX),
@@ -133,8 +141,8 @@ async fn decide_and_log(
         .append_event(
             NewEvent {
                 order_no: order_no.as_deref(),
-                source: SOURCE,
-                outcome: decision.as_str(),
+                source: Source::RiskControl,
+                outcome: outcome(decision),
                 status_from: row.as_ref().map(|r| r.status),
                 status_to: None,
                 detail: Some(detail(decision, request, None)),
@@ -168,8 +176,8 @@ fn fallback(
         let order_no = row.as_ref().map(|r| r.order_no.clone());
         let event = NewEvent {
             order_no: order_no.as_deref(),
-            source: SOURCE,
-            outcome: decision.as_str(),
+            source: Source::RiskControl,
+            outcome: outcome(decision),
             status_from: row.as_ref().map(|r| r.status),
             status_to: None,
             detail: Some(detail(decision, &request, Some(why))),
