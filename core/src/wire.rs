@@ -185,6 +185,11 @@ pub struct OrderQueryData {
     /// Creation time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
+    /// The hosted pay page. [GUESS] The v4 docs list no such field in the query answer (the
+    /// example ends early); read when present, so a create whose answer was lost can recover
+    /// its pay page. Checked like the create answer's before anyone is sent there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_url: Option<String>,
 }
 
 /// Order refund request (§Order refund).
