@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::env::{self, Env};
-use crate::proc::{self, Service};
+use crate::proc;
+use crate::service::Service;
 use crate::{setup, wasm};
 
 /// The local stack: one `dev-stack` process (tests/src/bin/dev-stack.rs) runs trustpay-sim

@@ -3,15 +3,18 @@
 //! The machine has Node 20 on PATH, but wrangler needs Node 22, and worker-build would
 //! download wasm-bindgen, wasm-opt and esbuild from GitHub unless told where they are.
 //! So every command xtask spawns goes through [`Env::command`], which puts the pinned npm
-//! tools (and `~/.cargo/bin`) first on PATH and sets the override variables.
+//! tools (and `~/.cargo/bin`) first on PATH and sets the override variables. Commands run
+//! through [`crate::proc`] (re-exported here: [`run`], [`output`], [`probe`]), which gives each
+//! its own process group and stops whatever it leaves behind.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
+
+pub(crate) use crate::proc::{display, output, probe, run, spawn_error};
 
 /// Paths and variables shared by all commands.
 #[derive(Debug, Clone)]
@@ -142,71 +145,6 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     path.metadata()
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-/// `cargo test --workspace`-style one-line rendering of a command (program name, not path).
-pub(crate) fn display(cmd: &Command) -> String {
-    let program = Path::new(cmd.get_program())
-        .file_name()
-        .unwrap_or_else(|| cmd.get_program())
-        .to_string_lossy()
-        .into_owned();
-    cmd.get_args().fold(program, |mut line, arg| {
-        let arg = arg.to_string_lossy();
-        if arg.contains(' ') || arg.is_empty() {
-            let _ = write!(line, " '{arg}'");
-        } else {
-            let _ = write!(line, " {arg}");
-        }
-        line
-    })
-}
-
-/// Runs `cmd` with inherited stdio; fails with the command line if it does not exit 0.
-pub(crate) fn run(cmd: &mut Command) -> Result<()> {
-    let line = display(cmd);
-    println!("$ {line}");
-    let status = cmd.status().map_err(|err| spawn_error(cmd, &err))?;
-    if !status.success() {
-        bail!("`{line}` failed ({status})");
-    }
-    Ok(())
-}
-
-/// Runs `cmd` and returns its stdout (trimmed); stderr is inherited. Fails if it exits non-zero.
-pub(crate) fn output(cmd: &mut Command) -> Result<String> {
-    let line = display(cmd);
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| spawn_error(cmd, &err))?;
-    if !out.status.success() {
-        bail!("`{line}` failed ({})", out.status);
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// Runs `cmd` quietly and returns its stdout if it started and exited 0, else `None`
-/// (for "is this tool installed, and which version" checks).
-pub(crate) fn probe(cmd: &mut Command) -> Option<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-pub(crate) fn spawn_error(cmd: &Command, err: &std::io::Error) -> anyhow::Error {
-    let program = cmd.get_program().to_string_lossy();
-    if err.kind() == std::io::ErrorKind::NotFound {
-        anyhow::anyhow!("`{program}` not found (run `cargo xtask setup`)")
-    } else {
-        anyhow::anyhow!("could not start `{program}`: {err}")
-    }
 }
 
 /// A path relative to the workspace root, for messages.

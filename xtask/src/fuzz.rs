@@ -163,13 +163,9 @@ fn targets(env: &Env, filters: &[String]) -> Result<Vec<String>> {
 /// Runs one target, echoing libFuzzer's notable lines, and reads its figures.
 fn fuzz_one(cmd: &mut Command) -> Result<Outcome> {
     println!("$ {}", env::display(cmd));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| env::spawn_error(cmd, &err))?;
-    let stderr = child.stderr.take().context("libFuzzer's stderr")?;
+    cmd.stdout(Stdio::inherit()).stderr(Stdio::piped());
+    let mut child = crate::proc::Group::start("cargo fuzz", cmd)?;
+    let stderr = child.take_stderr().context("libFuzzer's stderr")?;
     let mut outcome = Outcome::default();
     let (mut done, mut stat, mut last_status) = (None, None, None);
     for line in BufReader::new(stderr).lines() {
@@ -203,7 +199,8 @@ fn fuzz_one(cmd: &mut Command) -> Result<Outcome> {
             eprintln!("  {line}");
         }
     }
-    let status = child.wait().context("waiting for cargo fuzz")?;
+    let status = child.wait()?;
+    child.stop();
     if !status.success() {
         outcome.crashed = true;
         if outcome.artifacts.is_empty() {

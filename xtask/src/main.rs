@@ -5,6 +5,7 @@ mod dev;
 mod env;
 mod fuzz;
 mod proc;
+mod service;
 mod setup;
 mod size;
 mod test;
@@ -62,7 +63,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         Ok(())
     };
-    match command.as_str() {
+    let result = match command.as_str() {
         "setup" => no_args("setup").and_then(|()| setup::run(&env)),
         "test" => test::run(&env, rest),
         "bench" => bench::run(&env, rest),
@@ -73,5 +74,7 @@ fn run(args: &[String]) -> Result<()> {
             print!("{HELP}");
             bail!("unknown command `{other}`");
         }
-    }
+    };
+    // Nothing this run started may outlive it.
+    proc::finish(&format!("`cargo xtask {command}`"), result)
 }

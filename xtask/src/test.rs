@@ -3,15 +3,18 @@
 //!
 //! To add a stage (widget wasm-bindgen-test in Chromium, edge e2e with `wrangler dev` and the
 //! simulator, Playwright), add one entry to [`STAGES`] and write its function below. Stages that
-//! need servers start them with [`crate::proc::Service::start`]; the returned group is stopped
-//! when it goes out of scope, also when the stage fails.
+//! need servers start them with [`crate::service::Service::start`]; the returned group is stopped
+//! when it goes out of scope, also when the stage fails. Every command a stage runs has its own
+//! process group, stopped when the command ends; after each stage, a process of this run that is
+//! still alive (one that left its group, like a browser its driver launched) is stopped and
+//! fails the stage ([`proc::finish`]).
 
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use crate::env::{self, Env};
-use crate::setup;
+use crate::{proc, setup};
 
 /// One step of the test run.
 #[derive(Debug)]
@@ -24,6 +27,11 @@ struct Stage {
 }
 
 const STAGES: &[Stage] = &[
+    Stage {
+        name: "lint",
+        what: "cargo fmt --check; cargo clippy -D warnings (native workspace, and widget + edge on wasm32)",
+        run: lint,
+    },
     Stage {
         name: "native",
         what: "cargo test --workspace",
@@ -80,6 +88,33 @@ const STAGES: &[Stage] = &[
         run: browser_e2e,
     },
 ];
+
+/// Formatting, and clippy with warnings as errors: the whole workspace natively, then the
+/// crates whose browser/Worker shells only exist on wasm32 (every target that builds there).
+fn lint(env: &Env) -> Result<()> {
+    env::run(env.cargo().args(["fmt", "--all", "--check"]))?;
+    env::run(env.cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    env::run(env.cargo().args([
+        "clippy",
+        "-p",
+        "widget",
+        "-p",
+        "edge",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
 
 /// Native unit, property and integration tests of the whole workspace.
 fn native(env: &Env) -> Result<()> {
@@ -319,7 +354,8 @@ pub(crate) fn run(env: &Env, filters: &[String]) -> Result<()> {
             stage.name,
             stage.what
         );
-        let (outcome, took) = env::timed(|| (stage.run)(env));
+        let (outcome, took) =
+            env::timed(|| proc::finish(&format!("stage `{}`", stage.name), (stage.run)(env)));
         match outcome {
             Ok(()) => {
                 println!("<== {}: passed in {}", stage.name, env::fmt_duration(took));
@@ -413,5 +449,8 @@ mod tests {
         assert_eq!(names.len(), STAGES.len());
         assert_eq!(select(&["native".to_owned()]).expect("exists").len(), 1);
         assert!(select(&["nope".to_owned()]).is_err());
+        // Lint runs first, right after setup: a formatting slip fails in seconds, not after
+        // the e2e suites.
+        assert_eq!(STAGES.first().map(|stage| stage.name), Some("lint"));
     }
 }

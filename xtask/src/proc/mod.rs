@@ -1,25 +1,58 @@
-//! Long-running servers (simulator, `wrangler dev`, static www) for `dev` and e2e stages.
+//! Every process xtask starts, and making sure none outlives its job.
 //!
-//! Each server starts in its own process group, so stopping it also stops what it spawned
-//! (wrangler → workerd, `cargo run` → the binary). Groups are stopped when their [`Group`]
-//! is dropped, and all live groups are stopped on Ctrl-C / SIGTERM ([`install_signal_handler`]).
-//! Servers listen on loopback only; readiness is checked with a plain HTTP/1.0 GET.
+//! - Each child is the leader of a new process group ([`Group`]). When it is done (it exited,
+//!   its test stage ended, the run failed or was interrupted) the whole group gets SIGTERM,
+//!   then SIGKILL after [`GRACE`], so what it spawned goes with it (wrangler → workerd,
+//!   `cargo test` → wasm-bindgen-test-runner → chromedriver → Chromium).
+//! - Each child's environment carries `XTASK_RUN_ID=<this run>` ([`MARKER`]). Descendants that
+//!   leave the group (`setsid`, as browsers launched by drivers do) still inherit it, so
+//!   [`finish`] finds them in `/proc` after each stage and at the end of the run, lists them
+//!   by pid and command line, stops them and fails the run.
+//! - Ctrl-C / SIGTERM / SIGHUP ([`install_signal_handler`]) stop every live group and every
+//!   marked process, then exit 130.
+//! - Children read stdin from `/dev/null`: in a background process group, reading the
+//!   terminal would stop them (SIGTTIN), and nothing xtask runs is interactive.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+mod procfs;
+
+use std::fmt::Write as _;
+use std::io::Read as _;
 use std::os::unix::process::CommandExt as _;
-use std::process::{Child, Command, ExitStatus};
-use std::sync::Mutex;
+use std::path::Path;
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use crate::env::{self, Env};
+/// The environment variable that marks every process of one xtask run.
+pub(crate) const MARKER: &str = "XTASK_RUN_ID";
 
-/// Process-group ids of the servers that are running now.
+/// How long a group (or a leftover process) gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// How long [`finish`] lets marked processes exit on their own before calling them leftovers
+/// (a browser whose driver just died may take a moment).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// This run's id: unique per xtask process (pid, start time and a random hash).
+pub(crate) fn run_id() -> &'static str {
+    static RUN_ID: OnceLock<String> = OnceLock::new();
+    RUN_ID.get_or_init(|| {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        hasher.write_u128(nanos);
+        format!("{}-{:016x}", std::process::id(), hasher.finish())
+    })
+}
+
+/// Process-group ids of the children that are running now.
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 fn live_groups() -> std::sync::MutexGuard<'static, Vec<i32>> {
@@ -36,13 +69,14 @@ pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// On Ctrl-C (or SIGTERM/SIGHUP): stop every live group, then exit 130.
+/// On Ctrl-C (or SIGTERM/SIGHUP): stop every live group and every process of this run that
+/// left its group, then exit 130.
 pub(crate) fn install_signal_handler() -> Result<()> {
     ctrlc::set_handler(|| {
         INTERRUPTED.store(true, Ordering::SeqCst);
         let groups: Vec<i32> = live_groups().clone();
         if !groups.is_empty() {
-            eprintln!("\ninterrupted: stopping {} server(s)", groups.len());
+            eprintln!("\ninterrupted: stopping {} process group(s)", groups.len());
         }
         for &pgid in &groups {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
@@ -51,6 +85,7 @@ pub(crate) fn install_signal_handler() -> Result<()> {
         for &pgid in &groups {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
+        stop_processes(&procfs::marked(MARKER, run_id()), MARKER, run_id());
         std::process::exit(130);
     })
     .context("could not install the Ctrl-C handler")
@@ -66,11 +101,19 @@ pub(crate) struct Group {
 }
 
 impl Group {
-    /// Starts `cmd` as the leader of a new process group.
+    /// Prints the command line and starts `cmd` as the leader of a new process group.
     pub(crate) fn spawn(name: &str, mut cmd: Command) -> Result<Self> {
-        println!("$ {}   # {name}, own process group", env::display(&cmd));
-        cmd.process_group(0);
-        let child = cmd.spawn().map_err(|err| env::spawn_error(&cmd, &err))?;
+        println!("$ {}   # {name}, own process group", display(&cmd));
+        Self::start(name, &mut cmd)
+    }
+
+    /// Starts `cmd` as the leader of a new process group, marked with this run's id, stdin
+    /// from `/dev/null`.
+    pub(crate) fn start(name: &str, cmd: &mut Command) -> Result<Self> {
+        cmd.process_group(0)
+            .env(MARKER, run_id())
+            .stdin(Stdio::null());
+        let child = cmd.spawn().map_err(|err| spawn_error(cmd, &err))?;
         let pgid = i32::try_from(child.id()).context("pid out of range")?;
         live_groups().push(pgid);
         Ok(Self {
@@ -85,6 +128,16 @@ impl Group {
         &self.name
     }
 
+    /// The leader's stdout, if it was piped (once).
+    pub(crate) fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    /// The leader's stderr, if it was piped (once).
+    pub(crate) fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.child.stderr.take()
+    }
+
     /// `Some(status)` once the group leader has exited.
     pub(crate) fn exit_status(&mut self) -> Result<Option<ExitStatus>> {
         if self.exited.is_none() {
@@ -96,19 +149,38 @@ impl Group {
         Ok(self.exited)
     }
 
-    /// SIGTERM to the group, SIGKILL after a grace period. Idempotent.
+    /// Waits for the group leader to exit (the rest of the group is stopped by [`Self::stop`]).
+    pub(crate) fn wait(&mut self) -> Result<ExitStatus> {
+        if let Some(status) = self.exited {
+            return Ok(status);
+        }
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("waiting for {}", self.name))?;
+        self.exited = Some(status);
+        Ok(status)
+    }
+
+    /// SIGTERM to the group, SIGKILL to whatever is left after [`GRACE`]. Idempotent.
     pub(crate) fn stop(&mut self) {
         let pgid = Pid::from_raw(self.pgid);
-        let _ = killpg(pgid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if matches!(self.exit_status(), Ok(Some(_)) | Err(_)) {
-                break;
+        // Until the leader is reaped, its pid (= the group id) cannot be reused; after that,
+        // signal the group only while /proc shows members, so another group is never hit.
+        let leader_running =
+            |group: &mut Self| !matches!(group.exit_status(), Ok(Some(_)) | Err(_));
+        if leader_running(self) || !procfs::group_members(self.pgid).is_empty() {
+            let _ = killpg(pgid, Signal::SIGTERM);
+            let deadline = Instant::now() + GRACE;
+            while Instant::now() < deadline
+                && (leader_running(self) || !procfs::group_members(self.pgid).is_empty())
+            {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            if leader_running(self) || !procfs::group_members(self.pgid).is_empty() {
+                let _ = killpg(pgid, Signal::SIGKILL);
+            }
         }
-        // The leader may be gone while children (e.g. workerd) linger: kill the rest.
-        let _ = killpg(pgid, Signal::SIGKILL);
         if self.exited.is_none() {
             self.exited = self.child.wait().ok();
         }
@@ -122,184 +194,253 @@ impl Drop for Group {
     }
 }
 
-/// A server that `dev` (and e2e test stages) start: one entry per service.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Service {
-    pub(crate) name: &'static str,
-    /// Program on the tool PATH (`cargo` means the cargo running xtask).
-    pub(crate) program: &'static str,
-    pub(crate) args: &'static [&'static str],
-    /// Working directory, relative to the workspace root.
-    pub(crate) cwd: &'static str,
-    /// Extra environment variables.
-    pub(crate) env: &'static [(&'static str, &'static str)],
-    /// Ready when `http://127.0.0.1:{port}{ready_path}` answers.
-    pub(crate) port: u16,
-    pub(crate) ready_path: &'static str,
-    /// How long to wait for readiness (includes any build `cargo run` does first).
-    pub(crate) ready_timeout: Duration,
+/// Runs `cmd` (own process group, inherited stdout/stderr); fails with the command line if it
+/// does not exit 0. What it left running in its group is stopped either way.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    let line = display(cmd);
+    println!("$ {line}");
+    let mut group = Group::start(&line, cmd)?;
+    let status = group.wait()?;
+    group.stop();
+    if !status.success() {
+        bail!("`{line}` failed ({status})");
+    }
+    Ok(())
 }
 
-impl Service {
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+/// Runs `cmd` and returns its stdout (trimmed); stderr is inherited. Fails if it exits non-zero.
+pub(crate) fn output(cmd: &mut Command) -> Result<String> {
+    let line = display(cmd);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let (stdout, status) = capture(&line, cmd)?;
+    if !status.success() {
+        bail!("`{line}` failed ({status})");
     }
+    Ok(stdout.trim().to_owned())
+}
 
-    /// Starts the service and waits until it answers; the group is stopped on failure.
-    pub(crate) fn start(&self, env: &Env) -> Result<Group> {
-        if let Some(status) = answers(&self.url(self.ready_path)) {
-            bail!(
-                "{}: port {} is already in use (something answered with HTTP {status}); stop it first",
-                self.name,
-                self.port
-            );
+/// Runs `cmd` quietly and returns its stdout if it started and exited 0, else `None`
+/// (for "is this tool installed, and which version" checks).
+pub(crate) fn probe(cmd: &mut Command) -> Option<String> {
+    let line = display(cmd);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let (stdout, status) = capture(&line, cmd).ok()?;
+    status.success().then(|| stdout.trim().to_owned())
+}
+
+fn capture(line: &str, cmd: &mut Command) -> Result<(String, ExitStatus)> {
+    let mut group = Group::start(line, cmd)?;
+    let mut stdout = Vec::new();
+    if let Some(mut pipe) = group.take_stdout() {
+        pipe.read_to_end(&mut stdout)
+            .with_context(|| format!("reading the output of `{line}`"))?;
+    }
+    let status = group.wait()?;
+    group.stop();
+    Ok((String::from_utf8_lossy(&stdout).into_owned(), status))
+}
+
+/// Ends a job (a test stage, a whole command): stops every process of this run that is still
+/// alive, and fails if there was one. A job that failed keeps its own error; leftovers are then
+/// only printed.
+pub(crate) fn finish(what: &str, result: Result<()>) -> Result<()> {
+    merge(result, stop_leftovers(MARKER, run_id(), what))
+}
+
+fn merge(result: Result<()>, leftovers: Result<()>) -> Result<()> {
+    match (result, leftovers) {
+        (Ok(()), leftovers) => leftovers,
+        (Err(err), Ok(())) => Err(err),
+        (Err(err), Err(leftovers)) => {
+            eprintln!("{leftovers:#}");
+            Err(err)
         }
-        let mut cmd = env.command(self.program);
-        cmd.args(self.args).current_dir(env.root.join(self.cwd));
-        for (key, value) in self.env {
-            cmd.env(key, value);
-        }
-        let mut group = Group::spawn(self.name, cmd)?;
-        let url = self.url(self.ready_path);
-        let (ready, took) = env::timed(|| wait_http(&url, self.ready_timeout, Some(&mut group)));
-        ready.with_context(|| format!("{} did not become ready", self.name))?;
-        println!(
-            "{} ready at {} ({})",
-            self.name,
-            self.url("/"),
-            env::fmt_duration(took)
+    }
+}
+
+/// Processes whose environment holds `key=value` and that are still alive after [`SETTLE`]:
+/// reported, stopped, and turned into an error naming each by pid and command line.
+fn stop_leftovers(key: &str, value: &str, what: &str) -> Result<()> {
+    let deadline = Instant::now() + SETTLE;
+    let mut left = procfs::marked(key, value);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        left = procfs::marked(key, value);
+    }
+    if left.is_empty() {
+        return Ok(());
+    }
+    let mut list = String::new();
+    for process in &left {
+        let _ = write!(
+            list,
+            "\n  pid {} (process group {}, session {}): {}",
+            process.stat.pid, process.stat.pgrp, process.stat.session, process.cmdline
         );
-        Ok(group)
+    }
+    stop_processes(&left, key, value);
+    bail!(
+        "{} process(es) started by {what} were still running after it ended (now stopped):{list}",
+        left.len()
+    )
+}
+
+/// SIGTERM to each process, SIGKILL to those still alive (and still marked, so a reused pid
+/// is never hit) after [`GRACE`].
+fn stop_processes(processes: &[procfs::Process], key: &str, value: &str) {
+    let pids: Vec<i32> = processes.iter().map(|p| p.stat.pid).collect();
+    let still_alive = || -> Vec<i32> {
+        procfs::marked(key, value)
+            .into_iter()
+            .map(|p| p.stat.pid)
+            .filter(|pid| pids.contains(pid))
+            .collect()
+    };
+    for &pid in &pids {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + GRACE;
+    let mut alive = still_alive();
+    while !alive.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        alive = still_alive();
+    }
+    for pid in alive {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 
-/// Waits until `url` (loopback `http://` only) answers with a status below 500.
-/// If `group` is given, fails as soon as that process exits.
-pub(crate) fn wait_http(url: &str, timeout: Duration, mut group: Option<&mut Group>) -> Result<()> {
-    let (addr, host, path) = parse_loopback_url(url)?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        let last = match get_status(addr, &host, &path) {
-            Ok(status) if status < 500 => return Ok(()),
-            Ok(status) => format!("HTTP {status}"),
-            Err(err) => err.to_string(),
-        };
-        if let Some(group) = group.as_deref_mut()
-            && let Some(status) = group.exit_status()?
-        {
-            bail!("{} exited ({status}) before {url} answered", group.name());
+/// `cargo test --workspace`-style one-line rendering of a command (program name, not path).
+pub(crate) fn display(cmd: &Command) -> String {
+    let program = Path::new(cmd.get_program())
+        .file_name()
+        .unwrap_or_else(|| cmd.get_program())
+        .to_string_lossy()
+        .into_owned();
+    cmd.get_args().fold(program, |mut line, arg| {
+        let arg = arg.to_string_lossy();
+        if arg.contains(' ') || arg.is_empty() {
+            let _ = write!(line, " '{arg}'");
+        } else {
+            let _ = write!(line, " {arg}");
         }
-        if Instant::now() >= deadline {
-            bail!(
-                "{url} did not answer within {} (last: {last})",
-                env::fmt_duration(timeout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        line
+    })
 }
 
-/// The status `url` answers with right now, if any.
-pub(crate) fn answers(url: &str) -> Option<u16> {
-    let (addr, host, path) = parse_loopback_url(url).ok()?;
-    get_status(addr, &host, &path).ok()
-}
-
-/// `http://127.0.0.1:8787/health` → (addr, "127.0.0.1:8787", "/health"); loopback hosts only.
-fn parse_loopback_url(url: &str) -> Result<(SocketAddr, String, String)> {
-    let rest = url
-        .strip_prefix("http://")
-        .with_context(|| format!("{url}: only http:// URLs are supported"))?;
-    let (authority, path) = rest
-        .find('/')
-        .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-    let addr = authority
-        .to_socket_addrs()
-        .with_context(|| format!("{url}: expected host:port"))?
-        .next()
-        .with_context(|| format!("{url}: host did not resolve"))?;
-    if !addr.ip().is_loopback() {
-        bail!("{url}: only loopback addresses are allowed");
+pub(crate) fn spawn_error(cmd: &Command, err: &std::io::Error) -> anyhow::Error {
+    let program = cmd.get_program().to_string_lossy();
+    if err.kind() == std::io::ErrorKind::NotFound {
+        anyhow::anyhow!("`{program}` not found (run `cargo xtask setup`)")
+    } else {
+        anyhow::anyhow!("could not start `{program}`: {err}")
     }
-    Ok((addr, authority.to_owned(), path.to_owned()))
-}
-
-fn get_status(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<u16> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )?;
-    // Read the whole (small) answer: closing with unread data would reset the connection
-    // and make some servers log an error.
-    // A server that keeps the connection open anyway ends in a read timeout: use what came.
-    let mut answer = Vec::new();
-    if let Err(err) = stream.take(1 << 20).read_to_end(&mut answer)
-        && answer.is_empty()
-    {
-        return Err(err);
-    }
-    // "HTTP/1.1 200 OK"
-    let head = &answer[..answer.len().min(64)];
-    let line = String::from_utf8_lossy(head);
-    line.strip_prefix("HTTP/")
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {line:?}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_loopback_urls_only() {
-        let (addr, host, path) = parse_loopback_url("http://127.0.0.1:8787/health").expect("valid");
-        assert_eq!(addr.port(), 8787);
-        assert_eq!(host, "127.0.0.1:8787");
-        assert_eq!(path, "/health");
-        let (_, _, path) = parse_loopback_url("http://127.0.0.1:9").expect("valid");
-        assert_eq!(path, "/");
-        assert!(parse_loopback_url("http://10.0.0.1:80/").is_err());
-        assert!(parse_loopback_url("https://127.0.0.1:443/").is_err());
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|line| procfs::parse_stat(&line))
+            .is_some_and(|stat| !stat.is_zombie())
+    }
+
+    fn wait_gone(pid: i32) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(pid) {
+            assert!(Instant::now() < deadline, "process {pid} still runs");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
-    fn waits_for_a_local_server_and_stops_its_group() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server = std::thread::spawn(move || {
-            if let Ok((mut conn, _)) = listener.accept() {
-                let mut buf = [0u8; 256];
-                let _ = conn.read(&mut buf);
-                let _ = conn.write_all(b"HTTP/1.0 204 No Content\r\n\r\n");
-            }
-        });
-        wait_http(
-            &format!("http://127.0.0.1:{port}/ready"),
-            Duration::from_secs(5),
-            None,
-        )
-        .expect("ready");
-        server.join().expect("server thread");
-
+    fn dropping_a_group_stops_all_of_it() {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "sleep 30 & sleep 30"]);
         let mut group = Group::spawn("sleeper", cmd).expect("spawn");
         let pgid = group.pgid;
         assert!(group.exit_status().expect("status").is_none());
-        drop(group);
-        // The whole group is gone, including the backgrounded `sleep` (once init has reaped
-        // the orphan, which may take a moment: a zombie still counts as a group member).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while killpg(Pid::from_raw(pgid), None).is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "process group {pgid} still exists"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        // sh and the backgrounded sleep (and the foreground one, unless sh execs it).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut members = procfs::group_members(pgid);
+        while members.len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            members = procfs::group_members(pgid);
         }
+        assert!(members.len() >= 2, "{members:?}");
+        drop(group);
+        for member in members {
+            wait_gone(member.stat.pid);
+        }
+        assert!(procfs::group_members(pgid).is_empty());
+    }
+
+    #[test]
+    fn run_and_output_stop_what_the_command_left_in_its_group() {
+        let pid = output(Command::new("sh").args(["-c", "sleep 30 >/dev/null 2>&1 & echo $!"]))
+            .expect("runs");
+        let pid: i32 = pid.parse().expect("a pid");
+        wait_gone(pid);
+        assert!(run(Command::new("sh").args(["-c", "exit 3"])).is_err());
+        assert_eq!(
+            probe(Command::new("sh").args(["-c", "echo hi"])).as_deref(),
+            Some("hi")
+        );
+        assert_eq!(probe(&mut Command::new("/nonexistent/tool")), None);
+    }
+
+    #[test]
+    fn children_carry_the_run_marker() {
+        let environ = output(Command::new("sh").args(["-c", "echo $XTASK_RUN_ID"])).expect("runs");
+        assert_eq!(environ, run_id());
+    }
+
+    #[test]
+    fn leftovers_that_left_the_group_are_named_stopped_and_fail() {
+        let marker = format!("leftover-test-{}", run_id());
+        // Its own group, as a browser started by a driver would be: only the marker finds it.
+        let mut stray = Command::new("sleep")
+            .arg("31")
+            .env("XTASK_LEFTOVER_TEST", &marker)
+            .process_group(0)
+            .spawn()
+            .expect("spawn");
+        // Marked once it has exec'd.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while procfs::marked("XTASK_LEFTOVER_TEST", &marker).is_empty() {
+            assert!(Instant::now() < deadline, "sleep never showed up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let err = stop_leftovers("XTASK_LEFTOVER_TEST", &marker, "the test")
+            .expect_err("a leftover fails");
+        let text = format!("{err:#}");
+        assert!(text.contains(&format!("pid {}", stray.id())), "{text}");
+        assert!(text.contains("sleep 31"), "{text}");
+        assert!(text.contains("started by the test"), "{text}");
+        let status = stray.wait().expect("reaped");
+        assert!(!status.success(), "stopped by a signal: {status}");
+        assert!(stop_leftovers("XTASK_LEFTOVER_TEST", &marker, "the test").is_ok());
+    }
+
+    #[test]
+    fn a_failed_job_keeps_its_own_error() {
+        let broke = || Err(anyhow::anyhow!("stage broke"));
+        let left = || Err(anyhow::anyhow!("1 process(es) started by it"));
+        assert!(merge(Ok(()), Ok(())).is_ok());
+        assert_eq!(
+            merge(broke(), Ok(())).expect_err("fails").to_string(),
+            "stage broke"
+        );
+        assert_eq!(
+            merge(broke(), left()).expect_err("fails").to_string(),
+            "stage broke"
+        );
+        assert_eq!(
+            merge(Ok(()), left()).expect_err("fails").to_string(),
+            "1 process(es) started by it"
+        );
     }
 }
