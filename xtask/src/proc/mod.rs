@@ -169,7 +169,18 @@ impl Group {
         // signal the group only while /proc shows members, so another group is never hit.
         let leader_running =
             |group: &mut Self| !matches!(group.exit_status(), Ok(Some(_)) | Err(_));
-        if leader_running(self) || !procfs::group_members(self.pgid).is_empty() {
+        let was_running = leader_running(self);
+        let left = procfs::group_members(self.pgid);
+        if was_running || !left.is_empty() {
+            if !was_running {
+                // The command is done but something it started is not: say what is stopped.
+                println!(
+                    "stopping {} process(es) `{}` left running in its group: {}",
+                    left.len(),
+                    self.name,
+                    describe(&left)
+                );
+            }
             let _ = killpg(pgid, Signal::SIGTERM);
             let deadline = Instant::now() + GRACE;
             while Instant::now() < deadline
@@ -270,19 +281,25 @@ fn stop_leftovers(key: &str, value: &str, what: &str) -> Result<()> {
     if left.is_empty() {
         return Ok(());
     }
+    let list = describe(&left);
+    stop_processes(&left, key, value);
+    bail!(
+        "{} process(es) started by {what} were still running after it ended (now stopped):{list}",
+        left.len()
+    )
+}
+
+/// One line per process: pid, group, session and command line.
+fn describe(processes: &[procfs::Process]) -> String {
     let mut list = String::new();
-    for process in &left {
+    for process in processes {
         let _ = write!(
             list,
             "\n  pid {} (process group {}, session {}): {}",
             process.stat.pid, process.stat.pgrp, process.stat.session, process.cmdline
         );
     }
-    stop_processes(&left, key, value);
-    bail!(
-        "{} process(es) started by {what} were still running after it ended (now stopped):{list}",
-        left.len()
-    )
+    list
 }
 
 /// SIGTERM to each process, SIGKILL to those still alive (and still marked, so a reused pid
