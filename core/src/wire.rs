@@ -529,4 +529,32 @@ mod tests {
             ""
         );
     }
+
+    #[test]
+    fn the_pay_page_is_pay_url_or_v3_pay_url() {
+        let read = |data: &str| -> Option<String> {
+            let e: Envelope<CashierPayinData> = serde_json::from_str(&format!(
+                r#"{{"code":880001,"message":"success","data":{{"order_no":"A-1",{data}}}}}"#
+            ))
+            .expect("parses");
+            e.data.and_then(|d| d.pay_page().map(str::to_owned))
+        };
+        assert_eq!(
+            read(r#""pay_url":"https://a.example/1""#).as_deref(),
+            Some("https://a.example/1")
+        );
+        assert_eq!(
+            read(r#""payUrl":"https://b.example/2""#).as_deref(),
+            Some("https://b.example/2")
+        );
+        assert_eq!(
+            read(r#""pay_url":"https://a.example/1","payUrl":"https://b.example/2""#).as_deref(),
+            Some("https://a.example/1")
+        );
+        assert_eq!(
+            read(r#""pay_url":"","payUrl":"https://b.example/2""#).as_deref(),
+            Some("https://b.example/2")
+        );
+        assert_eq!(read(r#""fee":1"#), None);
+    }
 }
