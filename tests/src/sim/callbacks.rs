@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkout_core::codes::{OrderStatus, TransactionType};
+use checkout_core::codes::OrderStatus;
 use checkout_core::money::{Amount, AmountRendering};
 use checkout_core::secret::Secret;
 use checkout_core::sign::SignFields;
@@ -51,7 +51,7 @@ pub(crate) struct CallbackEvent {
 /// * 3, 4 (failed, timed out): nothing more.
 pub(crate) fn callback_fields(order: &Order, rendering: AmountRendering) -> SignFields {
     let fields = SignFields::new()
-        .int("type", TransactionType::Payin.code())
+        .int("type", order.callback_type)
         .int("merchant_id", order.merchant_id)
         .str("order_no", order.order_no.clone())
         .int("status", order.status.code())
@@ -158,9 +158,19 @@ pub(crate) fn dispatch(sim: &Arc<Sim>, event: CallbackEvent) {
 
 /// Stops holding `scope` (one order, or all) and delivers its held callbacks one after the
 /// other, oldest first or, with `reverse`, newest first. Returns how many were released.
-pub(crate) fn release(sim: &Arc<Sim>, scope: Option<&str>, reverse: bool) -> usize {
+pub(crate) fn release(
+    sim: &Arc<Sim>,
+    scope: Option<&str>,
+    reverse: bool,
+    order: Option<&[usize]>,
+) -> usize {
     let mut events = sim.lock().faults.release(scope);
-    if reverse {
+    if let Some(order) = order {
+        events = order
+            .iter()
+            .filter_map(|&i| events.get(i).cloned())
+            .collect();
+    } else if reverse {
         events.reverse();
     }
     let count = events.len();
@@ -312,7 +322,7 @@ mod tests {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     use checkout_core::callback::verify_callback;
-    use checkout_core::codes::NotifyStatus;
+    use checkout_core::codes::{NotifyStatus, TransactionType};
     use checkout_core::money::Currency;
 
     use super::super::store::Refund;
@@ -354,6 +364,7 @@ mod tests {
             notify_time: None,
             create_time: SystemTime::now(),
             latest_event: 0,
+            callback_type: TransactionType::Payin.code(),
         }
     }
 

@@ -10,10 +10,10 @@
 //! | `POST /_sim/faults/requests` | `{"kind":"code","code":880007}` / `http` + `status` / `garbage` / `delay` + `ms`; `count`, `path` |
 //! | `POST /_sim/faults/callbacks` | `{"kind":"duplicate"}` / `drop` / `delay` + `ms`; `count`, `order_no` |
 //! | `POST /_sim/callbacks/hold` | `{"order_no":..}` (or `{}` for all): keep callbacks back |
-//! | `POST /_sim/callbacks/release` | `{"order_no":..,"reverse":true}`: send the held ones, one by one |
+//! | `POST /_sim/callbacks/release` | `{"order_no":..,"reverse":true}` or `"order":[2,0]` (indexes, oldest = 0; left out = dropped): send the held ones, one by one |
 //! | `POST /_sim/auto` | `{"outcome":"pay","after_ms":0}` for every new order (`"off"` clears) |
 //! | `GET /_sim/orders`, `GET /_sim/orders/{order_no}` | the orders as the simulator holds them |
-//! | `POST /_sim/orders/{order_no}/pay\|decline\|timeout\|settle` | act on an order (`{"force":true}` pays a failed / timed-out one) |
+//! | `POST /_sim/orders/{order_no}/pay\|decline\|timeout\|settle` | act on an order (`{"force":true}` pays a failed / timed-out one; pay takes `"paid_amount":"0.01"` and `"payout":true`) |
 //! | `POST /_sim/orders/{order_no}/auto` | `{"outcome":"decline","after_ms":50}`, also for an order not created yet |
 //!
 //! Bodies may be sent without a `Content-Type`; an empty body reads as `{}`.
@@ -184,6 +184,10 @@ struct Scope {
     order_no: Option<String>,
     #[serde(default)]
     reverse: bool,
+    /// Delivery order of the held callbacks by index (oldest = 0); indexes left out are
+    /// dropped (a lost callback). Overrides `reverse`.
+    #[serde(default)]
+    order: Option<Vec<usize>>,
 }
 
 async fn hold(
@@ -200,7 +204,12 @@ async fn release(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ControlError> {
     let scope: Scope = parse(&body)?;
-    let released = callbacks::release(&sim, scope.order_no.as_deref(), scope.reverse);
+    let released = callbacks::release(
+        &sim,
+        scope.order_no.as_deref(),
+        scope.reverse,
+        scope.order.as_deref(),
+    );
     Ok(Json(json!({ "released": released })))
 }
 
@@ -276,6 +285,12 @@ struct ActionSpec {
     /// The card sent to the risk-control hook for this payment (else the configured one).
     #[serde(default)]
     card: Option<super::risk::TestCard>,
+    /// `pay` only: the `paid_amount` to report instead of the order amount (short or over).
+    #[serde(default)]
+    paid_amount: Option<checkout_core::money::Amount>,
+    /// `pay` only: report the payment as a payout (`type` 1, status 2 "paid for payout").
+    #[serde(default)]
+    payout: bool,
 }
 
 async fn order_action(
@@ -312,10 +327,20 @@ async fn order_action(
     };
     let spec: ActionSpec = parse(&body)?;
     let outcome = super::risk::screen(&sim, &order_no, outcome, spec.card.as_ref()).await;
-    let event = sim
-        .lock()
-        .apply_outcome(&sim.config, &order_no, outcome, spec.force)
-        .map_err(|e| outcome_error(&order_no, e))?;
+    let shaped = spec.paid_amount.is_some() || spec.payout;
+    let event = if outcome == Outcome::Pay && shaped {
+        sim.lock().pay_with(
+            &sim.config,
+            &order_no,
+            spec.paid_amount,
+            spec.payout,
+            spec.force,
+        )
+    } else {
+        sim.lock()
+            .apply_outcome(&sim.config, &order_no, outcome, spec.force)
+    }
+    .map_err(|e| outcome_error(&order_no, e))?;
     run_effects(&sim, vec![Effect::Callback(event)]);
     order_json(&sim, &order_no)
 }

@@ -127,6 +127,9 @@ pub(crate) struct Order {
     pub(crate) create_time: SystemTime,
     /// The newest callback event of this order: its delivery decides `notify_status`.
     pub(crate) latest_event: u64,
+    /// The `type` its callbacks carry: 0 (pay-in), or 1 after a test control made it report a
+    /// payout (`{"payout": true}` on pay).
+    pub(crate) callback_type: i64,
 }
 
 fn status_code<S: serde::Serializer>(s: &OrderStatus, ser: S) -> Result<S::Ok, S::Error> {
@@ -364,6 +367,7 @@ impl State {
             notify_time: None,
             create_time: SystemTime::now(),
             latest_event: 0,
+            callback_type: TransactionType::Payin.code(),
         };
         let data = CashierPayinData {
             order_no: order.order_no.clone(),
@@ -459,6 +463,33 @@ impl State {
             order.paid_amount = order.order_amount;
             order.pay_time = Some(SystemTime::now());
         }
+        self.next_event(cfg, order_no).ok_or(OutcomeError::NotFound)
+    }
+
+    /// [`State::apply_outcome`] for a payment the test shapes: another `paid_amount` (short or
+    /// over), or reported as a payout (`type` 1, status 2) instead of a pay-in.
+    pub(crate) fn pay_with(
+        &mut self,
+        cfg: &SimConfig,
+        order_no: &str,
+        paid_amount: Option<Amount>,
+        payout: bool,
+        force: bool,
+    ) -> Result<CallbackEvent, OutcomeError> {
+        self.apply_outcome(cfg, order_no, Outcome::Pay, force)?;
+        let order = self
+            .orders
+            .get_mut(order_no)
+            .ok_or(OutcomeError::NotFound)?;
+        if let Some(paid) = paid_amount {
+            order.paid_amount = paid;
+        }
+        if payout {
+            order.status = OrderStatus::PayoutPaid;
+            order.callback_type = TransactionType::Payout.code();
+        }
+        // The event built by apply_outcome is superseded by this one (its delivery is dropped
+        // by the caller).
         self.next_event(cfg, order_no).ok_or(OutcomeError::NotFound)
     }
 
