@@ -74,7 +74,7 @@ const STAGES: &[Stage] = &[
     },
     Stage {
         name: "edge-merchant",
-        what: "cargo test -p tests --test edge -- merchant:: --include-ignored (notifications via local Queues, risk hook, client results)",
+        what: "cargo test -p tests --test edge -- merchant:: integrity:: --include-ignored (notifications via local Queues, risk hook, client results, payment-state integrity)",
         run: edge_merchant,
     },
     Stage {
@@ -206,7 +206,10 @@ fn edge_merchant(env: &Env) -> Result<()> {
         "edge",
         "--",
         "merchant::",
+        "integrity::",
         "--include-ignored",
+        // One Worker at a time: the suites time webhook retries.
+        "--test-threads=1",
     ]))
 }
 

@@ -394,9 +394,9 @@ async fn create_retries_after_gateway_failures(env: &Stack) {
     let retry = env.create(&intent).await;
     assert_eq!(retry.status, 201, "{}", retry.text);
 
-    // 880012: TrustPay already holds the order number (e.g. the first answer was lost after
-    // TrustPay created it). The edge queries the order; the v4 order query carries no pay_url,
-    // so this is reported with TrustPay's code, never hidden, and the order stays stored.
+    // 880012 on our first attempt: TrustPay holds a different order under this number (we
+    // never sent it before), even a paid one. The order fails with `order_number_taken`; the
+    // edge never queries or adopts that order.
     let request = CashierPayinRequest {
         merchant_id: MERCHANT,
         order_no: "e2e-exists".into(),
@@ -416,7 +416,6 @@ async fn create_retries_after_gateway_failures(env: &Stack) {
         )
         .await;
     assert_eq!(direct.body["code"], 880001, "{}", direct.text);
-    // The shopper even paid already, and the paid callback got lost.
     env.sim_post(
         "/_sim/faults/callbacks",
         json!({"kind": "drop", "order_no": "e2e-exists", "count": 10}),
@@ -424,21 +423,23 @@ async fn create_retries_after_gateway_failures(env: &Stack) {
     .await;
     env.sim_post("/_sim/orders/e2e-exists/pay", json!({})).await;
     let exists = env.create(&env.mint("e2e-exists", "3.00").await).await;
-    exists.expect(
-        502,
-        "gateway_rejected",
-        "880012 without a recoverable pay_url",
-    );
-    assert_eq!(exists.body["error"]["trustpay_code"], 880012);
+    exists.expect(409, "order_number_taken", "880012 on the first attempt");
     assert_eq!(
         env.sim_requests("/v4/query/order", "e2e-exists").await,
-        1,
-        "the edge queried the order"
+        0,
+        "the edge must not query someone else's order"
     );
-    // What the query said is applied: the order is stored and known to be paid.
     let stored = env.admin_order("e2e-exists").await;
-    assert_eq!(stored.body["state"], "paid", "{}", stored.text);
-    assert_eq!(env.outcomes("e2e-exists", "query").await, ["accepted"]);
+    assert_eq!(
+        (
+            stored.body["state"].as_str(),
+            stored.body["state_detail"][0].as_str()
+        ),
+        (Some("pending"), Some("order_number_taken")),
+        "{}",
+        stored.text
+    );
+    assert!(env.outcomes("e2e-exists", "query").await.is_empty());
 }
 
 async fn create_gateway_rejection(env: &Stack) {
@@ -889,7 +890,11 @@ async fn refunds(env: &Stack) {
     let refund = |amount: &str| {
         let body =
             json!({"order_no": "e2e-refund", "refund_amount": amount, "reason": "customer asked"});
-        async move { env.edge_post("/v1/admin/refunds", &auth, &body).await }
+        let key = format!("e2e-refund-{amount}");
+        async move {
+            let headers = [auth[0], ("Idempotency-Key", key.as_str())];
+            env.edge_post("/v1/admin/refunds", &headers, &body).await
+        }
     };
     refund("5.00")
         .await

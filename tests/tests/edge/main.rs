@@ -9,7 +9,7 @@
 //! | --- | --- |
 //! | `edge-e2e` | `e2e::` |
 //! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults::` (one at a time) |
-//! | `edge-merchant` | `merchant::` |
+//! | `edge-merchant` | `merchant:: integrity::` |
 //! | `edge-live` | `live::` |
 //!
 //! By hand: `cargo test -p tests --test edge -- e2e:: --include-ignored`.
@@ -19,6 +19,7 @@ mod support;
 mod bad_inputs;
 mod callback_attacks;
 mod e2e;
+mod integrity;
 mod live;
 mod merchant;
 mod upstream_faults;

@@ -242,15 +242,13 @@ async fn status_refresh_faults(env: &Stack) {
     assert_eq!(env.outcomes("flt-refresh", "query").await, ["accepted"]);
 }
 
-/// 880012: TrustPay already holds the order number (our first create's answer was lost).
-/// The edge keeps the order, queries TrustPay, and applies the true state: pending first,
-/// then paid when the shopper paid and the callback was lost too.
-async fn order_number_taken_at_trustpay(env: &Stack) {
-    let order_no = "flt-exists";
+/// Creates `order_no` at the simulator directly, as someone else (or our own lost attempt)
+/// would, with `minor` as its amount.
+async fn create_at_trustpay(env: &Stack, order_no: &str, minor: i64) {
     let request = CashierPayinRequest {
         merchant_id: MERCHANT,
         order_no: order_no.into(),
-        order_amount: Amount::from_minor(500).unwrap_or(Amount::ZERO),
+        order_amount: Amount::from_minor(minor).unwrap_or(Amount::ZERO),
         currency: Currency::Usd,
         notify_url: env.edge.url("/v1/trustpay/callback"),
     };
@@ -266,27 +264,63 @@ async fn order_number_taken_at_trustpay(env: &Stack) {
         )
         .await;
     assert_eq!(direct.body["code"], 880001, "{}", direct.text);
+}
+
+/// 880012 means two things. On our *first* attempt TrustPay holds someone else's order under
+/// the number: `order_number_taken`, never queried. On a *retry* of a creation we started
+/// (its answer lost after TrustPay created it) the edge queries the order and adopts its
+/// state only when every identifying field is present and ours; a different amount is not
+/// ours.
+async fn order_number_taken_at_trustpay(env: &Stack) {
+    // First attempt: someone else's order.
+    create_at_trustpay(env, "flt-exists", 500).await;
+    FAULTS.fetch_add(1, Ordering::Relaxed); // the duplicate order number itself
+    let intent = env.mint("flt-exists", "5.00").await;
+    env.create(&intent)
+        .await
+        .expect(409, "order_number_taken", "880012 on the first attempt");
+    assert_eq!(env.sim_requests("/v4/query/order", "flt-exists").await, 0);
+
+    // A retry: our first attempt reached TrustPay, but its answer came too late.
+    let order_no = "flt-lost-answer";
+    let intent = env.mint(order_no, "5.00").await;
+    fault(
+        env,
+        json!({"kind": "delay", "ms": TIMEOUT_MS + 300, "path": CREATE}),
+    )
+    .await;
+    env.create(&intent)
+        .await
+        .expect(503, "gateway_unavailable", "the lost answer");
+    assert_kept(env, order_no).await;
+    let created = eventually(Duration::from_secs(5), POLL, || async {
+        (env.sim_get(&format!("/_sim/orders/{order_no}"))
+            .await
+            .status
+            == 200)
+            .then_some(())
+    })
+    .await;
+    assert!(created.is_some(), "the simulator never created {order_no}");
+    // The shopper paid on the page of the lost answer; the callback is lost too.
     env.sim_post(
         "/_sim/faults/callbacks",
         json!({"kind": "drop", "order_no": order_no, "count": 10}),
     )
     .await;
-    FAULTS.fetch_add(1, Ordering::Relaxed); // the duplicate order number itself
-
-    let intent = env.mint(order_no, "5.00").await;
-    let first = env.create(&intent).await;
-    first.expect(502, "gateway_rejected", "880012");
-    assert_eq!(
-        first.body["error"]["trustpay_code"], 880012,
-        "{}",
-        first.text
-    );
-    assert_kept(env, order_no).await;
-    // The shopper pays on TrustPay's page (pay_url of the lost answer); the callback is lost.
     env.sim_post(&format!("/_sim/orders/{order_no}/pay"), json!({}))
         .await;
     let again = env.create(&intent).await;
-    again.expect(502, "gateway_rejected", "880012 again");
+    again.expect(
+        502,
+        "gateway_rejected",
+        "880012 on a retry, no pay page to recover",
+    );
+    assert_eq!(
+        again.body["error"]["trustpay_code"], 880012,
+        "{}",
+        again.text
+    );
     let stored = env.admin_order(order_no).await;
     assert_eq!(
         (
@@ -297,11 +331,24 @@ async fn order_number_taken_at_trustpay(env: &Stack) {
         "the true state arrived by query: {}",
         stored.text
     );
-    // First query: still pending (a duplicate of what we hold); second: paid.
-    assert_eq!(
-        env.outcomes(order_no, "query").await,
-        ["duplicate", "accepted"]
-    );
+    assert_eq!(env.outcomes(order_no, "query").await, ["accepted"]);
+
+    // A retry whose first attempt never reached TrustPay, while someone else created the
+    // number with another amount in between: the answer is not ours, nothing is adopted.
+    let order_no = "flt-taken-between";
+    let intent = env.mint(order_no, "5.00").await;
+    fault(env, json!({"kind": "http", "status": 503, "path": CREATE})).await;
+    env.create(&intent)
+        .await
+        .expect(503, "gateway_unavailable", "first attempt refused");
+    create_at_trustpay(env, order_no, 700).await;
+    env.sim_post(&format!("/_sim/orders/{order_no}/pay"), json!({}))
+        .await;
+    env.create(&intent)
+        .await
+        .expect(502, "gateway_rejected", "880012 on a retry, not ours");
+    assert_kept(env, order_no).await;
+    assert_eq!(env.outcomes(order_no, "query").await, ["mismatch"]);
 }
 
 /// Admin routes map TrustPay failures the same way; a refund refused by TrustPay frees its
