@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
-pub(crate) use crate::proc::{display, output, probe, run, spawn_error};
+pub(crate) use crate::proc::{display, output, probe, run};
 
 /// Paths and variables shared by all commands.
 #[derive(Debug, Clone)]

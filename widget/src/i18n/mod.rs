@@ -146,7 +146,9 @@ impl Locale {
         matches!(self, Locale::Ar)
     }
 
-    fn table(self) -> &'static str {
+    /// Every phrase of this locale in [`Phrase`] order, each ended by U+001F: the one string
+    /// the wasm stores per locale (`cargo xtask bench` finds it there to measure its share).
+    pub fn table(self) -> &'static str {
         match self {
             Locale::En => en::TABLE,
             Locale::ZhCn => zh_cn::TABLE,

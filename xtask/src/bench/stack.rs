@@ -1,0 +1,254 @@
+//! Suite `stack`: time to ready, edge overhead and callback ingest, measured by
+//! `tests/src/bin/bench-stack.rs` against the local stack on loopback.
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::Value;
+
+use super::report::{Figure, Goal, Unit};
+use super::{Ctx, num};
+use crate::env;
+
+/// Goal for time to ready: widget page over the plain-button baseline.
+const READY_GOAL_RATIO: f64 = 1.5;
+/// Goal for what the edge adds to create-order and order-status (p50).
+const OVERHEAD_GOAL_MS: f64 = 1.0;
+/// Goal for callback ingest.
+pub(super) const INGEST_GOAL_PER_S: f64 = 1_000.0;
+
+pub(super) fn run(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
+    let env = ctx.env;
+    for needed in [
+        env.root.join("edge/build/index.js"),
+        env.root.join("www/pkg/widget/v1/checkout.js"),
+    ] {
+        if !needed.is_file() {
+            bail!(
+                "{} is missing: run the `widget` and `edge-size` suites first (a full `cargo xtask bench` does)",
+                env::rel(env, &needed).to_string_lossy()
+            );
+        }
+    }
+    let dir = env.target_dir.join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let out = dir.join("stack.json");
+    let _ = std::fs::remove_file(&out);
+    // release-native: the load driver shares two cores with workerd, so it must be cheap.
+    let mut cmd = env.cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--profile",
+        "release-native",
+        "-p",
+        "tests",
+        "--bin",
+        "bench-stack",
+        "--",
+        "--out",
+    ])
+    .arg(&out);
+    if ctx.quick {
+        cmd.arg("--quick");
+    }
+    env::run(&mut cmd)?;
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    let data: Value = serde_json::from_str(&text).context("parsing the bench-stack output")?;
+    let figures = stack_figures(&data)?;
+    ctx.raw.borrow_mut().insert("stack".into(), data);
+    Ok(figures)
+}
+
+fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    if let Some(ready) = data.get("time_to_ready") {
+        let runs = num(ready, "/widget/runs")?;
+        let widget = num(ready, "/widget/median_ready_ms")?;
+        let baseline = num(ready, "/baseline/median_ready_ms")?;
+        let widget_ttfb = num(ready, "/widget/median_ttfb_ms")?;
+        let baseline_ttfb = num(ready, "/baseline/median_ttfb_ms")?;
+        let widget_after = num(ready, "/widget/median_after_ttfb_ms")?;
+        let baseline_after = num(ready, "/baseline/median_after_ttfb_ms")?;
+        let assets = ready["assets_served_by"].as_str().unwrap_or("?");
+        let waterfall = match (
+            num(ready, "/widget/median_js_end_ms"),
+            num(ready, "/widget/median_wasm_start_ms"),
+            num(ready, "/widget/median_wasm_end_ms"),
+        ) {
+            (Ok(js), Ok(wasm_start), Ok(wasm_end)) => format!(
+                "; checkout.js loaded at {js:.0} ms, wasm requested at {wasm_start:.0} ms and loaded at {wasm_end:.0} ms, ready {:.0} ms after that",
+                widget - wasm_end
+            ),
+            _ => String::new(),
+        };
+        figures.push(
+            Figure::new("time to ready", "shop page / → trustpay:ready", "median", widget, Unit::Milliseconds)
+                .note(format!(
+                    "{runs:.0} cold loads (new context, cache off), navigation start → event; TTFB {widget_ttfb:.1} ms (the shop mints an intent at the edge per page){waterfall}; widget files from the {assets}"
+                )),
+        );
+        figures.push(
+            Figure::new("time to ready", "baseline /baseline → plain button", "median", baseline, Unit::Milliseconds)
+                .note(format!("same server, same loads, alternating with the widget page; TTFB {baseline_ttfb:.1} ms")),
+        );
+        figures.push(
+            Figure::new(
+                "time to ready",
+                "widget / baseline",
+                "ratio of medians",
+                widget / baseline,
+                Unit::Ratio,
+            )
+            .goal(Goal::AtMost(READY_GOAL_RATIO)),
+        );
+        figures.push(
+            Figure::new("time to ready", "widget / baseline after first byte", "ratio of medians", widget_after / baseline_after, Unit::Ratio)
+                .note(format!(
+                    "(ready − TTFB): {widget_after:.1} ms vs {baseline_after:.1} ms; leaves out the shop's server time"
+                )),
+        );
+    }
+    if let Some(overhead) = data.get("edge_overhead") {
+        let concurrency = num(overhead, "/concurrency")?;
+        let in_worker = |route: &str| {
+            overhead
+                .pointer(&format!("/worker_log/{route}/median_ms"))
+                .and_then(Value::as_f64)
+                .map_or_else(String::new, |ms| {
+                    format!("; in-Worker time (its log, ms resolution) median {ms:.0} ms")
+                })
+        };
+        for (key, label, route) in [
+            ("create", "create-order", "create"),
+            ("status", "order-status", "status"),
+        ] {
+            let n = num(overhead, &format!("/{key}/edge/requests"))?;
+            let errors = num(overhead, &format!("/{key}/edge/errors"))?
+                + num(overhead, &format!("/{key}/direct/errors"))?;
+            for (side, what) in [("direct", "simulator direct"), ("edge", "through the edge")] {
+                figures.push(
+                    Figure::new(
+                        "edge overhead",
+                        format!("{label}: {what}"),
+                        "p50",
+                        num(overhead, &format!("/{key}/{side}/p50_ms"))?,
+                        Unit::Milliseconds,
+                    )
+                    .note(format!(
+                        "p99 {:.2} ms",
+                        num(overhead, &format!("/{key}/{side}/p99_ms"))?
+                    )),
+                );
+            }
+            let what = if key == "status" {
+                "the edge answers from D1 (order younger than STATUS_REFRESH_SECONDS); direct = TrustPay order query"
+            } else {
+                "edge = intent check + D1 insert + signed call to the simulator + D1 updates"
+            };
+            figures.push(
+                Figure::new(
+                    "edge overhead",
+                    format!("{label}: added by the edge"),
+                    "p50",
+                    num(overhead, &format!("/{key}/added_p50_ms"))?,
+                    Unit::Milliseconds,
+                )
+                .goal(Goal::AtMost(OVERHEAD_GOAL_MS))
+                .note(format!(
+                    "p99 +{:.1} ms; {n:.0} requests per side, {concurrency:.0} in flight, {errors:.0} errors; {what}{}",
+                    num(overhead, &format!("/{key}/added_p99_ms"))?,
+                    in_worker(route)
+                )),
+            );
+        }
+        if overhead.get("health").is_some() {
+            figures.push(
+                Figure::new(
+                    "edge overhead",
+                    "no-op (/healthz vs simulator /health): added",
+                    "p50",
+                    num(overhead, "/health/added_p50_ms")?,
+                    Unit::Milliseconds,
+                )
+                .note(format!(
+                    "p99 +{:.1} ms; no storage, no gateway: what wrangler dev's local proxy + workerd add to any request (production has no such hop)",
+                    num(overhead, "/health/added_p99_ms")?
+                )),
+            );
+        }
+    }
+    if let Some(ingest) = data.get("callback_ingest") {
+        let n = num(ingest, "/callbacks")?;
+        let errors = num(ingest, "/send/errors")?;
+        figures.push(
+            Figure::new("callback ingest", "signed callbacks → /v1/trustpay/callback", "rate", num(ingest, "/per_second")?, Unit::PerSecond)
+                .goal(Goal::AtLeast(INGEST_GOAL_PER_S))
+                .note(format!(
+                    "{n:.0} callbacks (one per order, created through the edge first), {:.0} in flight, local D1; latency p50 {:.1} ms, p99 {:.1} ms; {errors:.0} errors{}",
+                    num(ingest, "/concurrency")?,
+                    num(ingest, "/send/p50_ms")?,
+                    num(ingest, "/send/p99_ms")?,
+                    ingest
+                        .pointer("/worker_log/callback/median_ms")
+                        .and_then(Value::as_f64)
+                        .map_or_else(String::new, |ms| format!("; in-Worker time median {ms:.0} ms")),
+                )),
+        );
+        figures.push(
+            Figure::new("callback ingest", "callbacks lost", "count", num(ingest, "/lost")?, Unit::Count)
+                .goal(Goal::AtMost(0.0))
+                .note(format!(
+                    "counted in D1 afterwards: {:.0} orders paid, {:.0} `accepted` callback events, of {n:.0}",
+                    num(ingest, "/d1_orders_paid")?,
+                    num(ingest, "/d1_events_accepted")?
+                )),
+        );
+    }
+    Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn stack_output_becomes_figures() {
+        let data = json!({
+            "time_to_ready": {
+                "assets_served_by": "edge",
+                "widget": {"runs": 20, "median_ready_ms": 150.0, "median_ttfb_ms": 30.0, "median_after_ttfb_ms": 120.0},
+                "baseline": {"runs": 20, "median_ready_ms": 50.0, "median_ttfb_ms": 5.0, "median_after_ttfb_ms": 45.0}
+            },
+            "edge_overhead": {
+                "concurrency": 4,
+                "create": {"direct": {"p50_ms": 0.5, "p99_ms": 1.0, "errors": 0, "requests": 100},
+                           "edge": {"p50_ms": 10.5, "p99_ms": 20.0, "errors": 0, "requests": 100},
+                           "added_p50_ms": 10.0, "added_p99_ms": 19.0},
+                "status": {"direct": {"p50_ms": 0.2, "p99_ms": 0.5, "errors": 0, "requests": 100},
+                           "edge": {"p50_ms": 0.9, "p99_ms": 2.0, "errors": 0, "requests": 100},
+                           "added_p50_ms": 0.7, "added_p99_ms": 1.5}
+            },
+            "callback_ingest": {"callbacks": 100, "concurrency": 8, "per_second": 1200.0, "lost": 0,
+                "d1_orders_paid": 100, "d1_events_accepted": 100,
+                "send": {"errors": 0, "p50_ms": 5.0, "p99_ms": 9.0}}
+        });
+        let figures = stack_figures(&data).expect("figures");
+        let get = |name: &str| {
+            figures
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(get("widget / baseline").value, Some(3.0));
+        assert_eq!(get("widget / baseline").pass(), Some(false));
+        assert_eq!(get("create-order: added by the edge").pass(), Some(false));
+        assert_eq!(get("order-status: added by the edge").pass(), Some(true));
+        assert_eq!(
+            get("signed callbacks → /v1/trustpay/callback").pass(),
+            Some(true)
+        );
+        assert_eq!(get("callbacks lost").pass(), Some(true));
+    }
+}
