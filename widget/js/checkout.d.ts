@@ -8,10 +8,13 @@ export type TrustPayState =
   | 'loading' | 'idle' | 'creating' | 'redirecting' | 'waiting'
   | 'final' | 'still_processing' | 'error';
 
-/** Order status names from the edge (`checkout-core::state::state_name`). */
+/**
+ * The edge's order state (`checkout-core::state::OrderState`). `underpaid`: TrustPay reported
+ * less than the order amount; the order is not paid and the merchant settles the rest.
+ */
 export type TrustPayOrderStatus =
-  | 'pending' | 'payout_paid' | 'failed' | 'expired' | 'paid' | 'settled'
-  | 'refunded' | 'partially_refunded' | 'refunding' | 'unknown';
+  | 'pending' | 'paid' | 'underpaid' | 'settled' | 'failed' | 'expired'
+  | 'refunding' | 'partially_refunded' | 'refunded' | 'unknown';
 
 /** The `detail` of every event. */
 export interface TrustPayEventDetail {
@@ -54,7 +57,7 @@ export interface TrustPayMountOptions {
   theme?: 'auto' | 'light' | 'dark';
   /**
    * Text overrides. Keys: a phrase (`declined`, `paid`, `pay_amount` — keep `{amount}`), or a
-   * specific message (`status.5`, `trustpay.880017`, `api.intent_expired`, `ui.waiting`).
+   * specific message (`state.paid`, `trustpay.880017`, `api.intent_expired`, `ui.waiting`).
    */
   messages?: Record<string, string>;
   /** Called for every event. */

@@ -5,13 +5,12 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use checkout_core::state::is_final;
 use gloo_timers::callback::Timeout;
 use web_sys::AbortController;
 
 use crate::api::Edge;
 use crate::backoff::Backoff;
-use crate::reducer::OrderRef;
+use crate::reducer::{OrderRef, Update};
 use crate::tracker::{PollPlan, Report, Step, Tracker};
 
 struct Shared {
@@ -84,9 +83,9 @@ fn run(shared: &Rc<Shared>, step: Step) {
                 shared.abort.borrow_mut().take();
                 let done = match result {
                     Ok(view) => {
-                        let done = is_final(view.status);
-                        (shared.report)(Report::Status(view.status, view.result_token));
-                        done
+                        let update = Update::new(view.status, &view.state);
+                        (shared.report)(Report::Status(update, view.result_token));
+                        update.state.is_final()
                     }
                     Err(failure) => {
                         (shared.report)(Report::Failed(failure));

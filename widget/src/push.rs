@@ -9,13 +9,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use checkout_core::state::is_final;
 use gloo_events::EventListener;
 use web_sys::EventSource;
 
 use crate::api::{self, Edge};
 use crate::polling::PollingTracker;
-use crate::reducer::OrderRef;
+use crate::reducer::{OrderRef, Update};
 use crate::tracker::{Channel, Report, Tracker};
 
 struct Shared {
@@ -97,10 +96,11 @@ impl Tracker for PushTracker {
                 .and_then(|json| api::order_view(&json));
             match view {
                 Some(view) => {
-                    if is_final(view.status) {
+                    let update = Update::new(view.status, &view.state);
+                    if update.state.is_final() {
                         close(&shared);
                     }
-                    (shared.report)(Report::Status(view.status, view.result_token));
+                    (shared.report)(Report::Status(update, view.result_token));
                 }
                 None => fall_back(&shared),
             }

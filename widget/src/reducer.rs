@@ -14,7 +14,7 @@
 
 use checkout_core::codes::{ErrorCode, OrderStatus};
 use checkout_core::contract::ApiErrorCode;
-use checkout_core::state::{is_final, state_name};
+use checkout_core::state::OrderState;
 
 use crate::backoff::Backoff;
 use crate::i18n::{Msg, Ui};
@@ -49,6 +49,42 @@ pub struct OrderRef {
     pub client_secret: String,
     /// TrustPay's cashier page (absent when resumed from storage).
     pub pay_url: Option<String>,
+}
+
+/// An order as the edge reports it (status answer, create answer, push event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update {
+    /// TrustPay's status: orders the updates (forward only, `checkout_core::state::apply`).
+    pub status: OrderStatus,
+    /// The edge's `state`: what the order means for the money. It decides the message, the
+    /// tone, whether tracking ends and the reported name: a status 5 whose paid amount is
+    /// short is `underpaid`, never paid.
+    pub state: OrderState,
+}
+
+impl Update {
+    /// A new order, before any answer.
+    pub const PENDING: Update = Update {
+        status: OrderStatus::Pending,
+        state: OrderState::Pending,
+    };
+
+    /// From the edge's `status` and `state` (`wire` fills an absent `state` from the status;
+    /// a name this build doesn't know is [`OrderState::Unknown`]: not final, never paid).
+    pub fn new(status: OrderStatus, state: &str) -> Self {
+        Update {
+            status,
+            state: OrderState::parse(state),
+        }
+    }
+
+    /// When only the status is known ([`OrderState::from_status`]).
+    pub fn of(status: OrderStatus) -> Self {
+        Update {
+            status,
+            state: OrderState::from_status(status),
+        }
+    }
 }
 
 /// Why a request failed, as the widget sees it.
@@ -131,24 +167,24 @@ pub enum State {
         order: OrderRef,
         /// Popup and new tab were both blocked: show the reopen link prominently.
         blocked: bool,
-        /// The popup was closed before a final status.
+        /// The popup was closed before a final state.
         closed: bool,
         /// Still asking for the first status after a resume.
         checking: bool,
-        /// Last known status.
-        status: OrderStatus,
+        /// Last known status and state.
+        last: Update,
     },
-    /// A final status.
+    /// A final state (the shopper's attempt has an outcome).
     Final {
         /// The order.
         order_no: String,
-        /// The status.
-        status: OrderStatus,
+        /// The state.
+        state: OrderState,
         /// The edge-signed client result, when the edge sent one (passed on in `state`
         /// events for the merchant's backend to verify).
         result_token: Option<String>,
     },
-    /// Tracking gave up without a final status.
+    /// Tracking gave up without a final state.
     StillProcessing {
         /// The order.
         order: OrderRef,
@@ -176,12 +212,11 @@ impl State {
         }
     }
 
-    /// The order's status name (`pending`, `paid`, ...) when one is known.
+    /// The order's state name (`pending`, `paid`, `underpaid`, ...) when one is known.
     pub fn status_name(&self) -> Option<&'static str> {
         match self {
-            State::Waiting { status, .. } | State::Final { status, .. } => {
-                Some(state_name(*status))
-            }
+            State::Waiting { last, .. } => Some(last.state.as_str()),
+            State::Final { state, .. } => Some(state.as_str()),
             State::Loading
             | State::Idle
             | State::Creating { .. }
@@ -204,7 +239,7 @@ pub enum Event {
     /// The pay button.
     PayClicked,
     /// The edge created (or replayed) the order.
-    Created(OrderRef, OrderStatus),
+    Created(OrderRef, Update),
     /// Creating failed.
     CreateFailed(Failure),
     /// A create retry timer fired.
@@ -217,8 +252,8 @@ pub enum Event {
     PopupClosed,
     /// The reopen link was used.
     ReopenClicked,
-    /// A status from the tracker, with the edge's signed client result if it sent one.
-    Status(OrderStatus, Option<String>),
+    /// An update from the tracker, with the edge's signed client result if it sent one.
+    Status(Update, Option<String>),
     /// A tracker check failed.
     TrackFailed(Failure),
     /// The tracker gave up.
@@ -346,7 +381,7 @@ impl Machine {
                     blocked: false,
                     closed: false,
                     checking: true,
-                    status: OrderStatus::Pending,
+                    last: Update::PENDING,
                 };
                 vec![F::Emit(Emit::Ready), F::Track(order)]
             }
@@ -368,7 +403,7 @@ impl Machine {
                         blocked: false,
                         closed: true,
                         checking: true,
-                        status: OrderStatus::Pending,
+                        last: Update::PENDING,
                     };
                     vec![F::Track(order)]
                 }
@@ -379,11 +414,11 @@ impl Machine {
                 | State::Waiting { .. }
                 | State::Final { .. } => vec![],
             },
-            Event::Created(order, status) => {
+            Event::Created(order, update) => {
                 if !matches!(self.state, State::Creating { .. }) {
                     return vec![];
                 }
-                self.created(order, status)
+                self.created(order, update)
             }
             Event::CreateFailed(failure) => {
                 let State::Creating { attempt } = self.state else {
@@ -449,7 +484,7 @@ impl Machine {
                     None => vec![],
                 }
             }
-            Event::Status(status, token) => self.status(status, token),
+            Event::Status(update, token) => self.status(update, token),
             Event::TrackFailed(failure) => {
                 let gone = matches!(
                     &failure,
@@ -488,13 +523,13 @@ impl Machine {
         }
     }
 
-    fn created(&mut self, order: OrderRef, status: OrderStatus) -> Vec<Effect> {
+    fn created(&mut self, order: OrderRef, update: Update) -> Vec<Effect> {
         use Effect as F;
-        if is_final(status) {
+        if update.state.is_final() {
             // The same intent again after the order ended: show the outcome, open nothing.
             self.state = State::Final {
                 order_no: order.order_no,
-                status,
+                state: update.state,
                 result_token: None,
             };
             return vec![F::ClosePopup, F::ClearSession];
@@ -510,7 +545,7 @@ impl Machine {
                     blocked: false,
                     closed: false,
                     checking: false,
-                    status,
+                    last: update,
                 };
                 vec![
                     F::SaveSession(order.clone()),
@@ -532,11 +567,11 @@ impl Machine {
         }
     }
 
-    fn status(&mut self, new: OrderStatus, result_token: Option<String>) -> Vec<Effect> {
+    fn status(&mut self, new: Update, result_token: Option<String>) -> Vec<Effect> {
         use Effect as F;
         let State::Waiting {
             order,
-            status,
+            last,
             checking,
             ..
         } = &mut self.state
@@ -544,17 +579,20 @@ impl Machine {
             return vec![];
         };
         *checking = false;
-        // Forward-only: never let a late "pending" undo something newer.
-        let next = match checkout_core::state::apply(*status, new).new_status() {
-            Some(next) => next,
-            None => return vec![],
-        };
-        *status = next;
-        if is_final(next) {
+        // Forward-only by status: never let a late "pending" undo something newer. The same
+        // status with another state is the edge's newer reading of it.
+        let advances = checkout_core::state::apply(last.status, new.status)
+            .new_status()
+            .is_some();
+        if !advances && (new.status != last.status || new.state == last.state) {
+            return vec![];
+        }
+        *last = new;
+        if new.state.is_final() {
             let order_no = order.order_no.clone();
             self.state = State::Final {
                 order_no,
-                status: next,
+                state: new.state,
                 result_token,
             };
             return vec![F::StopTracking, F::ClearSession, F::ClosePopup];
@@ -643,7 +681,7 @@ pub fn view(machine: &Machine) -> View {
             blocked,
             closed,
             checking,
-            status,
+            last,
         } => {
             v.reopen = order.pay_url.clone();
             let ui = if offline {
@@ -657,25 +695,28 @@ pub fn view(machine: &Machine) -> View {
             } else {
                 Ui::Waiting
             };
-            // A known non-pending status (none today) would be shown instead of "waiting".
+            // A non-final state other than pending (unknown) is shown instead of "waiting".
             v.status = Some(
-                if *status == OrderStatus::Pending || offline || *blocked || *closed || *checking {
+                if last.state == OrderState::Pending || offline || *blocked || *closed || *checking
+                {
                     Msg::Ui(ui)
                 } else {
-                    Msg::Status(*status)
+                    Msg::State(last.state)
                 },
             );
         }
-        State::Final { status, .. } => {
-            v.status = Some(Msg::Status(*status));
-            v.tone = match status {
-                OrderStatus::Paid | OrderStatus::Settled | OrderStatus::PayoutPaid => Tone::Success,
-                OrderStatus::Failed | OrderStatus::TimedOut => Tone::Error,
-                OrderStatus::Pending
-                | OrderStatus::Refunded
-                | OrderStatus::PartiallyRefunded
-                | OrderStatus::Refunding
-                | OrderStatus::Unknown(_) => Tone::Info,
+        State::Final { state, .. } => {
+            v.status = Some(Msg::State(*state));
+            v.tone = match state {
+                OrderState::Paid | OrderState::Settled => Tone::Success,
+                OrderState::Failed | OrderState::Expired => Tone::Error,
+                // Part of the money arrived: not paid, and not the shopper's failure either.
+                OrderState::Underpaid
+                | OrderState::Pending
+                | OrderState::Refunding
+                | OrderState::PartiallyRefunded
+                | OrderState::Refunded
+                | OrderState::Unknown => Tone::Info,
             };
         }
         State::StillProcessing { order } => {
@@ -697,6 +738,7 @@ pub fn view(machine: &Machine) -> View {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Phrase;
 
     fn order(url: bool) -> OrderRef {
         OrderRef {
@@ -732,7 +774,7 @@ mod tests {
         assert!(view(&m).busy);
         // Double click: nothing at all.
         assert_eq!(m.handle(Event::PayClicked, 0.5), vec![]);
-        let fx = m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        let fx = m.handle(Event::Created(order(true), Update::PENDING), 0.5);
         assert_eq!(
             fx,
             vec![
@@ -745,10 +787,10 @@ mod tests {
         );
         assert_eq!(view(&m).status, Some(Msg::Ui(Ui::Waiting)));
         assert_eq!(
-            m.handle(Event::Status(OrderStatus::Pending, None), 0.5),
+            m.handle(Event::Status(Update::of(OrderStatus::Pending), None), 0.5),
             vec![]
         );
-        let fx = m.handle(Event::Status(OrderStatus::Paid, None), 0.5);
+        let fx = m.handle(Event::Status(Update::of(OrderStatus::Paid), None), 0.5);
         assert_eq!(
             fx,
             vec![
@@ -760,12 +802,12 @@ mod tests {
         );
         assert_eq!(m.state().status_name(), Some("paid"));
         let v = view(&m);
-        assert_eq!(v.status, Some(Msg::Status(OrderStatus::Paid)));
+        assert_eq!(v.status, Some(Msg::State(OrderState::Paid)));
         assert_eq!(v.tone, Tone::Success);
         assert_eq!(v.button, None);
         // A late status after the end changes nothing.
         assert_eq!(
-            m.handle(Event::Status(OrderStatus::Failed, None), 0.5),
+            m.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5),
             vec![]
         );
     }
@@ -849,7 +891,7 @@ mod tests {
     fn redirect_mode_saves_then_navigates_and_resumes() {
         let mut m = ready(Mode::Redirect);
         m.handle(Event::PayClicked, 0.5);
-        let fx = m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        let fx = m.handle(Event::Created(order(true), Update::PENDING), 0.5);
         assert_eq!(
             fx,
             vec![
@@ -872,7 +914,7 @@ mod tests {
             ]
         );
         assert_eq!(view(&back).status, Some(Msg::Ui(Ui::Checking)));
-        let fx = back.handle(Event::Status(OrderStatus::Failed, None), 0.5);
+        let fx = back.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
         assert!(fx.contains(&Effect::ClearSession));
         assert_eq!(view(&back).tone, Tone::Error);
     }
@@ -881,7 +923,7 @@ mod tests {
     fn popup_blocked_shows_reopen_link_and_close_pokes() {
         let mut m = ready(Mode::Popup);
         m.handle(Event::PayClicked, 0.5);
-        m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        m.handle(Event::Created(order(true), Update::PENDING), 0.5);
         assert_eq!(m.handle(Event::PopupBlocked, 0.5), vec![]);
         let v = view(&m);
         assert_eq!(v.status, Some(Msg::Ui(Ui::PopupBlocked)));
@@ -904,7 +946,7 @@ mod tests {
     fn tracking_gives_up_to_still_processing_and_can_check_again() {
         let mut m = ready(Mode::Popup);
         m.handle(Event::PayClicked, 0.5);
-        m.handle(Event::Created(order(true), OrderStatus::Pending), 0.5);
+        m.handle(Event::Created(order(true), Update::PENDING), 0.5);
         // Transient tracking errors keep waiting.
         assert_eq!(m.handle(Event::TrackFailed(Failure::Network), 0.5), vec![]);
         assert_eq!(m.state().name(), "waiting");
@@ -947,7 +989,10 @@ mod tests {
     fn replayed_final_order_shows_outcome_without_opening() {
         let mut m = ready(Mode::Popup);
         m.handle(Event::PayClicked, 0.5);
-        let fx = m.handle(Event::Created(order(true), OrderStatus::Paid), 0.5);
+        let fx = m.handle(
+            Event::Created(order(true), Update::of(OrderStatus::Paid)),
+            0.5,
+        );
         assert_eq!(
             fx,
             vec![
@@ -956,7 +1001,7 @@ mod tests {
                 Effect::Emit(Emit::State)
             ]
         );
-        assert_eq!(view(&m).status, Some(Msg::Status(OrderStatus::Paid)));
+        assert_eq!(view(&m).status, Some(Msg::State(OrderState::Paid)));
     }
 
     #[test]
@@ -964,7 +1009,10 @@ mod tests {
         let mut m = Machine::new(Mode::Popup);
         m.handle(Event::Resume(order(true)), 0.5);
         assert_eq!(
-            m.handle(Event::Status(OrderStatus::Unknown(77), None), 0.5),
+            m.handle(
+                Event::Status(Update::of(OrderStatus::Unknown(77)), None),
+                0.5
+            ),
             vec![]
         );
         assert_eq!(m.state().name(), "waiting");
@@ -1003,7 +1051,7 @@ mod tests {
                 pay_url: Some(url.to_owned()),
                 ..order(true)
             };
-            let fx = m.handle(Event::Created(bad, OrderStatus::Pending), 0.5);
+            let fx = m.handle(Event::Created(bad, Update::PENDING), 0.5);
             assert!(
                 !fx.iter()
                     .any(|f| matches!(f, Effect::Navigate(_) | Effect::OpenPopup(_))),
@@ -1019,16 +1067,120 @@ mod tests {
     fn final_status_keeps_the_signed_client_result() {
         let mut m = Machine::new(Mode::Popup);
         m.handle(Event::Resume(order(true)), 0.5);
-        m.handle(Event::Status(OrderStatus::Pending, None), 0.5);
-        m.handle(Event::Status(OrderStatus::Paid, Some("v1.p.s".into())), 0.5);
+        m.handle(Event::Status(Update::of(OrderStatus::Pending), None), 0.5);
+        m.handle(
+            Event::Status(Update::of(OrderStatus::Paid), Some("v1.p.s".into())),
+            0.5,
+        );
         assert_eq!(
             m.state(),
             &State::Final {
                 order_no: "A-1".into(),
-                status: OrderStatus::Paid,
+                state: OrderState::Paid,
                 result_token: Some("v1.p.s".into())
             }
         );
+    }
+
+    fn waiting() -> Machine {
+        let mut m = ready(Mode::Popup);
+        m.handle(Event::PayClicked, 0.5);
+        m.handle(Event::Created(order(true), Update::PENDING), 0.5);
+        m
+    }
+
+    #[test]
+    fn a_short_status_5_is_underpaid_final_and_never_paid() {
+        let mut m = waiting();
+        let short = Update::new(OrderStatus::Paid, "underpaid");
+        assert_eq!(short.state, OrderState::Underpaid);
+        let fx = m.handle(Event::Status(short, Some("v1.p.s".into())), 0.5);
+        // Final: tracking stops, the session and the popup go, the page hears of it.
+        assert_eq!(
+            fx,
+            vec![
+                Effect::StopTracking,
+                Effect::ClearSession,
+                Effect::ClosePopup,
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(m.state().name(), "final");
+        assert_eq!(m.state().status_name(), Some("underpaid"));
+        let v = view(&m);
+        assert_eq!(v.status, Some(Msg::State(OrderState::Underpaid)));
+        assert_eq!(
+            v.status.as_ref().map(crate::i18n::phrase),
+            Some(Phrase::Underpaid)
+        );
+        assert_ne!(v.tone, Tone::Success, "no paid styling");
+        assert_eq!(v.button, None);
+        // Nothing later turns it into "paid" on screen.
+        assert_eq!(
+            m.handle(
+                Event::Status(Update::new(OrderStatus::Settled, "paid"), None),
+                0.5
+            ),
+            vec![]
+        );
+        assert_eq!(m.state().status_name(), Some("underpaid"));
+    }
+
+    #[test]
+    fn the_edge_state_decides_paid_and_its_absence_falls_back_to_the_status() {
+        let mut m = waiting();
+        m.handle(
+            Event::Status(Update::new(OrderStatus::Paid, "paid"), None),
+            0.5,
+        );
+        assert_eq!(m.state().status_name(), Some("paid"));
+        let v = view(&m);
+        assert_eq!(v.status, Some(Msg::State(OrderState::Paid)));
+        assert_eq!(v.tone, Tone::Success);
+
+        // An answer without `state` (`wire` fills it from the status) reads as the status.
+        let json = serde_json::json!({"order_no":"A-1","status":5,"amount":"5.00","currency":"USD","updated_at":1});
+        let answer = crate::wire::order_view(&json).expect("reads");
+        assert_eq!(
+            Update::new(answer.status, &answer.state),
+            Update::of(OrderStatus::Paid)
+        );
+        // A state name this build doesn't know is not paid, and not final.
+        let odd = Update::new(OrderStatus::Paid, "paid_twice");
+        assert_eq!(odd.state, OrderState::Unknown);
+        let mut m = waiting();
+        assert_eq!(
+            m.handle(Event::Status(odd, None), 0.5),
+            vec![Effect::Emit(Emit::State)]
+        );
+        assert_eq!(m.state().name(), "waiting");
+        assert_eq!(view(&m).status, Some(Msg::State(OrderState::Unknown)));
+        // The edge's newer reading of the same status is taken.
+        m.handle(
+            Event::Status(Update::new(OrderStatus::Paid, "underpaid"), None),
+            0.5,
+        );
+        assert_eq!(m.state().status_name(), Some("underpaid"));
+        assert_eq!(m.state().name(), "final");
+    }
+
+    #[test]
+    fn a_replayed_underpaid_order_opens_nothing() {
+        let mut m = ready(Mode::Redirect);
+        m.handle(Event::PayClicked, 0.5);
+        let fx = m.handle(
+            Event::Created(order(true), Update::new(OrderStatus::Paid, "underpaid")),
+            0.5,
+        );
+        assert_eq!(
+            fx,
+            vec![
+                Effect::ClosePopup,
+                Effect::ClearSession,
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(view(&m).status, Some(Msg::State(OrderState::Underpaid)));
     }
 
     #[test]

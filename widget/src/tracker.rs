@@ -3,22 +3,20 @@
 //! A [`Tracker`] watches one order and reports [`Report`]s to the widget; the widget only
 //! starts, pauses, pokes and stops it. [`PollPlan`] is the pure schedule of the polling
 //! implementation: bounded backoff with jitter, paused while the tab is hidden, a fresh
-//! check on "poke" (tab visible again, back online, popup closed), stop at a final status.
-
-use checkout_core::codes::OrderStatus;
+//! check on "poke" (tab visible again, back online, popup closed), stop at a final state.
 
 use crate::backoff::Backoff;
-use crate::reducer::Failure;
+use crate::reducer::{Failure, Update};
 
 /// What a tracker tells the widget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
-    /// The order's current status (sent on every answer; the reducer ignores repeats), and
-    /// the edge's signed client result once the order is final.
-    Status(OrderStatus, Option<String>),
+    /// The order's current status and state (sent on every answer; the reducer ignores
+    /// repeats), and the edge's signed client result once the order is final.
+    Status(Update, Option<String>),
     /// One check failed (network, edge error); tracking continues unless it was fatal.
     Failed(Failure),
-    /// The schedule is spent without a final status.
+    /// The schedule is spent without a final state.
     GaveUp,
 }
 

@@ -17,7 +17,9 @@ use crate::dom::{Dom, TextCtx, format_amount};
 use crate::flow::{self, Session};
 use crate::i18n::{Locale, Overrides};
 use crate::push::PushTracker;
-use crate::reducer::{Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, view};
+use crate::reducer::{
+    Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, Update, view,
+};
 use crate::tracker::{Report, Tracker};
 
 /// Everything a mount needs, whichever way it was embedded.
@@ -407,7 +409,10 @@ impl Inner {
             client_secret: created.client_secret,
             pay_url: Some(created.pay_url),
         };
-        self.dispatch(Event::Created(order, created.status));
+        self.dispatch(Event::Created(
+            order,
+            Update::new(created.status, &created.state),
+        ));
     }
 
     /// Dispatches `trustpay:<type>` on the host (bubbles, crosses shadow roots).

@@ -61,7 +61,8 @@ const server = http.createServer((req, res) => {
   }
   if (url.pathname === '/v1/orders/S-1') {
     polls += 1;
-    return send(200, 'application/json', JSON.stringify({ order_no: 'S-1', status: polls >= 2 ? 5 : 1, state: 'x',
+    return send(200, 'application/json', JSON.stringify({ order_no: 'S-1', status: polls >= 2 ? 5 : 1,
+      state: polls >= 2 ? 'paid' : 'pending',
       amount: '5.00', currency: 'USD', updated_at: 1 }));
   }
   if (url.pathname === '/cashier') return send(200, 'text/html', '<p>cashier</p>');

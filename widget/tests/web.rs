@@ -20,6 +20,16 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen(inline_js = r#"
 let calls = [];
 let statuses = [1];
+// The edge's order view for a status; 50 stands for a status 5 whose paid amount is short
+// (the edge's state "underpaid").
+const STATES = { 1: 'pending', 3: 'failed', 4: 'expired', 5: 'paid', 6: 'settled',
+  7: 'refunded', 8: 'partially_refunded', 9: 'refunding' };
+function orderView(s, token) {
+  const short = s === 50;
+  return { order_no: 'T-1', status: short ? 5 : s, state: short ? 'underpaid' : (STATES[s] || 'unknown'),
+    amount: '5.00', currency: 'USD', paid_amount: short ? '2.00' : undefined, updated_at: 1,
+    result_token: s === 5 || short ? token : undefined };
+}
 let createAnswer = null;
 let failCreates = 0;
 let bodies = [];
@@ -48,8 +58,7 @@ export function install_stub(statusList, create, fail) {
       const secret = init && init.headers && init.headers.get('X-Client-Secret');
       if (secret !== 'cs_test') return json(401, { error: { code: 'client_secret_invalid', message: 'x' } });
       const s = statuses.length > 1 ? statuses.shift() : statuses[0];
-      return json(200, { order_no: 'T-1', status: s, state: 'x', amount: '5.00', currency: 'USD', updated_at: 1,
-        result_token: s === 5 ? 'v1.tok.sig' : undefined });
+      return json(200, orderView(s, 'v1.tok.sig'));
     }
     return json(404, { error: { code: 'not_found', message: 'x' } });
   };
@@ -75,8 +84,7 @@ export function es_count() { return sources.length; }
 export function es_url(i) { return sources[i].url; }
 export function es_closed(i) { return sources[i].closed; }
 export function es_send(i, s) {
-  sources[i].dispatchEvent(new MessageEvent('message', { data: JSON.stringify({ order_no: 'T-1', status: s,
-    state: 'x', amount: '5.00', currency: 'USD', updated_at: 1, result_token: s === 5 ? 'v1.push.sig' : undefined }) }));
+  sources[i].dispatchEvent(new MessageEvent('message', { data: JSON.stringify(orderView(s, 'v1.push.sig')) }));
 }
 export function es_fail(i) { sources[i].dispatchEvent(new Event('error')); }
 export function created_with_events_token() {
@@ -222,6 +230,10 @@ fn record(handle: &widget::Handle) -> Log {
 
 const EN_WAITING: &str = "Finish paying in the payment window. This page updates by itself.";
 const EN_PAID: &str = "Payment received. Thank you!";
+const EN_UNDERPAID: &str =
+    "We received part of your payment. The merchant will contact you about the rest.";
+/// The stub's code for a status 5 whose paid amount is short (state `underpaid`).
+const UNDERPAID: u32 = 50;
 
 #[wasm_bindgen_test]
 async fn mount_renders_accessibly_and_tracks_to_paid() {
@@ -413,7 +425,7 @@ async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
     click(&el, "button");
     assert!(
         until(2000, || text(&el, "[role=status]")
-            == "أكمل الدفع في نافذة الدفع. ستتحدّث هذه الصفحة تلقائيًا.")
+            == "أكمل الدفع في نافذة الدفع. سيتم تحديث هذه الصفحة تلقائيًا.")
         .await,
         "{}",
         text(&el, "[role=status]")
@@ -733,6 +745,82 @@ async fn push_failure_falls_back_to_polling_silently() {
         "the fallback is invisible: {log:?}"
     );
     assert_eq!(es_count(), 1, "no second stream");
+    handle.destroy();
+    restore_event_source();
+}
+
+#[wasm_bindgen_test]
+async fn underpaid_order_is_final_and_never_shown_as_paid() {
+    install_stub(vec![1, UNDERPAID, 5], JsValue::UNDEFINED, 0);
+    let el = host("pay-underpaid");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-underpaid.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(
+        until(4000, || text(&el, "[role=status]") == EN_UNDERPAID).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert_eq!(handle.state(), "final");
+    assert_eq!(
+        shadow_q(&el, ".tp")
+            .and_then(|r| r.get_attribute("data-tone"))
+            .as_deref(),
+        Some("info"),
+        "no paid styling"
+    );
+    let events = log.borrow().clone();
+    assert!(
+        events.contains(&"state:final:underpaid#v1.tok.sig".to_owned()),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.contains(":paid")), "{events:?}");
+    // Final: tracking stopped (the stub would answer "paid" next).
+    let calls = fetch_calls();
+    wait(2_000).await;
+    assert_eq!(fetch_calls(), calls, "no status requests after underpaid");
+    assert_eq!(text(&el, "[role=status]"), EN_UNDERPAID);
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn pushed_underpaid_closes_the_stream_in_zh_cn() {
+    install_stub(vec![1], created_with_events_token(), 0);
+    install_event_source();
+    let el = host("pay-push-underpaid");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts(
+            "https://edge-push-underpaid.test",
+            &intent("5.00", "USD"),
+            "zh-CN",
+        ),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(until(2000, || es_count() == 1).await);
+    es_send(0, UNDERPAID);
+    assert!(
+        until(2000, || text(&el, "[role=status]")
+            == "我们已收到您的部分付款。商家会就剩余款项与您联系。")
+        .await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(es_closed(0), "the stream is closed at the final state");
+    assert!(
+        log.borrow()
+            .contains(&"state:final:underpaid#v1.push.sig".to_owned()),
+        "{:?}",
+        log.borrow()
+    );
     handle.destroy();
     restore_event_source();
 }

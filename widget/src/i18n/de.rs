@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "Das Zahlungsfenster wurde geschlossen. Öffnen Sie es erneut, falls Sie noch nicht bezahlt haben.",
     Pending => "Warten auf Ihre Zahlung.",
     Paid => "Zahlung erhalten. Vielen Dank!",
+    Underpaid => "Wir haben einen Teil Ihrer Zahlung erhalten. Der Händler meldet sich wegen des Restbetrags bei Ihnen.",
     Failed => "Zahlung fehlgeschlagen. Versuchen Sie es mit einer anderen Karte oder Zahlungsart.",
     Expired => "Diese Zahlung ist abgelaufen. Starten Sie sie erneut.",
     Refunded => "Diese Zahlung wurde erstattet.",

@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "The payment window was closed. Reopen it if you haven't finished paying.",
     Pending => "Waiting for your payment.",
     Paid => "Payment received. Thank you!",
+    Underpaid => "We received part of your payment. The merchant will contact you about the rest.",
     Failed => "Payment failed. Try another card or payment method.",
     Expired => "This payment expired. Start again to pay.",
     Refunded => "This payment was refunded.",

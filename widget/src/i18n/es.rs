@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "Se cerró la ventana de pago. Vuelve a abrirla si no terminaste de pagar.",
     Pending => "Esperando tu pago.",
     Paid => "Pago recibido. ¡Gracias!",
+    Underpaid => "Recibimos parte de tu pago. El comercio se pondrá en contacto contigo sobre el importe restante.",
     Failed => "El pago falló. Prueba con otra tarjeta u otro método de pago.",
     Expired => "Este pago caducó. Empieza de nuevo para pagar.",
     Refunded => "Este pago fue reembolsado.",

@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "La fenêtre de paiement a été fermée. Rouvrez-la si vous n’avez pas fini de payer.",
     Pending => "En attente de votre paiement.",
     Paid => "Paiement reçu. Merci !",
+    Underpaid => "Nous avons reçu une partie de votre paiement. Le marchand vous contactera au sujet du montant restant.",
     Failed => "Le paiement a échoué. Essayez une autre carte ou un autre moyen de paiement.",
     Expired => "Ce paiement a expiré. Recommencez pour payer.",
     Refunded => "Ce paiement a été remboursé.",

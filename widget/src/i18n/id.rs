@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "Jendela pembayaran ditutup. Buka lagi jika Anda belum selesai membayar.",
     Pending => "Menunggu pembayaran Anda.",
     Paid => "Pembayaran diterima. Terima kasih!",
+    Underpaid => "Kami telah menerima sebagian pembayaran Anda. Penjual akan menghubungi Anda mengenai sisa pembayaran.",
     Failed => "Pembayaran gagal. Coba kartu atau metode pembayaran lain.",
     Expired => "Pembayaran ini sudah kedaluwarsa. Mulai lagi untuk membayar.",
     Refunded => "Dana pembayaran ini telah dikembalikan.",

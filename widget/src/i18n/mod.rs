@@ -2,15 +2,16 @@
 //!
 //! Two layers, both exhaustive `match`es without `_` arms:
 //!
-//! 1. [`Msg`] names *why* we say something: a widget state ([`Ui`]), an order status, a
+//! 1. [`Msg`] names *why* we say something: a widget state ([`Ui`]), an order state (the
+//!    edge's `state`, not TrustPay's status: a short status 5 is `underpaid`, not paid), a
 //!    TrustPay error code (880001-880024) or an edge error code, each including `Unknown`.
-//!    [`phrase`] maps every one of them to a [`Phrase`], so a new status or code in
+//!    [`phrase`] maps every one of them to a [`Phrase`], so a new state or code in
 //!    `checkout-core` is a compile error here until someone decides what shoppers read.
-//! 2. [`Phrase`] is *what* we say: 38 distinct shopper sentences, each with a short action
+//! 2. [`Phrase`] is *what* we say: 39 distinct shopper sentences, each with a short action
 //!    where one exists. Each locale module is one `locale_table!` with an arm per phrase; the
 //!    macro checks at compile time that every phrase is there (an exhaustive `match`) and in
 //!    `Phrase` order (a `const` assertion), and stores the texts as one string per locale
-//!    (15 × 38 `&str`s as separate pointers cost ~4.5 KB of wasm data for nothing).
+//!    (15 × 39 `&str`s as separate pointers cost ~4.5 KB of wasm data for nothing).
 //!
 //! Many codes share a phrase on purpose: a shopper can't act on "database_error" versus
 //! "remote_service_error", and one sentence per distinct action keeps all 15 locales at a
@@ -20,8 +21,9 @@
 //! (marked in each file) until a native-speaking reviewer signs them off.
 //! Merchants can override any text by key, see [`Msg::key`] and [`Phrase::key`].
 
-use checkout_core::codes::{ErrorCode, OrderStatus};
+use checkout_core::codes::ErrorCode;
 use checkout_core::contract::ApiErrorCode;
+use checkout_core::state::OrderState;
 
 /// One locale's texts: `Variant => "text",` for every [`Phrase`], in order.
 macro_rules! locale_table {
@@ -238,8 +240,8 @@ impl Ui {
 pub enum Msg {
     /// A widget state or control.
     Ui(Ui),
-    /// An order status (1-9, or unknown).
-    Status(OrderStatus),
+    /// An order state (`paid`, `underpaid`, ..., or unknown).
+    State(OrderState),
     /// A TrustPay error code (880001-880024, or unknown).
     Gateway(ErrorCode),
     /// An edge error code (or unknown).
@@ -247,12 +249,12 @@ pub enum Msg {
 }
 
 impl Msg {
-    /// The most specific override key: `ui.waiting`, `status.5`, `trustpay.880015`,
+    /// The most specific override key: `ui.waiting`, `state.paid`, `trustpay.880015`,
     /// `api.intent_expired`. (`messages: {"trustpay.880017": "..."}` in the JS options.)
     pub fn key(&self) -> String {
         match self {
             Msg::Ui(ui) => crate::cat(&["ui.", phrase(&Msg::Ui(*ui)).key()]),
-            Msg::Status(status) => crate::cat(&["status.", &crate::decimal(status.code())]),
+            Msg::State(state) => crate::cat(&["state.", state.as_str()]),
             Msg::Gateway(code) => crate::cat(&["trustpay.", &crate::decimal(code.code())]),
             Msg::Api(code) => crate::cat(&["api.", code.as_str()]),
         }
@@ -310,21 +312,23 @@ phrases! {
     Retry = "retry",
     /// Popup closed early.
     WindowClosed = "window_closed",
-    /// Status 1.
+    /// State pending (status 1).
     Pending = "pending",
-    /// Statuses 2, 5, 6.
+    /// States paid and settled (status 5, 6 with the full amount).
     Paid = "paid",
-    /// Status 3.
+    /// State underpaid: status 5 or 6 with less than the order amount. Not paid.
+    Underpaid = "underpaid",
+    /// State failed (status 3).
     Failed = "failed",
-    /// Status 4.
+    /// State expired (status 4).
     Expired = "expired",
-    /// Status 7.
+    /// State refunded (status 7).
     Refunded = "refunded",
-    /// Status 8.
+    /// State partially refunded (status 8).
     PartRefunded = "partially_refunded",
-    /// Status 9.
+    /// State refunding (status 9).
     Refunding = "refunding",
-    /// A status this build doesn't know.
+    /// A state this build doesn't know (also status 2, a payout status on a pay-in order).
     StatusUnknown = "status_unknown",
     /// 880001 / 880010 (success codes, should not reach the shopper as errors).
     Accepted = "accepted",
@@ -362,7 +366,7 @@ phrases! {
 pub fn phrase(msg: &Msg) -> Phrase {
     match msg {
         Msg::Ui(ui) => ui_phrase(*ui),
-        Msg::Status(status) => status_phrase(*status),
+        Msg::State(state) => state_phrase(*state),
         Msg::Gateway(code) => gateway_phrase(*code),
         Msg::Api(code) => api_phrase(code),
     }
@@ -388,16 +392,17 @@ fn ui_phrase(ui: Ui) -> Phrase {
     }
 }
 
-fn status_phrase(status: OrderStatus) -> Phrase {
-    match status {
-        OrderStatus::Pending => Phrase::Pending,
-        OrderStatus::PayoutPaid | OrderStatus::Paid | OrderStatus::Settled => Phrase::Paid,
-        OrderStatus::Failed => Phrase::Failed,
-        OrderStatus::TimedOut => Phrase::Expired,
-        OrderStatus::Refunded => Phrase::Refunded,
-        OrderStatus::PartiallyRefunded => Phrase::PartRefunded,
-        OrderStatus::Refunding => Phrase::Refunding,
-        OrderStatus::Unknown(_) => Phrase::StatusUnknown,
+fn state_phrase(state: OrderState) -> Phrase {
+    match state {
+        OrderState::Pending => Phrase::Pending,
+        OrderState::Paid | OrderState::Settled => Phrase::Paid,
+        OrderState::Underpaid => Phrase::Underpaid,
+        OrderState::Failed => Phrase::Failed,
+        OrderState::Expired => Phrase::Expired,
+        OrderState::Refunded => Phrase::Refunded,
+        OrderState::PartiallyRefunded => Phrase::PartRefunded,
+        OrderState::Refunding => Phrase::Refunding,
+        OrderState::Unknown => Phrase::StatusUnknown,
     }
 }
 
@@ -544,8 +549,7 @@ mod tests {
 
     fn all_msgs() -> Vec<Msg> {
         let mut msgs: Vec<Msg> = Ui::ALL.iter().map(|u| Msg::Ui(*u)).collect();
-        msgs.extend(OrderStatus::KNOWN.iter().map(|s| Msg::Status(*s)));
-        msgs.push(Msg::Status(OrderStatus::Unknown(42)));
+        msgs.extend(OrderState::ALL.iter().map(|s| Msg::State(*s)));
         msgs.extend(ErrorCode::KNOWN.iter().map(|c| Msg::Gateway(*c)));
         msgs.push(Msg::Gateway(ErrorCode::Unknown(880099)));
         msgs.extend(ApiErrorCode::KNOWN.iter().map(|c| Msg::Api(c.clone())));
@@ -573,9 +577,9 @@ mod tests {
                 pairs += 1;
             }
         }
-        assert_eq!(pairs, 15 * 38);
+        assert_eq!(pairs, 15 * 39);
         for locale in Locale::ALL {
-            // 38 entries, each terminated: nothing trails the last separator.
+            // 39 entries, each terminated: nothing trails the last separator.
             assert_eq!(
                 locale.table().matches('\u{1f}').count(),
                 Phrase::ALL.len(),
@@ -588,7 +592,7 @@ mod tests {
     #[test]
     fn every_msg_in_every_locale_has_text() {
         let msgs = all_msgs();
-        // 15 widget + 10 statuses + 25 TrustPay codes + every edge code + unknown.
+        // 15 widget + 10 states + 25 TrustPay codes + every edge code + unknown.
         assert_eq!(msgs.len(), 15 + 10 + 25 + ApiErrorCode::KNOWN.len() + 1);
         for locale in Locale::ALL {
             for msg in &msgs {
@@ -601,11 +605,15 @@ mod tests {
 
     #[test]
     fn statuses_and_codes_have_the_intended_meaning() {
-        assert_eq!(phrase(&Msg::Status(OrderStatus::Paid)), Phrase::Paid);
-        assert_eq!(phrase(&Msg::Status(OrderStatus::Settled)), Phrase::Paid);
-        assert_eq!(phrase(&Msg::Status(OrderStatus::TimedOut)), Phrase::Expired);
+        assert_eq!(phrase(&Msg::State(OrderState::Paid)), Phrase::Paid);
+        assert_eq!(phrase(&Msg::State(OrderState::Settled)), Phrase::Paid);
         assert_eq!(
-            phrase(&Msg::Status(OrderStatus::Unknown(10))),
+            phrase(&Msg::State(OrderState::Underpaid)),
+            Phrase::Underpaid
+        );
+        assert_eq!(phrase(&Msg::State(OrderState::Expired)), Phrase::Expired);
+        assert_eq!(
+            phrase(&Msg::State(OrderState::Unknown)),
             Phrase::StatusUnknown
         );
         assert_eq!(
@@ -667,7 +675,7 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), Phrase::ALL.len());
-        assert_eq!(Phrase::ALL.len(), 38);
+        assert_eq!(Phrase::ALL.len(), 39);
     }
 
     #[test]
@@ -693,7 +701,8 @@ mod tests {
             o.text(Locale::En, &Msg::Ui(Ui::Waiting)),
             Locale::En.phrase_text(Phrase::Waiting)
         );
-        assert_eq!(Msg::Status(OrderStatus::Paid).key(), "status.5");
+        assert_eq!(Msg::State(OrderState::Paid).key(), "state.paid");
+        assert_eq!(Msg::State(OrderState::Underpaid).key(), "state.underpaid");
         assert_eq!(
             Msg::Api(ApiErrorCode::IntentExpired).key(),
             "api.intent_expired"
@@ -727,9 +736,11 @@ mod tests {
     #[test]
     fn money_outcomes_never_read_alike() {
         // Each says something different about the shopper's money; a shopper who can't tell
-        // two of them apart may ship-wait, pay twice or give up on a paid order.
-        const MONEY: [Phrase; 5] = [
+        // two of them apart may wait for goods that won't come, pay twice, or give up on a
+        // paid order.
+        const MONEY: [Phrase; 6] = [
             Phrase::Paid,
+            Phrase::Underpaid,
             Phrase::Accepted,
             Phrase::StatusUnknown,
             Phrase::Expired,
@@ -748,7 +759,10 @@ mod tests {
         }
         assert!(clashes.is_empty(), "{}", clashes.join("\n"));
         assert_eq!(statement("付款成功，谢谢！"), "付款成功");
-        assert_eq!(statement("Payment received. Thank you!"), "payment received");
+        assert_eq!(
+            statement("Payment received. Thank you!"),
+            "payment received"
+        );
     }
 
     #[test]

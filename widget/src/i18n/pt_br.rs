@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "A janela de pagamento foi fechada. Reabra-a se não terminou de pagar.",
     Pending => "Aguardando seu pagamento.",
     Paid => "Pagamento recebido. Obrigado!",
+    Underpaid => "Recebemos parte do seu pagamento. A loja vai entrar em contato com você sobre o valor restante.",
     Failed => "O pagamento falhou. Tente outro cartão ou forma de pagamento.",
     Expired => "Este pagamento expirou. Comece de novo para pagar.",
     Refunded => "Este pagamento foi reembolsado.",

@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "Ödeme penceresi kapatıldı. Ödemeyi bitirmediyseniz yeniden açın.",
     Pending => "Ödemeniz bekleniyor.",
     Paid => "Ödeme alındı. Teşekkürler!",
+    Underpaid => "Ödemenizin bir kısmını aldık. Kalan tutar için satıcı sizinle iletişime geçecek.",
     Failed => "Ödeme başarısız oldu. Başka bir kart veya ödeme yöntemi deneyin.",
     Expired => "Bu ödemenin süresi doldu. Ödemek için yeniden başlayın.",
     Refunded => "Bu ödeme iade edildi.",

@@ -21,6 +21,7 @@ locale_table! {
     WindowClosed => "Cửa sổ thanh toán đã đóng. Vui lòng mở lại nếu bạn chưa thanh toán xong.",
     Pending => "Đang chờ bạn thanh toán.",
     Paid => "Đã nhận thanh toán. Cảm ơn bạn!",
+    Underpaid => "Chúng tôi đã nhận được một phần thanh toán của bạn. Người bán sẽ liên hệ với bạn về số tiền còn lại.",
     Failed => "Thanh toán thất bại. Vui lòng thử thẻ hoặc phương thức khác.",
     Expired => "Thanh toán này đã hết hạn. Vui lòng bắt đầu lại để thanh toán.",
     Refunded => "Thanh toán này đã được hoàn tiền.",
