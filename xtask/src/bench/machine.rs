@@ -40,9 +40,13 @@ pub(super) fn machine(env: &Env, ctx: &Ctx<'_>) -> Value {
     };
     let wrangler = npm_version("wrangler");
     let workerd = npm_version("workerd");
-    let chromium = ctx.raw.borrow()["stack"]
-        .get("time_to_ready")
-        .and_then(|t| t["browser"].as_str().map(str::to_owned))
+    // The browser the stack suite drove, if it ran (a `widget`-only run has no "stack").
+    let chromium = ctx
+        .raw
+        .borrow()
+        .get("stack")
+        .and_then(|stack| stack.pointer("/time_to_ready/browser"))
+        .and_then(|browser| browser.as_str().map(str::to_owned))
         .or_else(|| {
             env::probe(std::process::Command::new("/usr/bin/chromium").arg("--version"))
                 .and_then(|v| v.split_whitespace().nth(1).map(|n| format!("Chromium {n}")))
