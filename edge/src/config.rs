@@ -5,34 +5,9 @@
 //! same to it). Secrets become [`Secret`] the moment they are read; an empty secret is an
 //! error, never a value to sign with.
 //!
-//! | name | kind | required | meaning |
-//! | --- | --- | --- | --- |
-//! | `TRUSTPAY_BASE_URL` | var | no (`https://api.trustpay.money`) | TrustPay API origin |
-//! | `TRUSTPAY_MERCHANT_ID` | var | yes | merchant id (digits) |
-//! | `TRUSTPAY_API_KEY` | secret | yes | sent as `X-Api-Key` |
-//! | `TRUSTPAY_SECRET` | secret | yes | MD5 `sign` key, requests and callbacks |
-//! | `PUBLIC_BASE_URL` | var | yes | this Worker's public URL; `notify_url` = `{it}/v1/trustpay/callback` |
-//! | `ALLOWED_ORIGINS` | var | yes | comma-separated merchant page origins (`https://shop.example`) |
-//! | `INTENT_SECRET` | secret | yes | HMAC key of checkout intents |
-//! | `MERCHANT_API_TOKEN` | secret | yes | bearer token of `/v1/intents` and `/v1/admin/*` |
-//! | `OPEN_AMOUNT` | var | no (off) | intent-less orders, e.g. `USD:1.00-500.00` or `USD:1-500,INR:100-50000` |
-//! | `SIGN_AMOUNT_RENDERING` | var | no (`two_decimals`) | `two_decimals` or `trimmed` |
-//! | `GATEWAY_TIMEOUT_MS` | var | no (`8000`) | timeout of each TrustPay call |
-//! | `STATUS_REFRESH_SECONDS` | var | no (`10`) | a pending order older than this is re-queried, at most once per period |
-//! | `CLIENT_RESULT_SECRET` | secret | no (off) | HMAC key of the `result_token` of final orders (shared with the merchant backend) |
-//! | `RISK_BIN_ALLOW` | var | no (any) | comma-separated BIN prefixes the risk hook approves |
-//! | `RISK_BIN_DENY` | var | no (none) | comma-separated BIN prefixes the risk hook refuses (wins) |
-//! | `RISK_MAX_ATTEMPTS` | var | no (`3`) | risk decisions per order; the next is denied |
-//! | `RISK_TIMEOUT_MS` | var | no (`1500`) | budget of the risk hook's storage work |
-//! | `RISK_ON_TIMEOUT` | var | no (`deny`) | answer when that budget runs out: `deny` or `allow` |
-//! | `MERCHANT_WEBHOOK_URL` | var | no (off) | where order notifications are POSTed |
-//! | `MERCHANT_WEBHOOK_SECRET` | secret | with the URL | signing key, `whsec_<base64>` or raw text |
-//! | `MERCHANT_WEBHOOK_SECRET_PREVIOUS` | secret | no | the key being rotated out (both signatures are sent) |
-//! | `MERCHANT_WEBHOOK_RETRY_BASE_SECONDS` | var | no (`10`) | retry delay after attempt n = base·2^(n-1), at most 12 h |
-//! | `MERCHANT_WEBHOOK_TIMEOUT_MS` | var | no (`10000`) | timeout of one delivery attempt |
-//! | `RECONCILE_MIN_AGE_SECONDS` | var | no (`120`) | the cron queries pending orders with no news for this long |
-//! | `RECONCILE_BATCH` | var | no (`25`) | at most this many TrustPay queries per cron run |
-//! | `EVENTS_HEARTBEAT_SECONDS` | var | no (`15`) | comment line on a quiet live-events stream after this long |
+//! Every name is declared once, in [`var`] (its kind, whether it is required, its default and
+//! meaning are in its doc comment), and read once, in [`Config::from_lookup`], through
+//! [`Reader`]. To add a setting: one entry in the `variables!` list, one field, one read.
 
 use checkout_core::money::{Amount, AmountRendering, Currency};
 use checkout_core::risk::{BinList, DEFAULT_MAX_ATTEMPTS, OnTimeout, RiskRules};
@@ -60,35 +35,93 @@ pub const DEFAULT_EVENTS_HEARTBEAT_SECONDS: u32 = 15;
 /// The callback path under `PUBLIC_BASE_URL`.
 pub const CALLBACK_PATH: &str = "/v1/trustpay/callback";
 
-/// Every variable name, in the order they are documented.
-pub const VARIABLES: &[&str] = &[
-    "TRUSTPAY_BASE_URL",
-    "TRUSTPAY_MERCHANT_ID",
-    "TRUSTPAY_API_KEY",
-    "TRUSTPAY_SECRET",
-    "PUBLIC_BASE_URL",
-    "ALLOWED_ORIGINS",
-    "INTENT_SECRET",
-    "MERCHANT_API_TOKEN",
-    "OPEN_AMOUNT",
-    "SIGN_AMOUNT_RENDERING",
-    "GATEWAY_TIMEOUT_MS",
-    "STATUS_REFRESH_SECONDS",
-    "CLIENT_RESULT_SECRET",
-    "RISK_BIN_ALLOW",
-    "RISK_BIN_DENY",
-    "RISK_MAX_ATTEMPTS",
-    "RISK_TIMEOUT_MS",
-    "RISK_ON_TIMEOUT",
-    "MERCHANT_WEBHOOK_URL",
-    "MERCHANT_WEBHOOK_SECRET",
-    "MERCHANT_WEBHOOK_SECRET_PREVIOUS",
-    "MERCHANT_WEBHOOK_RETRY_BASE_SECONDS",
-    "MERCHANT_WEBHOOK_TIMEOUT_MS",
-    "RECONCILE_MIN_AGE_SECONDS",
-    "RECONCILE_BATCH",
-    "EVENTS_HEARTBEAT_SECONDS",
-];
+/// The name of a plain variable (`[vars]` in wrangler.toml): read trimmed, blank = unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VarName(pub &'static str);
+
+/// The name of a secret (`wrangler secret put`): read untrimmed, blank = unset, never logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretName(pub &'static str);
+
+/// Declares each name once: `var NAME;` or `secret NAME;`, and [`var::ALL`] in this order.
+macro_rules! variables {
+    ( $( $(#[$doc:meta])* $kind:ident $name:ident; )+ ) => {
+        /// Every variable and secret the edge reads, in the order they are documented.
+        pub mod var {
+            use super::{SecretName, VarName};
+            $( variables!(@one $(#[$doc])* $kind $name); )+
+
+            /// Every name, in declaration order.
+            pub const ALL: &[&str] = &[ $( stringify!($name), )+ ];
+        }
+    };
+    (@one $(#[$doc:meta])* var $name:ident) => {
+        $(#[$doc])*
+        pub const $name: VarName = VarName(stringify!($name));
+    };
+    (@one $(#[$doc:meta])* secret $name:ident) => {
+        $(#[$doc])*
+        pub const $name: SecretName = SecretName(stringify!($name));
+    };
+}
+
+variables! {
+    /// Optional (default [`super::DEFAULT_TRUSTPAY_BASE_URL`]): the TrustPay API origin.
+    var TRUSTPAY_BASE_URL;
+    /// Required: our TrustPay merchant id (digits).
+    var TRUSTPAY_MERCHANT_ID;
+    /// Required: sent as `X-Api-Key`.
+    secret TRUSTPAY_API_KEY;
+    /// Required: the MD5 `sign` key of requests and callbacks.
+    secret TRUSTPAY_SECRET;
+    /// Required: this Worker's public URL; `notify_url` = `{it}/v1/trustpay/callback`.
+    var PUBLIC_BASE_URL;
+    /// Required: comma-separated merchant page origins (`https://shop.example`).
+    var ALLOWED_ORIGINS;
+    /// Required: the HMAC key of checkout intents.
+    secret INTENT_SECRET;
+    /// Required: the bearer token of `/v1/intents` and `/v1/admin/*`.
+    secret MERCHANT_API_TOKEN;
+    /// Optional (off): intent-less orders, e.g. `USD:1.00-500.00` or `USD:1-500,INR:100-50000`.
+    var OPEN_AMOUNT;
+    /// Optional (`two_decimals`): `two_decimals` or `trimmed`.
+    var SIGN_AMOUNT_RENDERING;
+    /// Optional (`8000`): timeout of each TrustPay call, milliseconds.
+    var GATEWAY_TIMEOUT_MS;
+    /// Optional (`10`): a pending order older than this is re-queried, at most once per
+    /// period, seconds.
+    var STATUS_REFRESH_SECONDS;
+    /// Optional (off): the HMAC key of the `result_token` of final orders (shared with the
+    /// merchant backend).
+    secret CLIENT_RESULT_SECRET;
+    /// Optional (any): comma-separated BIN prefixes the risk hook approves.
+    var RISK_BIN_ALLOW;
+    /// Optional (none): comma-separated BIN prefixes the risk hook refuses (wins).
+    var RISK_BIN_DENY;
+    /// Optional (`3`): risk decisions per order; the next is denied.
+    var RISK_MAX_ATTEMPTS;
+    /// Optional (`1500`): budget of the risk hook's storage work, milliseconds.
+    var RISK_TIMEOUT_MS;
+    /// Optional (`deny`): the answer when that budget runs out, `deny` or `allow`.
+    var RISK_ON_TIMEOUT;
+    /// Optional (off): where order notifications are POSTed.
+    var MERCHANT_WEBHOOK_URL;
+    /// Required with the URL: the signing key, `whsec_<base64>` or raw text.
+    secret MERCHANT_WEBHOOK_SECRET;
+    /// Optional: the key being rotated out (both signatures are sent).
+    secret MERCHANT_WEBHOOK_SECRET_PREVIOUS;
+    /// Optional (`10`): retry delay after attempt n = base·2^(n-1), at most 12 h, seconds.
+    var MERCHANT_WEBHOOK_RETRY_BASE_SECONDS;
+    /// Optional (`10000`): timeout of one delivery attempt, milliseconds.
+    var MERCHANT_WEBHOOK_TIMEOUT_MS;
+    /// Optional (`120`): the cron queries pending orders with no news for this long, seconds.
+    var RECONCILE_MIN_AGE_SECONDS;
+    /// Optional (`25`): at most this many TrustPay queries per cron run.
+    var RECONCILE_BATCH;
+    /// Optional (`15`): a comment line goes on a quiet live-events stream after this long,
+    /// seconds.
+    var EVENTS_HEARTBEAT_SECONDS;
+}
 
 /// The risk-control hook's settings.
 #[derive(Debug, Clone)]
@@ -193,169 +226,48 @@ fn malformed(name: &'static str, reason: impl Into<String>) -> ConfigError {
 impl Config {
     /// Reads and validates everything. `lookup` returns a variable's or secret's text.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let optional = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| optional(name).ok_or(ConfigError::Missing { name });
-        // Secrets are not trimmed: whitespace may be part of them; blank means unset.
-        let secret = |name: &'static str| -> Result<Secret, ConfigError> {
-            lookup(name)
-                .and_then(|v| Secret::new(v).ok())
-                .ok_or(ConfigError::Missing { name })
-        };
-
-        let trustpay_base_url = match optional("TRUSTPAY_BASE_URL") {
-            Some(url) => parse_base_url("TRUSTPAY_BASE_URL", &url)?,
-            None => DEFAULT_TRUSTPAY_BASE_URL.to_owned(),
-        };
-        let merchant_id = required("TRUSTPAY_MERCHANT_ID")?;
-        let merchant_id = match merchant_id.parse::<i64>() {
-            Ok(id) if id > 0 && merchant_id.bytes().all(|b| b.is_ascii_digit()) => id,
-            Ok(_) | Err(_) => {
-                return Err(malformed(
-                    "TRUSTPAY_MERCHANT_ID",
-                    "expected a positive integer",
-                ));
-            }
-        };
-        let api_key = secret("TRUSTPAY_API_KEY")?;
-        let trustpay_secret = secret("TRUSTPAY_SECRET")?;
-        let public_base_url = parse_base_url("PUBLIC_BASE_URL", &required("PUBLIC_BASE_URL")?)?;
-        let allowed_origins = AllowedOrigins::parse(&required("ALLOWED_ORIGINS")?)
-            .map_err(|reason| malformed("ALLOWED_ORIGINS", reason))?;
-        let intent_secret = secret("INTENT_SECRET")?;
-        let merchant_api_token = secret("MERCHANT_API_TOKEN")?;
-        let open_amount = match optional("OPEN_AMOUNT") {
-            Some(text) => {
-                Some(OpenAmount::parse(&text).map_err(|reason| malformed("OPEN_AMOUNT", reason))?)
-            }
-            None => None,
-        };
-        let sign_amount_rendering = match optional("SIGN_AMOUNT_RENDERING") {
-            Some(text) => text
-                .parse::<AmountRendering>()
-                .map_err(|reason| malformed("SIGN_AMOUNT_RENDERING", reason))?,
-            None => AmountRendering::TwoDecimals,
-        };
-        let gateway_timeout_ms = parse_u32(
-            optional("GATEWAY_TIMEOUT_MS"),
-            "GATEWAY_TIMEOUT_MS",
-            DEFAULT_GATEWAY_TIMEOUT_MS,
-            100..=60_000,
-        )?;
-        let status_refresh_seconds = parse_u32(
-            optional("STATUS_REFRESH_SECONDS"),
-            "STATUS_REFRESH_SECONDS",
-            DEFAULT_STATUS_REFRESH_SECONDS,
-            0..=3_600,
-        )?;
-
-        let client_result_secret = lookup("CLIENT_RESULT_SECRET").and_then(|v| Secret::new(v).ok());
-        let bins = |name: &'static str| {
-            BinList::parse(&optional(name).unwrap_or_default())
-                .map_err(|reason| malformed(name, reason))
-        };
-        let risk = RiskConfig {
-            rules: RiskRules {
-                bin_allow: bins("RISK_BIN_ALLOW")?,
-                bin_deny: bins("RISK_BIN_DENY")?,
-                max_attempts: parse_u32(
-                    optional("RISK_MAX_ATTEMPTS"),
-                    "RISK_MAX_ATTEMPTS",
-                    DEFAULT_MAX_ATTEMPTS,
-                    1..=100,
-                )?,
-            },
-            timeout_ms: parse_u32(
-                optional("RISK_TIMEOUT_MS"),
-                "RISK_TIMEOUT_MS",
-                DEFAULT_RISK_TIMEOUT_MS,
-                1..=10_000,
-            )?,
-            on_timeout: match optional("RISK_ON_TIMEOUT") {
-                Some(text) => OnTimeout::parse(&text)
-                    .map_err(|reason| malformed("RISK_ON_TIMEOUT", reason))?,
-                None => OnTimeout::Deny,
-            },
-        };
-        let webhook = match optional("MERCHANT_WEBHOOK_URL") {
-            None => None,
-            Some(url) => {
-                let url = parse_base_url("MERCHANT_WEBHOOK_URL", &url)?;
-                let webhook_secret =
-                    |name: &'static str| -> Result<Option<WebhookSecret>, ConfigError> {
-                        match lookup(name).filter(|v| !v.trim().is_empty()) {
-                            None => Ok(None),
-                            Some(v) => WebhookSecret::parse(v.trim()).map(Some).map_err(|_| {
-                                malformed(name, "expected whsec_<base64> or a raw secret")
-                            }),
-                        }
-                    };
-                let current =
-                    webhook_secret("MERCHANT_WEBHOOK_SECRET")?.ok_or(ConfigError::Missing {
-                        name: "MERCHANT_WEBHOOK_SECRET",
-                    })?;
-                let mut secrets = vec![current];
-                secrets.extend(webhook_secret("MERCHANT_WEBHOOK_SECRET_PREVIOUS")?);
-                Some(WebhookConfig {
-                    url,
-                    secrets,
-                    retry_base_seconds: parse_u32(
-                        optional("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS"),
-                        "MERCHANT_WEBHOOK_RETRY_BASE_SECONDS",
-                        DEFAULT_WEBHOOK_RETRY_BASE_SECONDS,
-                        0..=3_600,
-                    )?,
-                    timeout_ms: parse_u32(
-                        optional("MERCHANT_WEBHOOK_TIMEOUT_MS"),
-                        "MERCHANT_WEBHOOK_TIMEOUT_MS",
-                        DEFAULT_WEBHOOK_TIMEOUT_MS,
-                        100..=30_000,
-                    )?,
-                })
-            }
-        };
-
-        let reconcile_min_age_seconds = parse_u32(
-            optional("RECONCILE_MIN_AGE_SECONDS"),
-            "RECONCILE_MIN_AGE_SECONDS",
-            DEFAULT_RECONCILE_MIN_AGE_SECONDS,
-            0..=86_400,
-        )?;
-        let reconcile_batch = parse_u32(
-            optional("RECONCILE_BATCH"),
-            "RECONCILE_BATCH",
-            DEFAULT_RECONCILE_BATCH,
-            1..=500,
-        )?;
-        let events_heartbeat_seconds = parse_u32(
-            optional("EVENTS_HEARTBEAT_SECONDS"),
-            "EVENTS_HEARTBEAT_SECONDS",
-            DEFAULT_EVENTS_HEARTBEAT_SECONDS,
-            1..=300,
-        )?;
-
+        let read = Reader(lookup);
         Ok(Config {
-            trustpay_base_url,
-            merchant_id,
-            api_key,
-            trustpay_secret,
-            public_base_url,
-            allowed_origins,
-            intent_secret,
-            merchant_api_token,
-            open_amount,
-            sign_amount_rendering,
-            gateway_timeout_ms,
-            status_refresh_seconds,
-            client_result_secret,
-            risk,
-            webhook,
-            reconcile_min_age_seconds,
-            reconcile_batch,
-            events_heartbeat_seconds,
+            trustpay_base_url: read.parsed_or(var::TRUSTPAY_BASE_URL, base_url, || {
+                DEFAULT_TRUSTPAY_BASE_URL.to_owned()
+            })?,
+            merchant_id: read.required(var::TRUSTPAY_MERCHANT_ID, merchant_id)?,
+            api_key: read.secret(var::TRUSTPAY_API_KEY)?,
+            trustpay_secret: read.secret(var::TRUSTPAY_SECRET)?,
+            public_base_url: read.required(var::PUBLIC_BASE_URL, base_url)?,
+            allowed_origins: read.required(var::ALLOWED_ORIGINS, AllowedOrigins::parse)?,
+            intent_secret: read.secret(var::INTENT_SECRET)?,
+            merchant_api_token: read.secret(var::MERCHANT_API_TOKEN)?,
+            open_amount: read.parsed(var::OPEN_AMOUNT, OpenAmount::parse)?,
+            sign_amount_rendering: read.parsed_or(
+                var::SIGN_AMOUNT_RENDERING,
+                str::parse::<AmountRendering>,
+                || AmountRendering::TwoDecimals,
+            )?,
+            gateway_timeout_ms: read.number(
+                var::GATEWAY_TIMEOUT_MS,
+                DEFAULT_GATEWAY_TIMEOUT_MS,
+                100..=60_000,
+            )?,
+            status_refresh_seconds: read.number(
+                var::STATUS_REFRESH_SECONDS,
+                DEFAULT_STATUS_REFRESH_SECONDS,
+                0..=3_600,
+            )?,
+            client_result_secret: read.optional_secret(var::CLIENT_RESULT_SECRET),
+            risk: RiskConfig::read(&read)?,
+            webhook: WebhookConfig::read(&read)?,
+            reconcile_min_age_seconds: read.number(
+                var::RECONCILE_MIN_AGE_SECONDS,
+                DEFAULT_RECONCILE_MIN_AGE_SECONDS,
+                0..=86_400,
+            )?,
+            reconcile_batch: read.number(var::RECONCILE_BATCH, DEFAULT_RECONCILE_BATCH, 1..=500)?,
+            events_heartbeat_seconds: read.number(
+                var::EVENTS_HEARTBEAT_SECONDS,
+                DEFAULT_EVENTS_HEARTBEAT_SECONDS,
+                1..=300,
+            )?,
         })
     }
 
@@ -365,36 +277,159 @@ impl Config {
     }
 }
 
-fn parse_u32(
-    text: Option<String>,
-    name: &'static str,
-    default: u32,
-    range: std::ops::RangeInclusive<u32>,
-) -> Result<u32, ConfigError> {
-    let Some(text) = text else { return Ok(default) };
-    match text.parse::<u32>() {
-        Ok(v) if range.contains(&v) => Ok(v),
-        Ok(_) | Err(_) => Err(malformed(
-            name,
-            format!("expected an integer in {}..={}", range.start(), range.end()),
-        )),
+impl RiskConfig {
+    fn read<F: Fn(&str) -> Option<String>>(read: &Reader<F>) -> Result<Self, ConfigError> {
+        Ok(RiskConfig {
+            rules: RiskRules {
+                bin_allow: read.parsed_or(var::RISK_BIN_ALLOW, BinList::parse, BinList::default)?,
+                bin_deny: read.parsed_or(var::RISK_BIN_DENY, BinList::parse, BinList::default)?,
+                max_attempts: read.number(var::RISK_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1..=100)?,
+            },
+            timeout_ms: read.number(var::RISK_TIMEOUT_MS, DEFAULT_RISK_TIMEOUT_MS, 1..=10_000)?,
+            on_timeout: read
+                .parsed_or(var::RISK_ON_TIMEOUT, OnTimeout::parse, || OnTimeout::Deny)?,
+        })
+    }
+}
+
+impl WebhookConfig {
+    /// On when `MERCHANT_WEBHOOK_URL` is set; its secret is then required.
+    fn read<F: Fn(&str) -> Option<String>>(read: &Reader<F>) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = read.parsed(var::MERCHANT_WEBHOOK_URL, base_url)? else {
+            return Ok(None);
+        };
+        let current =
+            read.webhook_secret(var::MERCHANT_WEBHOOK_SECRET)?
+                .ok_or(ConfigError::Missing {
+                    name: var::MERCHANT_WEBHOOK_SECRET.0,
+                })?;
+        let mut secrets = vec![current];
+        secrets.extend(read.webhook_secret(var::MERCHANT_WEBHOOK_SECRET_PREVIOUS)?);
+        Ok(Some(WebhookConfig {
+            url,
+            secrets,
+            retry_base_seconds: read.number(
+                var::MERCHANT_WEBHOOK_RETRY_BASE_SECONDS,
+                DEFAULT_WEBHOOK_RETRY_BASE_SECONDS,
+                0..=3_600,
+            )?,
+            timeout_ms: read.number(
+                var::MERCHANT_WEBHOOK_TIMEOUT_MS,
+                DEFAULT_WEBHOOK_TIMEOUT_MS,
+                100..=30_000,
+            )?,
+        }))
+    }
+}
+
+/// The one place names are looked up: each method takes a [`VarName`] or [`SecretName`] and
+/// turns "unset", "blank" and "can't parse" into a [`ConfigError`] naming it.
+struct Reader<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    /// A variable's trimmed text; unset and blank are both `None`.
+    fn text(&self, var: VarName) -> Option<String> {
+        (self.0)(var.0)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A set variable, parsed; `None` when unset.
+    fn parsed<T>(
+        &self,
+        var: VarName,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.text(var)
+            .map(|text| parse(&text).map_err(|reason| malformed(var.0, reason)))
+            .transpose()
+    }
+
+    /// A variable parsed, or `default()` when unset.
+    fn parsed_or<T>(
+        &self,
+        var: VarName,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        default: impl FnOnce() -> T,
+    ) -> Result<T, ConfigError> {
+        Ok(self.parsed(var, parse)?.unwrap_or_else(default))
+    }
+
+    /// A variable that must be set, parsed.
+    fn required<T>(
+        &self,
+        var: VarName,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        self.parsed(var, parse)?
+            .ok_or(ConfigError::Missing { name: var.0 })
+    }
+
+    /// An integer in `range`, or `default` when unset.
+    fn number(
+        &self,
+        var: VarName,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        self.parsed_or(
+            var,
+            |text| match text.parse::<u32>() {
+                Ok(v) if range.contains(&v) => Ok(v),
+                Ok(_) | Err(_) => Err(format!(
+                    "expected an integer in {}..={}",
+                    range.start(),
+                    range.end()
+                )),
+            },
+            || default,
+        )
+    }
+
+    /// A secret, not trimmed (whitespace may be part of it); `None` when unset or blank.
+    fn optional_secret(&self, secret: SecretName) -> Option<Secret> {
+        (self.0)(secret.0).and_then(|v| Secret::new(v).ok())
+    }
+
+    /// A secret that must be set.
+    fn secret(&self, secret: SecretName) -> Result<Secret, ConfigError> {
+        self.optional_secret(secret)
+            .ok_or(ConfigError::Missing { name: secret.0 })
+    }
+
+    /// A webhook signing key (`whsec_<base64>` or raw text, trimmed); `None` when unset.
+    fn webhook_secret(&self, secret: SecretName) -> Result<Option<WebhookSecret>, ConfigError> {
+        match (self.0)(secret.0).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(v) => WebhookSecret::parse(v.trim())
+                .map(Some)
+                .map_err(|_| malformed(secret.0, "expected whsec_<base64> or a raw secret")),
+        }
+    }
+}
+
+/// A TrustPay merchant id: a positive integer, digits only.
+fn merchant_id(text: &str) -> Result<i64, String> {
+    match text.parse::<i64>() {
+        Ok(id) if id > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
+        Ok(_) | Err(_) => Err("expected a positive integer".to_owned()),
     }
 }
 
 /// An `http(s)://host[:port][/prefix]` URL without query, fragment or trailing slash.
-fn parse_base_url(name: &'static str, text: &str) -> Result<String, ConfigError> {
+fn base_url(text: &str) -> Result<String, String> {
     let rest = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"));
     let Some(rest) = rest else {
-        return Err(malformed(name, "expected an http:// or https:// URL"));
+        return Err("expected an http:// or https:// URL".to_owned());
     };
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || text.contains(['?', '#', ' ', '@']) {
-        return Err(malformed(
-            name,
-            "expected scheme://host[:port][/path] without query, fragment or credentials",
-        ));
+        return Err(
+            "expected scheme://host[:port][/path] without query, fragment or credentials"
+                .to_owned(),
+        );
     }
     Ok(text.trim_end_matches('/').to_owned())
 }
@@ -659,6 +694,27 @@ mod tests {
             load(&vars).map(|_| ()).expect_err("bad").variable(),
             "MERCHANT_WEBHOOK_SECRET"
         );
+    }
+
+    #[test]
+    fn every_declared_name_is_read_once_in_declaration_order() {
+        let mut vars = full();
+        vars.insert(
+            "MERCHANT_WEBHOOK_URL",
+            "https://shop.example/hooks/trustpay",
+        );
+        vars.insert("MERCHANT_WEBHOOK_SECRET", "raw-secret");
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            vars.get(name).map(|v| (*v).to_owned())
+        })
+        .expect("valid");
+        assert_eq!(asked.into_inner(), var::ALL);
+        let mut names = var::ALL.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), var::ALL.len(), "a name is declared twice");
     }
 
     #[test]
