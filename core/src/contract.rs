@@ -367,7 +367,10 @@ pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
     if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(PayUrlError::Malformed);
     }
-    let lower = url.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+    let lower = url
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     let (secure, rest) = if lower.starts_with("https://") {
         (true, &url[8..])
     } else if lower.starts_with("http://") {
@@ -380,7 +383,11 @@ pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
         return Err(PayUrlError::Malformed);
     }
     let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        Some(v6) => v6
+            .split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default(),
         None => authority.split(':').next().unwrap_or_default().to_owned(),
     };
     if host.is_empty() || host == "[]" {

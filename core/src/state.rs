@@ -38,8 +38,8 @@
 //! permutation of a refund sequence, with duplicates or lost callbacks, ends at the latest
 //! position that was delivered.
 
-use crate::money::Amount;
 use crate::codes::OrderStatus;
+use crate::money::Amount;
 
 /// What to do with an incoming status, given the stored one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,9 +302,7 @@ impl OrderState {
             (OrderState::Paid | OrderState::Settled, PaidAmount::Short { .. }) => {
                 OrderState::Underpaid
             }
-            (state, PaidAmount::Full | PaidAmount::Short { .. } | PaidAmount::Over { .. }) => {
-                state
-            }
+            (state, PaidAmount::Full | PaidAmount::Short { .. } | PaidAmount::Over { .. }) => state,
         }
     }
 
@@ -542,9 +540,7 @@ mod tests {
         );
         assert_eq!(
             PaidAmount::compare(order, Some(amount(3001))),
-            PaidAmount::Over {
-                paid: amount(3001)
-            }
+            PaidAmount::Over { paid: amount(3001) }
         );
     }
 
@@ -615,4 +611,3 @@ mod tests {
         );
     }
 }
-
