@@ -91,29 +91,41 @@ const STAGES: &[Stage] = &[
 
 /// Formatting, and clippy with warnings as errors: the whole workspace natively, then the
 /// crates whose browser/Worker shells only exist on wasm32 (every target that builds there).
+/// All three run even if one fails, so one run shows every finding.
 fn lint(env: &Env) -> Result<()> {
-    env::run(env.cargo().args(["fmt", "--all", "--check"]))?;
-    env::run(env.cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    env::run(env.cargo().args([
-        "clippy",
-        "-p",
-        "widget",
-        "-p",
-        "edge",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))
+    let checks: [&[&str]; 3] = [
+        &["fmt", "--all", "--check"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[
+            "clippy",
+            "-p",
+            "widget",
+            "-p",
+            "edge",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ];
+    let failed: Vec<String> = checks
+        .iter()
+        .filter_map(|args| env::run(env.cargo().args(*args)).err())
+        .map(|err| format!("{err:#}"))
+        .collect();
+    if !failed.is_empty() {
+        bail!("{}", failed.join("; "));
+    }
+    Ok(())
 }
 
 /// Native unit, property and integration tests of the whole workspace.
