@@ -41,7 +41,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("\nerror: {err:#}");
-            ExitCode::FAILURE
+            // Ctrl-C: the handler may still be stopping processes; exit as it would.
+            if proc::interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
