@@ -163,8 +163,15 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let server = std::thread::spawn(move || {
             if let Ok((mut conn, _)) = listener.accept() {
+                // Read the whole request first: closing with unread bytes resets the connection.
+                let mut request = Vec::new();
                 let mut buf = [0u8; 256];
-                let _ = conn.read(&mut buf);
+                while !request.ends_with(b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = conn.write_all(b"HTTP/1.0 204 No Content\r\n\r\n");
             }
         });
