@@ -23,7 +23,7 @@ use crate::error::EdgeError;
 use crate::event::{Outcome, Source};
 use crate::gateway::{Gateway, GatewayError};
 use crate::http;
-use crate::store::{EventRow, NewEvent, NewRefund, OrderRow, RefundRow, Reserved};
+use crate::store::{EventRow, NewEvent, NewRefund, OrderRow, RefundRow, Reserved, StoredRefund};
 use crate::view::{self, view};
 
 /// The idempotency header (the usual convention).
@@ -85,6 +85,17 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         .order(order_no.as_str())
         .await?
         .ok_or(EdgeError::OrderNotFound)?;
+    let named = match (body.merchant_refund_no, key.as_deref()) {
+        (Some(text), _) => Some(OrderNo::parse(&text)?),
+        (None, Some(key)) => Some(derived_refund_no(order_no.as_str(), key)?),
+        (None, None) => None,
+    };
+    // A retry of a refund we already hold gets its first answer, whatever happened since.
+    if let Some(number) = &named
+        && let Some(existing) = store.refund(number.as_str()).await?
+    {
+        return replay(existing, order_no.as_str(), body.refund_amount);
+    }
     match view::order_state(&row)? {
         // Underpaid: what did arrive may be given back.
         OrderState::Paid
@@ -100,10 +111,10 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             return Err(EdgeError::RefundNotAllowed("the order is not paid"));
         }
     }
-    let refund_no = match (body.merchant_refund_no, key.as_deref()) {
-        (Some(text), _) => OrderNo::parse(&text)?,
-        (None, Some(key)) => derived_refund_no(order_no.as_str(), key)?,
-        (None, None) => {
+    let refund_no = match named {
+        Some(number) => number,
+        // Without a key only a full refund is safe to retry (nothing is left after it).
+        None => {
             let reserved: i64 = store
                 .refunds(order_no.as_str())
                 .await?
@@ -126,26 +137,9 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     };
     match store.reserve_refund(reservation, now).await? {
         Reserved::Reserved => {}
-        Reserved::Exists(existing)
-            if existing.order_no == order_no.as_str()
-                && existing.amount_minor == body.refund_amount.minor() =>
-        {
-            return match existing.answer {
-                Some(answer) => {
-                    let mut response = http::raw_json(201, answer.into_bytes())?;
-                    http::set_header(&mut response, "Idempotent-Replayed", "true");
-                    Ok(response)
-                }
-                // The first request is still running, or timed out at TrustPay.
-                None => Err(EdgeError::RefundNotAllowed(
-                    "this refund is already in progress",
-                )),
-            };
-        }
-        Reserved::Exists(_) => {
-            return Err(EdgeError::RefundNotAllowed(
-                "the refund number is used already",
-            ));
+        // A concurrent request with the same number won the reservation.
+        Reserved::Exists(existing) => {
+            return replay(existing, order_no.as_str(), body.refund_amount);
         }
         Reserved::Exceeds => {
             return Err(EdgeError::RefundNotAllowed(
@@ -208,6 +202,27 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             }
             Err(e.into())
         }
+    }
+}
+
+/// The answer to a refund request whose number exists already: the first answer again when it
+/// is the same refund (order and amount), else a refusal.
+fn replay(existing: StoredRefund, order_no: &str, amount: Amount) -> Result<Response, EdgeError> {
+    if existing.order_no != order_no || existing.amount_minor != amount.minor() {
+        return Err(EdgeError::RefundNotAllowed(
+            "the refund number is used already",
+        ));
+    }
+    match existing.answer {
+        Some(answer) => {
+            let mut response = http::raw_json(201, answer.into_bytes())?;
+            http::set_header(&mut response, "Idempotent-Replayed", "true");
+            Ok(response)
+        }
+        // The first request is still running, or timed out at TrustPay.
+        None => Err(EdgeError::RefundNotAllowed(
+            "this refund is already in progress",
+        )),
     }
 }
 

@@ -13,10 +13,20 @@ use tests::wait::eventually;
 
 use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, secret};
 
+/// The signed client result's key.
+const RESULT_KEY: &str = "rkey-CANARY-integrity-0123456789abcdef";
+/// The merchant notifications' secret (Standard Webhooks `whsec_` + base64 of 32 bytes).
+const HOOK_SECRET: &str = "whsec_aW50ZWdyaXR5LWNhbmFyeS0wMTIzNDU2Nzg5YWJjZGVm";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-merchant`"]
 async fn edge_integrity() {
-    let env = Stack::start_with_merchant_hooks(|vars| vars).await;
+    let env = Stack::start_with_merchant_hooks(|vars| {
+        vars.set("CLIENT_RESULT_SECRET", RESULT_KEY)
+            .set("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET)
+            .set("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS", "0")
+    })
+    .await;
     let ran = cases!(&env =>
         short_payment_is_underpaid_never_paid,
         short_payment_by_query_is_underpaid,
@@ -29,7 +39,10 @@ async fn edge_integrity() {
         refund_retries_are_idempotent,
     );
     eprintln!("{ran} integrity cases passed");
-    env.assert_not_logged(&[SECRET, API_KEY, TOKEN], "a secret");
+    env.assert_not_logged(
+        &[SECRET, API_KEY, TOKEN, RESULT_KEY, HOOK_SECRET],
+        "a secret",
+    );
 }
 
 /// The notification types the merchant received for `order_no`, oldest first.
@@ -390,6 +403,18 @@ async fn refund_retries_are_idempotent(env: &Stack) {
     env.sim_post(&format!("/_sim/orders/{order_no}/pay"), json!({}))
         .await;
     env.wait_state(order_no, "paid").await;
+    let keyless = env
+        .edge_post(
+            "/v1/admin/refunds",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            &json!({"order_no": order_no, "refund_amount": "1.00", "reason": "no key"}),
+        )
+        .await;
+    keyless.expect(
+        400,
+        "idempotency_key_required",
+        "partial refund without a key",
+    );
     let first = admin_refund(env, order_no, "4.00", "retry-key").await;
     assert_eq!(first.status, 201, "{}", first.text);
     let again = admin_refund(env, order_no, "4.00", "retry-key").await;
@@ -404,16 +429,4 @@ async fn refund_retries_are_idempotent(env: &Stack) {
         first.body["merchant_refund_no"]
     );
     assert_eq!(env.sim_requests("/v4/order/refund", order_no).await, 1);
-    let keyless = env
-        .edge_post(
-            "/v1/admin/refunds",
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-            &json!({"order_no": order_no, "refund_amount": "1.00", "reason": "no key"}),
-        )
-        .await;
-    keyless.expect(
-        400,
-        "idempotency_key_required",
-        "partial refund without a key",
-    );
 }
