@@ -12,7 +12,7 @@ use web_sys::{
 };
 
 use crate::i18n::{Locale, Msg, Overrides, Ui, with_amount};
-use crate::reducer::{Button, Tone, View, is_http_url};
+use crate::reducer::{Button, Tone, View, is_pay_page};
 
 /// The widget's stylesheet. Documented custom properties (set them on the host element):
 /// `--tp-color-text`, `--tp-color-background`, `--tp-color-primary`, `--tp-color-on-primary`,
@@ -194,7 +194,7 @@ impl Dom {
         }
 
         match &view.reopen {
-            Some(url) if is_http_url(url) => {
+            Some(url) if is_pay_page(url) => {
                 let _ = self.reopen.set_attribute("href", url);
                 let label = ctx.text(&Msg::Ui(Ui::Reopen));
                 if self.reopen.text_content().unwrap_or_default() != label {

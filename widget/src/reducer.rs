@@ -479,7 +479,7 @@ impl Machine {
                 };
                 *closed = false;
                 *blocked = false;
-                match order.pay_url.clone() {
+                match order.pay_url.clone().filter(|u| is_pay_page(u)) {
                     Some(url) => vec![F::Emit(Emit::Redirect(url))],
                     None => vec![],
                 }
@@ -535,7 +535,7 @@ impl Machine {
             return vec![F::ClosePopup, F::ClearSession];
         }
         // Only http(s): a `javascript:` pay URL would run in the merchant's page.
-        let Some(url) = order.pay_url.clone().filter(|u| is_http_url(u)) else {
+        let Some(url) = order.pay_url.clone().filter(|u| is_pay_page(u)) else {
             return self.fail(Failure::BadResponse);
         };
         match self.mode {
@@ -607,10 +607,10 @@ impl Machine {
     }
 }
 
-/// Whether `url` is an absolute http(s) URL (the only kind we open, navigate to or link).
-pub fn is_http_url(url: &str) -> bool {
-    let head = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    head.starts_with("https://") || head.starts_with("http://")
+/// Whether `url` is a pay page we may open, navigate to or link: `https://`, or `http://` on
+/// loopback only (core's `check_pay_url`, the same check the edge makes before storing it).
+pub fn is_pay_page(url: &str) -> bool {
+    checkout_core::contract::check_pay_url(url).is_ok()
 }
 
 /// Which button the view shows.
@@ -1043,6 +1043,8 @@ mod tests {
             "JAVASCRIPT:alert(1)",
             "data:text/html,x",
             "//evil.example",
+            "http://cashier.example/plain-http",
+            "https://user@cashier.example/x",
             "",
         ] {
             let mut m = ready(Mode::Redirect);
@@ -1059,8 +1061,9 @@ mod tests {
             );
             assert_eq!(m.state().name(), "error", "{url}");
         }
-        assert!(is_http_url("HTTPS://cashier.example/x"));
-        assert!(is_http_url("http://127.0.0.1:8787/x"));
+        assert!(is_pay_page("HTTPS://cashier.example/x"));
+        assert!(is_pay_page("http://127.0.0.1:8787/x"));
+        assert!(!is_pay_page("http://cashier.example/x"));
     }
 
     #[test]
