@@ -101,7 +101,15 @@ pub enum SignError {
     /// The same key appears twice: which value was signed would be ambiguous.
     #[error("the key `{0}` appears more than once")]
     DuplicateKey(String),
+    /// More than [`MAX_FIELDS`] top-level keys: no TrustPay body has that many, and reading
+    /// them all would only cost time.
+    #[error("more than {MAX_FIELDS} top-level keys")]
+    TooManyFields,
 }
+
+/// The most top-level keys a body may have. TrustPay's callbacks and answers carry about
+/// fifteen; a body with more is refused while it is being parsed, before anything is hashed.
+pub const MAX_FIELDS: usize = 64;
 
 /// The top-level fields of a request or callback, sorted byte-wise by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -161,23 +169,23 @@ impl SignFields {
     }
 
     /// Reads the top-level fields of a JSON object, keeping each number's exact text.
-    /// Duplicate keys are refused.
+    /// Duplicate keys are refused (found while inserting into the sorted map: O(n log n)), and
+    /// so is a body with more than [`MAX_FIELDS`] keys (found while parsing, so a huge body
+    /// stops at its 65th key).
     pub fn from_json(body: &[u8]) -> Result<Self, SignError> {
         let raw: RawFields<'_> = serde_json::from_slice(body).map_err(|e| {
             let text = e.to_string();
-            match text.strip_prefix(DUPLICATE_MARK) {
-                // "duplicate key: <key> at line 1 column 20"
-                Some(rest) => SignError::DuplicateKey(
-                    rest.rsplit_once(" at line ")
-                        .map_or(rest, |(key, _)| key)
-                        .to_owned(),
-                ),
-                None => SignError::NotAnObject(text),
+            if text.starts_with(TOO_MANY_MARK) {
+                SignError::TooManyFields
+            } else {
+                SignError::NotAnObject(text)
             }
         })?;
         let mut fields = BTreeMap::new();
         for (key, raw) in raw.0 {
-            fields.insert(key, classify(raw));
+            if let Some(key) = insert_new(&mut fields, key, classify(raw)) {
+                return Err(SignError::DuplicateKey(key));
+            }
         }
         Ok(Self { fields })
     }
@@ -428,9 +436,27 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-const DUPLICATE_MARK: &str = "duplicate key: ";
+/// Inserts `key` unless it is there already; returns the key when it was.
+fn insert_new(
+    fields: &mut BTreeMap<String, SignValue>,
+    key: String,
+    value: SignValue,
+) -> Option<String> {
+    use std::collections::btree_map::Entry;
+    match fields.entry(key) {
+        Entry::Occupied(taken) => Some(taken.key().clone()),
+        Entry::Vacant(free) => {
+            free.insert(value);
+            None
+        }
+    }
+}
 
-/// The top-level entries of a JSON object, in body order, borrowing each value's raw text.
+/// The start of the parse error that [`RawFields`] raises at key [`MAX_FIELDS`] + 1.
+const TOO_MANY_MARK: &str = "too many top-level keys";
+
+/// The top-level entries of a JSON object, in body order, borrowing each value's raw text;
+/// at most [`MAX_FIELDS`] of them.
 struct RawFields<'a>(Vec<(String, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
@@ -444,8 +470,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries: Vec<(String, &'de RawValue)> = Vec::new();
                 while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
-                    if entries.iter().any(|(k, _)| *k == key) {
-                        return Err(serde::de::Error::custom(format!("{DUPLICATE_MARK}{key}")));
+                    if entries.len() == MAX_FIELDS {
+                        return Err(serde::de::Error::custom(TOO_MANY_MARK));
                     }
                     entries.push((key, value));
                 }

@@ -346,6 +346,43 @@ fn sign_field_is_ignored_and_duplicates_refused() {
 }
 
 #[test]
+fn key_count_is_bounded() {
+    let body = |n: usize| {
+        let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":1")).collect();
+        format!("{{{}}}", keys.join(","))
+    };
+    let fields = SignFields::from_json(body(MAX_FIELDS).as_bytes()).expect("at the bound");
+    assert!(fields.get(&format!("k{}", MAX_FIELDS - 1)).is_some());
+    assert_eq!(
+        SignFields::from_json(body(MAX_FIELDS + 1).as_bytes()),
+        Err(SignError::TooManyFields)
+    );
+    // A 63 KB body of thousands of keys stops at the bound, whatever follows it.
+    let mut huge = body(8_000);
+    huge.truncate(63 * 1024);
+    assert_eq!(
+        SignFields::from_json(huge.as_bytes()),
+        Err(SignError::TooManyFields)
+    );
+}
+
+#[test]
+fn duplicates_found_anywhere_within_the_bound() {
+    let mut keys: Vec<String> = (0..MAX_FIELDS - 1).map(|i| format!("\"k{i}\":1")).collect();
+    keys.push("\"k0\":2".to_owned());
+    let body = format!("{{{}}}", keys.join(","));
+    assert_eq!(
+        SignFields::from_json(body.as_bytes()),
+        Err(SignError::DuplicateKey("k0".into()))
+    );
+    // Keys equal after unescaping are the same key.
+    assert_eq!(
+        SignFields::from_json(br#"{"a":1,"\u0061":2}"#),
+        Err(SignError::DuplicateKey("a".into()))
+    );
+}
+
+#[test]
 fn numeric_zero_in_every_spelling() {
     for zero in ["0", "0.0", "0.00", "-0", "0e5", "0.000E-2"] {
         assert!(is_numeric_zero(zero), "{zero}");
