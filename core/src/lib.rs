@@ -11,7 +11,8 @@
 //! | [`sign`] | the MD5 `sign`: canonical string, signed request bodies |
 //! | [`callback`] | callback verification against every allowed rendering |
 //! | [`client_secret`] | per-order client secrets: encoding, hashing, constant-time check |
-//! | [`state`] | the forward-only order status state machine |
+//! | [`state`] | the forward-only order status state machine and the paid rule |
+//! | [`attempt`] | payment attempts: TrustPay order numbers per attempt, the merchant order's state |
 //! | [`intent`] | checkout intents: HMAC-signed, expiring order descriptions |
 //! | [`events_token`] | events tokens: HMAC-signed, short-lived access to one order's live events |
 //! | [`client_result`] | signed client results: the edge's short-lived word on a final order state |
@@ -20,9 +21,11 @@
 //! | [`contract`] | the widget ⇄ edge JSON contract and its stable error codes |
 //! | [`order_no`] | merchant order numbers |
 //! | [`secret`] | a redacting secret type |
+//! | [`token`] | the one signed-token format (version, length cap, MAC before decoding) |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attempt;
 pub mod callback;
 pub mod client_result;
 pub mod client_secret;
