@@ -74,14 +74,15 @@ pub fn mint(order_no: &OrderNo, exp: i64, key: &Secret) -> String {
     seal_json(&FORMAT, key, &payload)
 }
 
-/// Verifies that `token` lets its bearer follow `order_no` at `now` (Unix seconds). The MAC is
+/// Verifies that `token` lets its bearer follow `order_no` at `now` (Unix seconds), and returns
+/// when it stops doing so (`exp`, Unix seconds: a stream opened with it ends then). The MAC is
 /// checked (constant time) before the payload is decoded.
 pub fn verify(
     token: &str,
     order_no: &OrderNo,
     key: &Secret,
     now: i64,
-) -> Result<(), EventsTokenError> {
+) -> Result<i64, EventsTokenError> {
     let payload: Payload = open_json(&FORMAT, key, token)?;
     if payload.order_no != order_no.as_str() {
         return Err(EventsTokenError::WrongOrder);
@@ -89,7 +90,7 @@ pub fn verify(
     if now >= payload.exp {
         return Err(EventsTokenError::Expired { exp: payload.exp });
     }
-    Ok(())
+    Ok(payload.exp)
 }
 
 #[cfg(test)]
@@ -110,7 +111,7 @@ mod tests {
     fn round_trips_and_expires() {
         let token = mint(&order("A-1"), 1_000, &key());
         assert!(token.starts_with("ev1."));
-        assert_eq!(verify(&token, &order("A-1"), &key(), 999), Ok(()));
+        assert_eq!(verify(&token, &order("A-1"), &key(), 999), Ok(1_000));
         assert_eq!(
             verify(&token, &order("A-1"), &key(), 1_000),
             Err(EventsTokenError::Expired { exp: 1_000 })
