@@ -82,6 +82,30 @@ pub struct CreateOrderResponse {
     pub events_token: Option<String>,
 }
 
+/// `201` answer to `POST /v1/orders/{order_no}/attempts` (with `X-Client-Secret`): a new
+/// payment attempt of the same merchant order after the current one failed, expired or was
+/// abandoned (see [`crate::attempt`]). The page keeps its client secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptResponse {
+    /// The merchant order number (unchanged across attempts).
+    pub order_no: String,
+    /// The attempt's number, 2 and up.
+    pub attempt: u32,
+    /// The new attempt's hosted cashier page.
+    pub pay_url: String,
+    /// TrustPay status code of the new attempt (pending).
+    pub status: OrderStatus,
+    /// The merchant order's state name.
+    pub state: String,
+    /// Amount.
+    pub amount: Amount,
+    /// Currency.
+    pub currency: Currency,
+    /// A fresh events token, as in [`CreateOrderResponse::events_token`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_token: Option<String>,
+}
+
 /// `GET /v1/orders/{order_no}` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderView {
@@ -281,6 +305,12 @@ api_error_codes! {
     /// A partial refund without `merchant_refund_no` needs an `Idempotency-Key` header, so a
     /// retry can't refund twice.
     IdempotencyKeyRequired = "idempotency_key_required", 400, "A partial refund needs an Idempotency-Key header or a merchant_refund_no.";
+    /// No further payment attempt: `MAX_ATTEMPTS` reached, or the order number is too long for
+    /// a derived attempt number.
+    AttemptLimit = "attempt_limit", 409, "No more payment attempts are allowed for this order.";
+    /// A new attempt is not allowed now: the order is paid (or money arrived), or the current
+    /// attempt is still running.
+    AttemptNotAllowed = "attempt_not_allowed", 409, "The order can't be tried again now.";
     /// TrustPay already holds an order with this number that this checkout did not create:
     /// the order can't be paid (the merchant must use unique order numbers).
     OrderNumberTaken = "order_number_taken", 409, "The payment gateway already has a different order with this number.";

@@ -467,6 +467,9 @@ fn api_phrase(code: &ApiErrorCode) -> Phrase {
         | A::IdempotencyKeyRequired => Phrase::MerchantSetup,
         // Our order number is someone else's order at TrustPay: only the merchant can fix it.
         A::OrderNumberTaken => Phrase::MerchantSetup,
+        A::AttemptLimit => Phrase::TooManyAttempts,
+        // Paid already or still running: the status shows which.
+        A::AttemptNotAllowed => Phrase::OrderExists,
         A::AmountMissing
         | A::AmountNegative
         | A::AmountZero
