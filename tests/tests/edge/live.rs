@@ -39,6 +39,7 @@ async fn edge_live() {
         reconcile_recovers_dropped_callback,
         reconcile_races_callback,
         reconcile_stale_answer_does_not_regress,
+        reconcile_finishes_a_refund_whose_callback_was_lost,
         events_auth_and_cors,
         events_callback_reaches_two_streams,
         events_reconnect_gets_current_state_first,
@@ -250,6 +251,50 @@ async fn reconcile_recovers_dropped_callback(env: &Stack) {
     run_cron(env).await;
     assert_eq!(queries(env, no).await, 1);
     assert_eq!(events(env, no).await.len(), 1);
+}
+
+/// A refund's completion callback is lost: the order sits in `refunding` until the cron asks
+/// TrustPay (refunding orders are reconciled like pending ones) and learns it was refunded.
+async fn reconcile_finishes_a_refund_whose_callback_was_lost(env: &Stack) {
+    let no = "live-refund-lost";
+    new_order(env, no, "12.00").await;
+    env.sim_post(&format!("/_sim/orders/{no}/pay"), json!({}))
+        .await;
+    env.wait_state(no, "paid").await;
+    env.sim_post("/_sim/callbacks/hold", json!({"order_no": no}))
+        .await;
+    let refund = env
+        .edge_post(
+            "/v1/admin/refunds",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            &json!({"order_no": no, "refund_amount": "12.00", "reason": "live suite"}),
+        )
+        .await;
+    assert_eq!(refund.status, 201, "{}", refund.text);
+    // Let the simulator complete the refund, then deliver only its "refunding" (9).
+    let done = eventually(Duration::from_secs(10), POLL, || async {
+        (env.sim_get(&format!("/_sim/orders/{no}")).await.body["status"] == 7).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "the simulator never completed the refund");
+    env.sim_post(
+        "/_sim/callbacks/release",
+        json!({"order_no": no, "order": [0]}),
+    )
+    .await;
+    env.wait_state(no, "refunding").await;
+    tokio::time::sleep(MIN_AGE + Duration::from_millis(200)).await;
+    run_cron(env).await;
+    let admin = admin_order(env, no).await;
+    assert_eq!(
+        (admin["state"].as_str(), admin["refund_amount"].as_str()),
+        (Some("refunded"), Some("12.00")),
+        "{admin}"
+    );
+    assert_eq!(
+        events(env, no).await.last(),
+        Some(&("reconcile".to_owned(), "accepted".to_owned()))
+    );
 }
 
 /// A callback and the cron's answer for the same payment, both in flight: exactly one wins.
