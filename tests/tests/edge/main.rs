@@ -13,6 +13,10 @@
 //! | `edge-live` | `live::` |
 //!
 //! By hand: `cargo test -p tests --test edge -- e2e:: --include-ignored`.
+//!
+//! Every suite's responses are checked against `edge/openapi.yaml` when its stack is dropped;
+//! `openapi::` also has native tests (routes and error codes against the spec), run by
+//! `cargo test --workspace`.
 
 mod support;
 
@@ -22,4 +26,5 @@ mod e2e;
 mod integrity;
 mod live;
 mod merchant;
+mod openapi;
 mod upstream_faults;
