@@ -21,12 +21,9 @@ pub(crate) use tests::http::Answer;
 use crate::openapi::Exchange;
 
 pub(crate) const ORIGIN: &str = "http://shop.test";
-// Canary values: long and unique, so a hit in a scan can only be a leak. Ours are at least 32
-// bytes (the edge refuses shorter ones); TrustPay's are whatever TrustPay issues.
-pub(crate) const TOKEN: &str = "mtok-CANARY-q7Zr2Lp9Wx4Kd8Vn-e5Ha1Sg";
-pub(crate) const REFUND_TOKEN: &str = "rtok-CANARY-u4Xc9Bn2Ke7Qm5Tw-j8Ld3Fv";
-pub(crate) const RISK_TOKEN: &str = "risk-CANARY-p6Gy1Rz8Nc3Vh0Ds-b2Wm7Kq";
-pub(crate) const INTENT_KEY: &str = "ikey-CANARY-h3Tb6Ys1Mf5Gc0Ju-y9Pe4Ax";
+// Canary values: long and unique, so a hit in a scan can only be a leak.
+pub(crate) const TOKEN: &str = "mtok-CANARY-q7Zr2Lp9Wx4Kd8Vn";
+pub(crate) const INTENT_KEY: &str = "ikey-CANARY-h3Tb6Ys1Mf5Gc0Ju";
 pub(crate) const API_KEY: &str = "apik-CANARY-w9Nd2Qe7Rv4Hs6Xa";
 pub(crate) const SECRET: &str = "tpsec-CANARY-k5Lm8Pz3Bt1Fy7Ce";
 pub(crate) const MERCHANT: i64 = sim::DEFAULT_MERCHANT_ID;
@@ -40,10 +37,8 @@ pub(crate) const CREDENTIALS: Credentials = Credentials {
 };
 
 /// The secret values the leak scan looks for.
-pub(crate) const CANARIES: [(&str, &str); 6] = [
+pub(crate) const CANARIES: [(&str, &str); 4] = [
     ("MERCHANT_API_TOKEN", TOKEN),
-    ("MERCHANT_REFUND_TOKEN", REFUND_TOKEN),
-    ("RISK_HOOK_TOKEN", RISK_TOKEN),
     ("INTENT_SECRET", INTENT_KEY),
     ("TRUSTPAY_API_KEY", API_KEY),
     ("TRUSTPAY_SECRET", SECRET),
@@ -68,35 +63,13 @@ macro_rules! cases {
 }
 pub(crate) use cases;
 
-/// The Worker variables of the suites: the stack's credentials (the refund and risk hook
-/// tokens included), [`ORIGIN`], open amounts of 1.00-50.00 USD, a 1.5 s gateway timeout and
-/// status refreshes after 1 s. The suites drive hundreds of orders from one loopback address,
-/// so their Workers get rate limits far above the shipped ones (configuration, as a deployment
-/// behind a load balancer would set it); `abuse::` runs with the shipped limits
-/// ([`EdgeVars::shipped_rate_limits`]).
+/// The Worker variables of the suites: the stack's credentials, [`ORIGIN`], open amounts of
+/// 1.00-50.00 USD, a 1.5 s gateway timeout and status refreshes after 1 s.
 pub(crate) fn test_vars(sim_url: &str) -> EdgeVars {
     EdgeVars::new(sim_url, &CREDENTIALS, ORIGIN)
-        .set("MERCHANT_REFUND_TOKEN", REFUND_TOKEN)
-        .set("RISK_HOOK_TOKEN", RISK_TOKEN)
         .set("OPEN_AMOUNT", "USD:1.00-50.00")
         .set("GATEWAY_TIMEOUT_MS", "1500")
         .set("STATUS_REFRESH_SECONDS", "1")
-        .rate_limit("CREATE_BY_IP", SUITE_RATE_LIMIT)
-        .rate_limit("CREATE_BY_ORDER", SUITE_RATE_LIMIT)
-        .rate_limit("READ_BY_IP", SUITE_RATE_LIMIT)
-}
-
-/// The rate limit of every binding in the suites other than `abuse::`.
-pub(crate) const SUITE_RATE_LIMIT: u32 = 1_000_000;
-
-/// `Authorization` for the refund route (`MERCHANT_REFUND_TOKEN`).
-pub(crate) fn refund_auth() -> String {
-    format!("Bearer {REFUND_TOKEN}")
-}
-
-/// The risk-control hook URL path registered with TrustPay (token included).
-pub(crate) fn risk_hook_path() -> String {
-    format!("/v1/trustpay/risk-control/{RISK_TOKEN}")
 }
 
 /// Starts a Worker from async code; panics with the harness's explanation.
@@ -173,7 +146,7 @@ impl Stack {
         let config = SimConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], sim_port)),
             risk_control: Some(RiskControl {
-                url: edge.url(&risk_hook_path()),
+                url: edge.url("/v1/trustpay/risk-control"),
                 card: TestCard::default(),
             }),
             ..sim_config()
