@@ -29,6 +29,7 @@ const STEPS: &[Step] = &[
     ("wasm32 target", wasm_target),
     ("npm packages", npm_packages),
     ("chromium", chromium),
+    ("merchant kit", merchant_kit),
     ("wasm-bindgen-cli", wasm_bindgen_cli),
     ("worker-build", worker_build),
 ];
@@ -158,6 +159,14 @@ fn chromium(_env: &Env) -> Result<Outcome> {
             "Chromium is missing and installing it needs root: sudo apt-get install -y chromium chromium-driver fonts-wqy-microhei"
         );
     }
+    apt_install(&["chromium", "chromium-driver", "fonts-wqy-microhei"])?;
+    Ok(Outcome::Installed(
+        "chromium + chromium-driver + fonts-wqy-microhei (Debian)".to_owned(),
+    ))
+}
+
+/// `apt-get update` and `apt-get install` of `packages` (root only).
+fn apt_install(packages: &[&str]) -> Result<()> {
     let apt = |args: &[&str]| {
         let mut cmd = Command::new("apt-get");
         cmd.env("DEBIAN_FRONTEND", "noninteractive")
@@ -167,17 +176,68 @@ fn chromium(_env: &Env) -> Result<Outcome> {
         env::run(&mut cmd)
     };
     apt(&["update", "-qq"])?;
-    apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "chromium",
-        "chromium-driver",
-        "fonts-wqy-microhei",
-    ])?;
-    Ok(Outcome::Installed(
-        "chromium + chromium-driver + fonts-wqy-microhei (Debian)".to_owned(),
-    ))
+    apt(&[&["install", "-y", "-qq"], packages].concat())
+}
+
+/// The Python of the merchant kit's venv (`target/merchant-kit/venv`).
+pub(crate) fn merchant_kit_python(env: &Env) -> std::path::PathBuf {
+    env.target_dir.join("merchant-kit/venv/bin/python")
+}
+
+/// The merchant kit's interpreters (`examples/merchant-backend/`): PHP and Go from Debian
+/// (`php-cli`, `golang-go`), and a venv with the Python example's requirements (Standard
+/// Webhooks from PyPI). Node and its `standardwebhooks` come with the npm packages.
+fn merchant_kit(env: &Env) -> Result<Outcome> {
+    let mut done = Vec::new();
+    let missing: Vec<&str> = [("php", "php-cli"), ("go", "golang-go")]
+        .into_iter()
+        .filter(|(program, _)| env.which(program).is_none())
+        .map(|(_, package)| package)
+        .collect();
+    if !missing.is_empty() {
+        if !nix::unistd::geteuid().is_root() {
+            bail!(
+                "{} missing and installing needs root: sudo apt-get install -y {}",
+                missing.join(" and "),
+                missing.join(" ")
+            );
+        }
+        apt_install(&missing)?;
+        done.push(format!("{} (Debian)", missing.join(" ")));
+    }
+    let requirements = env
+        .root
+        .join("examples/merchant-backend/python/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let venv = env.target_dir.join("merchant-kit/venv");
+    let stamp = venv.join("requirements.installed");
+    let python = merchant_kit_python(env);
+    if !python.is_file() {
+        env::run(env.command("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        env::run(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements),
+        )?;
+        std::fs::write(&stamp, &wanted)?;
+        done.push(format!("a venv with {}", wanted.trim()));
+    }
+    if done.is_empty() {
+        return Ok(Outcome::Skipped(
+            "php, go and the Python venv with standardwebhooks present".to_owned(),
+        ));
+    }
+    Ok(Outcome::Installed(done.join(", ")))
 }
 
 /// The single version of `package` in Cargo.lock.

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::env::{self, Env};
 use crate::{proc, setup};
@@ -69,7 +69,7 @@ const STAGES: &[Stage] = &[
     },
     Stage {
         name: "edge-hardening",
-        what: "cargo test -p tests --test edge -- bad_inputs:: callback_attacks:: upstream_faults:: --include-ignored --test-threads=1",
+        what: "cargo test -p tests --test edge -- bad_inputs:: callback_attacks:: upstream_faults:: abuse:: --include-ignored --test-threads=1",
         run: edge_hardening,
     },
     Stage {
@@ -81,6 +81,11 @@ const STAGES: &[Stage] = &[
         name: "edge-live",
         what: "cargo test -p tests --test edge -- live:: --include-ignored (reconciliation cron via wrangler dev --test-scheduled; live order events)",
         run: edge_live,
+    },
+    Stage {
+        name: "merchant-kit",
+        what: "redocly lint edge/openapi.yaml; examples/merchant-backend (Node, Python, PHP, Go) against tests/data/vectors.json, Node + Python against wrangler dev; wrangler deploy --dry-run",
+        run: merchant_kit,
     },
     Stage {
         name: "browser-e2e",
@@ -201,6 +206,7 @@ fn edge_hardening(env: &Env) -> Result<()> {
         "bad_inputs::",
         "callback_attacks::",
         "upstream_faults::",
+        "abuse::",
         "--include-ignored",
         // One Worker at a time, as when they were three test binaries.
         "--test-threads=1",
@@ -238,6 +244,86 @@ fn edge_live(env: &Env) -> Result<()> {
         "live::",
         "--include-ignored",
     ]))
+}
+
+/// The merchant backend kit: the OpenAPI lint, each language's example against the shared
+/// vectors (each prints its results), the Node and Python examples against a live edge
+/// (`merchant_kit::` of the edge suite: offline intent, order, payment in the simulator, the
+/// real notification verified with the Standard Webhooks library, the result token), and
+/// `wrangler deploy --dry-run` of the built Worker (bundle, assets and bindings resolve), with
+/// its upload size. Interpreters come from [`setup`] (PHP and Go from Debian, the Python venv).
+fn merchant_kit(env: &Env) -> Result<()> {
+    if !env.root.join("edge/build/index.js").is_file() {
+        bail!("edge/build/index.js is missing: run the edge-build stage first");
+    }
+    env::run(env.command("redocly").args([
+        "lint",
+        "--extends",
+        "recommended-strict",
+        "edge/openapi.yaml",
+    ]))?;
+    let vectors = env.root.join("tests/data/vectors.json");
+    let kit = env.root.join("examples/merchant-backend");
+    let python = setup::merchant_kit_python(env);
+    env::run(
+        env.command("node")
+            .arg("vectors.mjs")
+            .arg(&vectors)
+            .current_dir(kit.join("node")),
+    )?;
+    env::run(
+        env.command(&python.to_string_lossy())
+            .arg("vectors.py")
+            .arg(&vectors)
+            .current_dir(kit.join("python")),
+    )?;
+    env::run(
+        env.command("php")
+            .arg("vectors.php")
+            .arg(&vectors)
+            .current_dir(kit.join("php")),
+    )?;
+    // Standard library only: no module download, a cache under target/.
+    env::run(
+        env.command("go")
+            .args(["test", "-v", "-count=1", "./..."])
+            .env("VECTORS", &vectors)
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .env(
+                "GOCACHE",
+                env.target_dir.join("merchant-kit").join("go-cache"),
+            )
+            .current_dir(kit.join("go")),
+    )?;
+    env::run(
+        env.cargo()
+            .args([
+                "test",
+                "-p",
+                "tests",
+                "--test",
+                "edge",
+                "--",
+                "merchant_kit::",
+                "--include-ignored",
+            ])
+            .env("MERCHANT_KIT_PYTHON", &python),
+    )?;
+    let outdir = env.target_dir.join("merchant-kit").join("deploy");
+    let report = env::output(
+        env.command("wrangler")
+            .args(["deploy", "--dry-run", "--outdir"])
+            .arg(&outdir)
+            .current_dir(env.root.join("edge")),
+    )?;
+    let size = report
+        .lines()
+        .find(|line| line.contains("Total Upload"))
+        .map(str::trim)
+        .context("wrangler deploy --dry-run printed no `Total Upload` line")?;
+    println!("wrangler deploy --dry-run: {size}");
+    Ok(())
 }
 
 /// The real-browser suite (`tests/e2e/`, node's built-in test runner + playwright-core) against
