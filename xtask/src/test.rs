@@ -307,6 +307,8 @@ fn merchant_kit(env: &Env) -> Result<()> {
                 "--",
                 "merchant_kit::",
                 "--include-ignored",
+                // Show each example's live run.
+                "--nocapture",
             ])
             .env("MERCHANT_KIT_PYTHON", &python),
     )?;

@@ -11,6 +11,7 @@
 //! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults::` (one at a time) |
 //! | `edge-merchant` | `merchant:: integrity::` |
 //! | `edge-live` | `live::` |
+//! | `merchant-kit` | `merchant_kit::` |
 //!
 //! By hand: `cargo test -p tests --test edge -- e2e:: --include-ignored`.
 //!
@@ -26,5 +27,6 @@ mod e2e;
 mod integrity;
 mod live;
 mod merchant;
+mod merchant_kit;
 mod openapi;
 mod upstream_faults;
