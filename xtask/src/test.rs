@@ -193,7 +193,7 @@ fn edge_e2e(env: &Env) -> Result<()> {
     ]))
 }
 
-/// Hardening (issue 10): the bad-input table, callback attacks and upstream faults, each
+/// Hardening (`docs/reliability.md`): the bad-input table, callback attacks and upstream faults, each
 /// ending with the secret-leak scan; one `wrangler dev` per file, like `edge-e2e`.
 fn edge_hardening(env: &Env) -> Result<()> {
     env::run(env.cargo().args([
@@ -231,7 +231,7 @@ fn edge_merchant(env: &Env) -> Result<()> {
     ]))
 }
 
-/// Issue 7 end-to-end: the reconciliation cron (triggered through `wrangler dev
+/// Live order status end-to-end: the reconciliation cron (triggered through `wrangler dev
 /// --test-scheduled`) and the live order-event channel.
 fn edge_live(env: &Env) -> Result<()> {
     env::run(env.cargo().args([
