@@ -193,8 +193,8 @@ fn edge_e2e(env: &Env) -> Result<()> {
     ]))
 }
 
-/// Hardening (`docs/reliability.md`): the bad-input table, callback attacks and upstream faults, each
-/// ending with the secret-leak scan; one `wrangler dev` per file, like `edge-e2e`.
+/// Hardening (`docs/reliability.md`): the bad-input table, callback attacks and upstream faults,
+/// each ending with the secret-leak scan; one `wrangler dev` per suite, like `edge-e2e`.
 fn edge_hardening(env: &Env) -> Result<()> {
     env::run(env.cargo().args([
         "test",
