@@ -15,7 +15,7 @@ use crate::proc::Group;
 /// Goal for each core micro-benchmark (median time per iteration).
 pub(super) const CORE_GOAL_NS: f64 = 2_000.0;
 
-/// What each benchmark stands for (issue 9's list).
+/// What each benchmark stands for (the notes column of `docs/performance.md`).
 fn core_note(name: &str) -> Option<&'static str> {
     Some(match name {
         "sign_request" => "canonicalize + sign a create-order request",

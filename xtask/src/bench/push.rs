@@ -8,7 +8,7 @@ use super::report::{Figure, Goal, Unit};
 use super::{Ctx, num};
 use crate::env;
 
-/// Goal for callback → SSE event on loopback (p50), issue 7.
+/// Goal for callback → SSE event on loopback (p50).
 const PUSH_GOAL_MS: f64 = 50.0;
 
 pub(super) fn run(ctx: &Ctx<'_>) -> Result<Vec<Figure>> {
