@@ -1,7 +1,8 @@
-//! Verifying TrustPay's payment callbacks (§4 of the shared notes).
+//! Verifying TrustPay's payment callbacks (`docs/protocol.md`, §Callbacks).
 //!
 //! The body is read as raw bytes, its `sign` checked against every rendering the docs leave
-//! possible (Decisions 3 and 5), and only then parsed into a typed [`Callback`].
+//! possible (Decisions 3 and 5 in `docs/protocol.md`), and only then parsed into a typed
+//! [`Callback`].
 
 use crate::codes::{OrderStatus, TransactionType};
 use crate::money::{Amount, AmountRendering, Currency};
