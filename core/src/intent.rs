@@ -1,6 +1,6 @@
 //! Checkout intents: a merchant backend's signed statement "charge this amount for this order".
 //!
-//! Format (stable, documented in the README so any backend can mint one offline):
+//! Format (stable, documented in `docs/merchant-api.md` so any backend can mint one offline):
 //!
 //! ```text
 //! v1.<base64url(payload JSON)>.<base64url(HMAC-SHA256(INTENT_SECRET, "v1." + payload_b64))>
