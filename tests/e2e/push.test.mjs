@@ -1,4 +1,4 @@
-// Live order state in a real browser (issue 7): the widget follows the edge's Server-Sent
+// Live order state in a real browser: the widget follows the edge's Server-Sent
 // Events (`GET /v1/orders/{order_no}/events`, one Durable Object per order under wrangler dev)
 // and shows a callback's change within a second, without polling; when the stream is refused
 // it polls instead and the shopper sees nothing but the state.
