@@ -1,5 +1,6 @@
-//! Payment callbacks: building the signed body (§4.2 fields, §4.3 presence rules) with
-//! `checkout-core`'s [`SignFields`], and delivering it to `notify_url` with retries.
+//! Payment callbacks: building the signed body (fields and which amounts are present:
+//! `docs/protocol.md`, §Callbacks) with `checkout-core`'s [`SignFields`], and delivering it to
+//! `notify_url` with retries.
 //!
 //! Delivery: the first attempt goes out at once; each entry of the retry schedule is the
 //! wait before one more attempt. An attempt succeeds on any 2xx answer and fails on any other
@@ -42,7 +43,8 @@ pub(crate) struct CallbackEvent {
     pub(crate) body: String,
 }
 
-/// The callback fields of an order in its current status (§4.2, §4.3):
+/// The callback fields of an order in its current status (`docs/protocol.md`, §Callback fields
+/// and §Amount fields by situation):
 ///
 /// * every callback: `type` 0, `merchant_id`, `order_no`, `status`, `reason`, `order_amount`;
 /// * 5 (paid): `paid_amount`, `balance_amount` = paid − fee, `fee`, `pay_time` (UTC);
