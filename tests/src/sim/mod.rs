@@ -1,7 +1,7 @@
 //! A local TrustPay v4 payment-gateway simulator, run in-process by tests or as the
 //! `trustpay-sim` binary.
 //!
-//! It speaks the API as `../shared/trustpay-api.md` documents it and checks requests strictly
+//! It speaks the API as `docs/protocol.md` describes it and checks requests strictly
 //! (API key, sign, amount rendering, body shape, amount rules), hosts a cashier page, sends
 //! signed callbacks with retries, and offers a control API under `/_sim/...` for faults,
 //! automatic outcomes and logs (listed in `tests/README.md`).
