@@ -1,7 +1,7 @@
-//! The risk-control call (notes §5): with `--risk-control-url` set, a payment about to
-//! succeed (cashier *Pay*, automatic pay, `/_sim/orders/{no}/pay`) first POSTs
-//! `{orderId, cardPrefix, cardSuffix, cardHolderName}` (camelCase; `orderId` is the
-//! `platform_order_no`, as in the docs' example) to the merchant's hook. Anything but
+//! The risk-control call (`docs/protocol.md`, §Risk-control hook): with `--risk-control-url`
+//! set, a payment about to succeed (cashier *Pay*, automatic pay, `/_sim/orders/{no}/pay`)
+//! first POSTs `{orderId, cardPrefix, cardSuffix, cardHolderName}` (camelCase; `orderId` is
+//! the `platform_order_no`, as in the docs' example) to the merchant's hook. Anything but
 //! HTTP 200 with body `allow` (403, another status, a timeout, no answer) declines the
 //! order instead (status 3, with its callback): TrustPay's behaviour on errors is not
 //! documented, and failing closed is what a merchant would configure it to do.
