@@ -156,7 +156,7 @@ impl Order {
         })
     }
 
-    /// The order query `data` (§3.3).
+    /// The order query `data` (`docs/protocol.md`, §Order query).
     pub(crate) fn query_data(&self) -> OrderQueryData {
         OrderQueryData {
             order_no: self.order_no.clone(),
@@ -258,7 +258,8 @@ impl SplitMix64 {
 
 const ALPHANUMERIC: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/// Length of a `platform_order_no` (§3.1: 24 alphanumeric characters).
+/// Length of a `platform_order_no` (24 alphanumeric characters; `docs/protocol.md`,
+/// §Cashier payin).
 pub(crate) const PLATFORM_ORDER_NO_LEN: usize = 24;
 
 /// The whole simulated gateway state. Guarded by one mutex, never held across an await.
