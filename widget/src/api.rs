@@ -1,10 +1,13 @@
-//! The edge client: `POST {edge}/v1/orders` with `{intent}` and
-//! `GET {edge}/v1/orders/{order_no}` with `X-Client-Secret`. Raw `fetch` through web-sys;
+//! The edge client: `POST {edge}/v1/orders` with `{intent}`,
+//! `POST {edge}/v1/orders/{order_no}/attempts` and `GET {edge}/v1/orders/{order_no}`, both
+//! with `X-Client-Secret`. Raw `fetch` through web-sys;
 //! the browser parses the JSON and [`crate::wire`] reads it into the contract types.
 //!
 //! Every request takes an `AbortSignal`, so `destroy()` cancels what is in flight.
 
-use checkout_core::contract::{CLIENT_SECRET_HEADER, CreateOrderResponse, OrderView};
+use checkout_core::contract::{
+    AttemptResponse, CLIENT_SECRET_HEADER, CreateOrderResponse, OrderView,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit, Response};
@@ -73,6 +76,39 @@ impl Edge {
         wire::create_order_response(&json).ok_or(Failure::BadResponse)
     }
 
+    /// A new payment attempt of the merchant order (after a failed, expired or abandoned one).
+    pub(crate) async fn new_attempt(
+        &self,
+        order_no: &str,
+        client_secret: &str,
+        signal: &AbortSignal,
+    ) -> Result<AttemptResponse, Failure> {
+        let headers = Headers::new().map_err(|_| Failure::Network)?;
+        let _ = headers.set("Content-Type", "application/json");
+        let _ = headers.set(CLIENT_SECRET_HEADER, client_secret);
+        let init = RequestInit::new();
+        set(&init, "method", &"POST".into());
+        set(&init, "headers", &headers);
+        set(&init, "body", &"{}".into());
+        let json = self
+            .send(
+                &crate::cat(&[&self.order_url(order_no), "/attempts"]),
+                &init,
+                signal,
+            )
+            .await?;
+        wire::attempt_response(&json).ok_or(Failure::BadResponse)
+    }
+
+    /// `{edge}/v1/orders/{order_no}`.
+    fn order_url(&self, order_no: &str) -> String {
+        crate::cat(&[
+            &self.0,
+            "/v1/orders/",
+            &String::from(js_sys::encode_uri_component(order_no)),
+        ])
+    }
+
     /// The order's current view.
     pub(crate) async fn order(
         &self,
@@ -84,25 +120,14 @@ impl Edge {
         let _ = headers.set(CLIENT_SECRET_HEADER, client_secret);
         let init = RequestInit::new();
         set(&init, "headers", &headers);
-        let url = crate::cat(&[
-            &self.0,
-            "/v1/orders/",
-            &String::from(js_sys::encode_uri_component(order_no)),
-        ]);
-        let json = self.send(&url, &init, signal).await?;
+        let json = self.send(&self.order_url(order_no), &init, signal).await?;
         order_view(&json).ok_or(Failure::BadResponse)
     }
 
     /// The order's live-events URL (`EventSource` can't send headers: the token is in it).
     /// The token is `ev1.` + base64url: URL-safe as it is.
     pub(crate) fn events_url(&self, order_no: &str, token: &str) -> String {
-        crate::cat(&[
-            &self.0,
-            "/v1/orders/",
-            &String::from(js_sys::encode_uri_component(order_no)),
-            "/events?token=",
-            token,
-        ])
+        crate::cat(&[&self.order_url(order_no), "/events?token=", token])
     }
 
     /// Sends; a 2xx gives its JSON, anything else a [`Failure`].

@@ -16,25 +16,25 @@ use crate::reducer::{Button, Tone, View, is_pay_page};
 
 /// The widget's stylesheet. Documented custom properties (set them on the host element):
 /// `--tp-color-text`, `--tp-color-background`, `--tp-color-primary`, `--tp-color-on-primary`,
-/// `--tp-color-success`, `--tp-color-danger`, `--tp-color-focus`, `--tp-radius`,
+/// `--tp-color-success`, `--tp-color-danger`, `--tp-color-focus`, `--tp-color-link`, `--tp-radius`,
 /// `--tp-font-family`, `--tp-font-size`. Defaults meet WCAG AA in light and dark.
 const CSS: &str = "\
 :host{display:block}\
-.tp{--_fg:var(--tp-color-text,#1b1b1f);--_bg:var(--tp-color-background,#fff);--_ac:var(--tp-color-primary,#0b57d0);\
+.tp{--_fg:var(--tp-color-text,#1b1b1f);--_bg:var(--tp-color-background,#fff);--_ac:var(--tp-color-primary,#0b57d0);--_ln:var(--tp-color-link,#0b57d0);\
 --_on:var(--tp-color-on-primary,#fff);--_ok:var(--tp-color-success,#146c2e);--_err:var(--tp-color-danger,#b3261e);\
 --_focus:var(--tp-color-focus,#0b57d0);color:var(--_fg);background:var(--_bg);\
 font-family:var(--tp-font-family,system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",sans-serif);\
 font-size:var(--tp-font-size,1rem);line-height:1.5;padding:.75em;border-radius:var(--tp-radius,8px)}\
-.tp[data-theme=dark]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);--_ac:var(--tp-color-primary,#a8c7fa);\
+.tp[data-theme=dark]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);--_ac:var(--tp-color-primary,#a8c7fa);--_ln:var(--tp-color-link,#a8c7fa);\
 --_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);--_err:var(--tp-color-danger,#ffb4ab);--_focus:var(--tp-color-focus,#a8c7fa)}\
 @media (prefers-color-scheme:dark){.tp[data-theme=auto]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);\
---_ac:var(--tp-color-primary,#a8c7fa);--_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);\
+--_ac:var(--tp-color-primary,#a8c7fa);--_ln:var(--tp-color-link,#a8c7fa);--_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);\
 --_err:var(--tp-color-danger,#ffb4ab);--_focus:var(--tp-color-focus,#a8c7fa)}}\
 button{font:inherit;font-weight:600;min-height:44px;min-width:44px;padding:.6em 1.4em;border:0;cursor:pointer;\
 border-radius:var(--tp-radius,8px);background:var(--_ac);color:var(--_on);transition:opacity .2s}\
 button[aria-disabled=true]{opacity:.7;cursor:progress}\
 button:focus-visible,a:focus-visible{outline:3px solid var(--_focus);outline-offset:2px}\
-a{color:var(--_ac);display:inline-block;margin-top:.5em}\
+a{color:var(--_ln);display:inline-block;margin-top:.5em}\
 p{margin:.5em 0 0}p:empty{margin:0}\
 .tp[data-tone=success] p{color:var(--_ok);font-weight:600}.tp[data-tone=error] p{color:var(--_err)}\
 [hidden]{display:none!important}\
@@ -144,12 +144,20 @@ impl Dom {
     }
 
     /// Shows a view. Only changed text is written, so screen readers announce real changes.
+    ///
+    /// Focus never falls to `<body>`: when the focused button or link goes away it moves to the
+    /// button if one is shown, else to the status. A "Try again" button that appears takes focus
+    /// when focus was in the widget or nowhere (the shopper paid in the popup), so the keyboard
+    /// and the screen reader are on the next step at once.
     pub(crate) fn render(&self, view: &View, ctx: &TextCtx) {
-        let status = view
+        let mut status = view
             .status
             .as_ref()
             .map(|m| ctx.text(m))
             .unwrap_or_default();
+        if view.close_hint {
+            status = crate::cat(&[&status, " ", &ctx.text(&Msg::Ui(Ui::CloseHint))]);
+        }
         if self.status.text_content().unwrap_or_default() != status {
             self.status.set_text_content(Some(&status));
         }
@@ -159,50 +167,73 @@ impl Dom {
             Tone::Error => "error",
         };
         let _ = self.root.set_attribute("data-tone", tone);
-        let _ = self
-            .root
-            .set_attribute("aria-busy", if view.busy { "true" } else { "false" });
+        // No `aria-busy` on the root: it holds the live region, and some screen readers skip
+        // what a busy region announces ("Preparing your payment…"). The button says it.
 
+        let active = self.shadow.active_element();
+        let had = |el: &Element| active.as_ref() == Some(el);
+        let was_hidden = self.button.has_attribute("hidden");
+        let mut new_retry = false;
         match view.button {
             Some(kind) => {
                 let label = match (kind, &ctx.amount) {
-                    (Button::Pay, Some(amount)) => {
-                        with_amount(&ctx.text(&Msg::Ui(Ui::PayAmount)), amount)
-                    }
+                    // The amount isolated (FSI … PDI), so RTL text reads it as one unit.
+                    (Button::Pay, Some(amount)) => with_amount(
+                        &ctx.text(&Msg::Ui(Ui::PayAmount)),
+                        &crate::cat(&["\u{2068}", amount, "\u{2069}"]),
+                    ),
                     (Button::Pay, None) => ctx.text(&Msg::Ui(Ui::PayNow)),
                     (Button::Retry, _) => ctx.text(&Msg::Ui(Ui::Retry)),
                 };
                 if self.button.text_content().unwrap_or_default() != label {
+                    new_retry = kind == Button::Retry;
                     self.button.set_text_content(Some(&label));
                 }
+                new_retry |= kind == Button::Retry && was_hidden;
                 let _ = self
                     .button
                     .set_attribute("aria-disabled", if view.busy { "true" } else { "false" });
+                let _ = self
+                    .button
+                    .toggle_attribute_with_force("disabled", view.disabled);
                 hide(&self.button, false);
             }
-            None => {
-                let focused = self
-                    .shadow
-                    .active_element()
-                    .is_some_and(|el| el == **self.button);
-                hide(&self.button, true);
-                if focused {
-                    // A <p> we created: always an HTMLElement.
-                    let _ = self.status.unchecked_ref::<web_sys::HtmlElement>().focus();
-                }
-            }
+            None => hide(&self.button, true),
         }
 
         match &view.reopen {
             Some(url) if is_pay_page(url) => {
                 let _ = self.reopen.set_attribute("href", url);
-                let label = ctx.text(&Msg::Ui(Ui::Reopen));
+                let label = ctx.text(&Msg::Ui(if view.first_open {
+                    Ui::OpenPage
+                } else {
+                    Ui::Reopen
+                }));
                 if self.reopen.text_content().unwrap_or_default() != label {
                     self.reopen.set_text_content(Some(&label));
                 }
                 hide(&self.reopen, false);
             }
             Some(_) | None => hide(&self.reopen, true),
+        }
+
+        let shown = !self.button.has_attribute("hidden");
+        let lost = (had(&self.button) && !shown)
+            || (had(&self.reopen) && self.reopen.has_attribute("hidden"));
+        let page_focus_free = active.is_some()
+            || self
+                .root
+                .owner_document()
+                .and_then(|d| {
+                    d.active_element()
+                        .map(|a| Some(a) == d.body().map(Into::into))
+                })
+                .unwrap_or(true);
+        if shown && (lost || (new_retry && page_focus_free)) {
+            let _ = self.button.focus();
+        } else if lost {
+            // A <p> we created: always an HTMLElement.
+            let _ = self.status.unchecked_ref::<web_sys::HtmlElement>().focus();
         }
     }
 

@@ -42,11 +42,47 @@ pub(crate) fn show(prepared: Option<Window>, url: &str) -> Option<Window> {
     Some(tab)
 }
 
-/// Closes a window we opened (ignored if the shopper already closed it).
+/// Closes a window we opened (ignored if the shopper already closed it). Chromium refuses
+/// once the window shows another origin's page and its `opener` was cut (measured: `closed`
+/// stays `false`), so the caller checks `closed` afterwards and tells the shopper instead.
 pub(crate) fn close(popup: &Window) {
     if !popup.closed().unwrap_or(true) {
         let _ = popup.close();
     }
+}
+
+/// The intent's payload (`v1.<base64url JSON>.<mac>`), parsed; `None` when it isn't one. Read
+/// for the button label and the session slot only: the edge verifies the intent.
+pub(crate) fn intent_payload(intent: &str) -> Option<JsValue> {
+    let mut parts = intent.split('.');
+    let (Some("v1"), Some(payload), Some(mac), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if mac.is_empty() {
+        return None;
+    }
+    let mut b64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !b64.len().is_multiple_of(4) {
+        b64.push('=');
+    }
+    let json = web_sys::window()?.atob(&b64).ok()?;
+    js_sys::JSON::parse(&json).ok().filter(JsValue::is_object)
+}
+
+/// A string field of a parsed JSON object.
+pub(crate) fn field(obj: &JsValue, key: &str) -> Option<String> {
+    js_sys::Reflect::get(obj, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
 }
 
 /// Redirect mode: leave for the pay page.
@@ -59,7 +95,10 @@ pub(crate) fn navigate(url: &str) {
 /// How long a stored order may be resumed: longer than any cashier session.
 const RESUME_MAX_AGE_MS: f64 = 60.0 * 60.0 * 1000.0;
 
-/// sessionStorage for redirect mode (and popup-mode reloads), one entry per edge.
+/// sessionStorage for redirect mode and popup-mode reloads: one slot per mounted widget,
+/// keyed by edge, host element id and the intent's order number, so two widgets on one page
+/// keep their own orders. The entry stays at a final state (a reload or Back shows the
+/// outcome); it goes when the order is unknown at the edge, or after [`RESUME_MAX_AGE_MS`].
 #[derive(Debug)]
 pub(crate) struct Session {
     key: String,
@@ -76,9 +115,14 @@ fn intent_tag(intent: &str) -> String {
 }
 
 impl Session {
-    pub(crate) fn new(edge: &str, intent: Option<&str>) -> Session {
+    /// `slot`: the host element's id (empty without one).
+    pub(crate) fn new(edge: &str, slot: &str, intent: Option<&str>) -> Session {
+        let order_no = intent
+            .and_then(intent_payload)
+            .and_then(|p| field(&p, "order_no"))
+            .unwrap_or_default();
         Session {
-            key: crate::cat(&["trustpay.checkout:", edge]),
+            key: crate::cat(&["trustpay.checkout:", edge, "|", slot, "|", &order_no]),
             tag: std::cell::RefCell::new(intent.map(intent_tag).unwrap_or_default()),
         }
     }
@@ -106,6 +150,7 @@ impl Session {
             let _ = js_sys::Reflect::set(&obj, &k.into(), &v.into());
         }
         let _ = js_sys::Reflect::set(&obj, &"at".into(), &js_sys::Date::now().into());
+        let _ = js_sys::Reflect::set(&obj, &"win".into(), &self.window().into());
         if let Some(url) = &order.pay_url {
             let _ = js_sys::Reflect::set(&obj, &"pay_url".into(), &url.into());
         }
@@ -144,6 +189,32 @@ impl Session {
             client_secret: get("client_secret")?,
             pay_url: get("pay_url"),
         })
+    }
+
+    /// The stored entry, parsed.
+    fn entry(&self) -> Option<JsValue> {
+        let text = Self::storage()?.get_item(&self.key).ok().flatten()?;
+        js_sys::JSON::parse(&text).ok().filter(JsValue::is_object)
+    }
+
+    /// Whether a payment window of this order may still be open (kept across reloads: a
+    /// reloaded page has no handle to close it with, so it shows the "close it" hint).
+    pub(crate) fn window(&self) -> bool {
+        self.entry()
+            .and_then(|e| js_sys::Reflect::get(&e, &"win".into()).ok())
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+
+    /// Records whether a payment window may be open.
+    pub(crate) fn set_window(&self, open: bool) {
+        let (Some(storage), Some(entry)) = (Self::storage(), self.entry()) else {
+            return;
+        };
+        let _ = js_sys::Reflect::set(&entry, &"win".into(), &open.into());
+        if let Ok(text) = js_sys::JSON::stringify(&entry) {
+            let _ = storage.set_item(&self.key, &String::from(text));
+        }
     }
 
     pub(crate) fn clear(&self) {

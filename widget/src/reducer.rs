@@ -8,9 +8,13 @@
 //!              │             └─error─► Error ─retry─► Creating
 //!              │ (redirect mode) created ─► Redirecting ─(page unloads; on return: Resume)─► Waiting
 //!              Waiting ─tracking budget spent─► StillProcessing
+//!  Final (failed / expired), Waiting (popup closed), Error ─try again─► Creating (new attempt:
+//!              POST /v1/orders/{order_no}/attempts, same mode) ─created─► Waiting / Redirecting
 //! ```
 //!
-//! Double clicks are harmless: a click outside `Idle`/`Error` does nothing.
+//! Double clicks are harmless: a click where the view shows no enabled button does nothing.
+//! The order stays in sessionStorage at a final state too, so a reload or Back shows its
+//! outcome (and its Try again) instead of a fresh pay button.
 
 use checkout_core::codes::{ErrorCode, OrderStatus};
 use checkout_core::contract::ApiErrorCode;
@@ -155,6 +159,8 @@ pub enum State {
     Creating {
         /// Retries so far.
         attempt: u32,
+        /// A new payment attempt of the current order (`POST .../attempts`), not a create.
+        again: bool,
     },
     /// Redirect mode: leaving for the pay page.
     Redirecting {
@@ -262,6 +268,12 @@ pub enum Event {
     Online(bool),
     /// The retry button.
     RetryClicked,
+    /// The mount's configuration can never work (no intent, a malformed intent): shown at
+    /// once, with a disabled pay button, instead of failing on the first click.
+    Misconfigured(Failure),
+    /// At a final state the payment window could not be closed (the browser refused, or a
+    /// reload lost its handle): tell the shopper they may close it.
+    WindowLeftOpen,
 }
 
 /// Events the widget emits to the merchant page.
@@ -286,13 +298,17 @@ pub enum Effect {
     PrepareWindow,
     /// POST /v1/orders with the intent (the same intent on every retry).
     CreateOrder,
+    /// POST /v1/orders/{order_no}/attempts with the order's client secret: a new payment
+    /// attempt of the same merchant order.
+    NewAttempt(OrderRef),
     /// Fire [`Event::RetryDue`] after this many ms.
     ScheduleRetry(u32),
     /// Show the pay page in the prepared popup, else a new tab; report opened/blocked.
     OpenPopup(String),
     /// Navigate the page to the pay page.
     Navigate(String),
-    /// Close the prepared popup (creating failed).
+    /// Close the popup (creating failed, or a final state); at a final state the shell reports
+    /// [`Event::WindowLeftOpen`] when the window stays open.
     ClosePopup,
     /// Store `{order_no, client_secret}` in sessionStorage.
     SaveSession(OrderRef),
@@ -315,6 +331,11 @@ pub struct Machine {
     mode: Mode,
     offline: bool,
     create_policy: Backoff,
+    /// The merchant order this widget created or resumed (kept at a final state: a new
+    /// attempt needs its number and client secret).
+    order: Option<OrderRef>,
+    /// The payment window stayed open at the final state (show the "close it" hint).
+    window_open: bool,
 }
 
 impl Machine {
@@ -325,6 +346,8 @@ impl Machine {
             mode,
             offline: false,
             create_policy: Backoff::CREATE,
+            order: None,
+            window_open: false,
         }
     }
 
@@ -341,6 +364,43 @@ impl Machine {
     /// The mode.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether the button offers a new payment attempt now ("Try again" after a failed,
+    /// expired or abandoned attempt): never after a payment.
+    fn may_try_again(&self) -> bool {
+        self.order.is_some()
+            && match &self.state {
+                State::Final { state, .. } => {
+                    matches!(state, OrderState::Failed | OrderState::Expired)
+                }
+                State::Waiting { closed, .. } => *closed,
+                State::Loading
+                | State::Idle
+                | State::Creating { .. }
+                | State::Redirecting { .. }
+                | State::StillProcessing { .. }
+                | State::Error { .. } => false,
+            }
+    }
+
+    /// Starts creating: a new attempt of the current order when `again`, else the order.
+    fn start(&mut self, again: bool) -> Vec<Effect> {
+        let leaving_waiting = matches!(self.state, State::Waiting { .. });
+        self.state = State::Creating { attempt: 0, again };
+        self.window_open = false;
+        let mut fx = Vec::with_capacity(3);
+        if leaving_waiting {
+            fx.push(Effect::StopTracking);
+        }
+        if self.mode == Mode::Popup {
+            fx.push(Effect::PrepareWindow);
+        }
+        fx.push(match (&self.order, again) {
+            (Some(order), true) => Effect::NewAttempt(order.clone()),
+            (Some(_) | None, _) => Effect::CreateOrder,
+        });
+        fx
     }
 
     /// Applies an event. `unit` is a random number in `[0, 1)` for jitter.
@@ -373,9 +433,13 @@ impl Machine {
                 self.fail(Failure::Network)
             }
             Event::Resume(order) => {
-                if !matches!(self.state, State::Loading | State::Idle) {
+                // Redirecting: the page came back from the back/forward cache (Back from the
+                // pay page) with this machine frozen mid-redirect.
+                let back = matches!(self.state, State::Redirecting { .. });
+                if !back && !matches!(self.state, State::Loading | State::Idle) {
                     return vec![];
                 }
+                self.order = Some(order.clone());
                 self.state = State::Waiting {
                     order: order.clone(),
                     blocked: false,
@@ -383,17 +447,30 @@ impl Machine {
                     checking: true,
                     last: Update::PENDING,
                 };
-                vec![F::Emit(Emit::Ready), F::Track(order)]
+                if back {
+                    vec![F::Track(order)]
+                } else {
+                    vec![F::Emit(Emit::Ready), F::Track(order)]
+                }
+            }
+            Event::Misconfigured(failure) => {
+                if self.state != State::Loading {
+                    return vec![];
+                }
+                self.fail(failure)
+            }
+            Event::WindowLeftOpen => {
+                self.window_open = matches!(self.state, State::Final { .. });
+                vec![]
             }
             Event::PayClicked | Event::RetryClicked => match &self.state {
-                State::Idle | State::Error { .. } => {
-                    self.state = State::Creating { attempt: 0 };
-                    let mut fx = Vec::with_capacity(2);
-                    if self.mode == Mode::Popup {
-                        fx.push(F::PrepareWindow);
-                    }
-                    fx.push(F::CreateOrder);
-                    fx
+                State::Idle => self.start(false),
+                // Only where the view offers the button: a setup error has none to click.
+                State::Error { failure } if failure.is_transient() => {
+                    self.start(self.order.is_some())
+                }
+                State::Final { .. } | State::Waiting { .. } if self.may_try_again() => {
+                    self.start(true)
                 }
                 State::StillProcessing { order } => {
                     // "Check again": one more round of tracking.
@@ -412,7 +489,8 @@ impl Machine {
                 | State::Creating { .. }
                 | State::Redirecting { .. }
                 | State::Waiting { .. }
-                | State::Final { .. } => vec![],
+                | State::Final { .. }
+                | State::Error { .. } => vec![],
             },
             Event::Created(order, update) => {
                 if !matches!(self.state, State::Creating { .. }) {
@@ -421,14 +499,38 @@ impl Machine {
                 self.created(order, update)
             }
             Event::CreateFailed(failure) => {
-                let State::Creating { attempt } = self.state else {
+                let State::Creating { attempt, again } = self.state else {
                     return vec![];
                 };
+                if again
+                    && let (
+                        Some(order),
+                        Failure::Api {
+                            code: ApiErrorCode::AttemptNotAllowed,
+                            ..
+                        },
+                    ) = (&self.order, &failure)
+                {
+                    // Paid meanwhile, or the current attempt still runs: the order's own
+                    // state says which (and the reopen link leads back to its pay page).
+                    let order = order.clone();
+                    self.state = State::Waiting {
+                        order: order.clone(),
+                        blocked: false,
+                        closed: true,
+                        checking: true,
+                        last: Update::PENDING,
+                    };
+                    return vec![F::ClosePopup, F::Track(order)];
+                }
+                // A new attempt is not repeated blindly: a lost answer would start a third.
                 if failure.is_transient()
+                    && !again
                     && let Some(ms) = self.create_policy.delay(attempt, unit)
                 {
                     self.state = State::Creating {
                         attempt: attempt + 1,
+                        again,
                     };
                     return vec![F::ScheduleRetry(ms)];
                 }
@@ -437,7 +539,7 @@ impl Machine {
                 fx
             }
             Event::RetryDue => {
-                if !matches!(self.state, State::Creating { .. }) {
+                if !matches!(self.state, State::Creating { again: false, .. }) {
                     return vec![];
                 }
                 vec![F::CreateOrder]
@@ -498,6 +600,7 @@ impl Machine {
                     return vec![];
                 }
                 // The order or its secret is gone: tracking can't succeed.
+                self.order = None;
                 let mut fx = vec![F::StopTracking, F::ClearSession];
                 fx.extend(self.fail(failure));
                 fx
@@ -525,14 +628,16 @@ impl Machine {
 
     fn created(&mut self, order: OrderRef, update: Update) -> Vec<Effect> {
         use Effect as F;
+        self.order = Some(order.clone());
         if update.state.is_final() {
             // The same intent again after the order ended: show the outcome, open nothing.
+            // Kept in the session, so a reload shows it too.
             self.state = State::Final {
-                order_no: order.order_no,
+                order_no: order.order_no.clone(),
                 state: update.state,
                 result_token: None,
             };
-            return vec![F::ClosePopup, F::ClearSession];
+            return vec![F::ClosePopup, F::SaveSession(order)];
         }
         // Only http(s): a `javascript:` pay URL would run in the merchant's page.
         let Some(url) = order.pay_url.clone().filter(|u| is_pay_page(u)) else {
@@ -595,7 +700,8 @@ impl Machine {
                 state: new.state,
                 result_token,
             };
-            return vec![F::StopTracking, F::ClearSession, F::ClosePopup];
+            // The session stays: a reload or Back shows this outcome, not a new pay button.
+            return vec![F::StopTracking, F::ClosePopup];
         }
         vec![]
     }
@@ -633,6 +739,12 @@ pub struct View {
     pub busy: bool,
     /// The "reopen payment page" link target.
     pub reopen: Option<String>,
+    /// Nothing was opened yet (popup and tab blocked): the link says "Open payment page".
+    pub first_open: bool,
+    /// The button is shown disabled (the mount can never work: merchant setup).
+    pub disabled: bool,
+    /// The payment window stayed open at the final state: "You can close the payment window."
+    pub close_hint: bool,
     /// The final status, for styling (`data-status`).
     pub tone: Tone,
 }
@@ -656,8 +768,14 @@ pub fn view(machine: &Machine) -> View {
         button: None,
         busy: false,
         reopen: None,
+        first_open: false,
+        disabled: false,
+        close_hint: false,
         tone: Tone::Info,
     };
+    if machine.may_try_again() {
+        v.button = Some(Button::Retry);
+    }
     match machine.state() {
         State::Loading => v.status = Some(Msg::Ui(Ui::Loading)),
         State::Idle => {
@@ -684,6 +802,7 @@ pub fn view(machine: &Machine) -> View {
             last,
         } => {
             v.reopen = order.pay_url.clone();
+            v.first_open = *blocked;
             let ui = if offline {
                 Ui::Offline
             } else if *blocked {
@@ -707,6 +826,7 @@ pub fn view(machine: &Machine) -> View {
         }
         State::Final { state, .. } => {
             v.status = Some(Msg::State(*state));
+            v.close_hint = machine.window_open;
             v.tone = match state {
                 OrderState::Paid | OrderState::Settled => Tone::Success,
                 OrderState::Failed | OrderState::Expired => Tone::Error,
@@ -729,6 +849,10 @@ pub fn view(machine: &Machine) -> View {
             v.tone = Tone::Error;
             if failure.is_transient() {
                 v.button = Some(Button::Retry);
+            } else if crate::i18n::phrase(&failure.msg()) == crate::i18n::Phrase::MerchantSetup {
+                // The checkout can't work on this page: say so, and show why nothing happens.
+                v.button = Some(Button::Pay);
+                v.disabled = true;
             }
         }
     }
@@ -795,7 +919,6 @@ mod tests {
             fx,
             vec![
                 Effect::StopTracking,
-                Effect::ClearSession,
                 Effect::ClosePopup,
                 Effect::Emit(Emit::State)
             ]
@@ -915,7 +1038,10 @@ mod tests {
         );
         assert_eq!(view(&back).status, Some(Msg::Ui(Ui::Checking)));
         let fx = back.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
-        assert!(fx.contains(&Effect::ClearSession));
+        assert!(
+            !fx.contains(&Effect::ClearSession),
+            "a reload shows this outcome again"
+        );
         assert_eq!(view(&back).tone, Tone::Error);
     }
 
@@ -997,7 +1123,7 @@ mod tests {
             fx,
             vec![
                 Effect::ClosePopup,
-                Effect::ClearSession,
+                Effect::SaveSession(order(true)),
                 Effect::Emit(Emit::State)
             ]
         );
@@ -1098,12 +1224,11 @@ mod tests {
         let short = Update::new(OrderStatus::Paid, "underpaid");
         assert_eq!(short.state, OrderState::Underpaid);
         let fx = m.handle(Event::Status(short, Some("v1.p.s".into())), 0.5);
-        // Final: tracking stops, the session and the popup go, the page hears of it.
+        // Final: tracking stops, the popup goes, the page hears of it (the session stays).
         assert_eq!(
             fx,
             vec![
                 Effect::StopTracking,
-                Effect::ClearSession,
                 Effect::ClosePopup,
                 Effect::Emit(Emit::State)
             ]
@@ -1179,11 +1304,274 @@ mod tests {
             fx,
             vec![
                 Effect::ClosePopup,
-                Effect::ClearSession,
+                Effect::SaveSession(order(true)),
                 Effect::Emit(Emit::State)
             ]
         );
         assert_eq!(view(&m).status, Some(Msg::State(OrderState::Underpaid)));
+    }
+
+    fn attempt_api(code: ApiErrorCode) -> Failure {
+        Failure::Api {
+            code,
+            trustpay: None,
+        }
+    }
+
+    fn second(url: &str) -> OrderRef {
+        OrderRef {
+            pay_url: Some(url.to_owned()),
+            ..order(true)
+        }
+    }
+
+    #[test]
+    fn a_failed_payment_offers_try_again_as_a_new_attempt_in_the_popup() {
+        let mut m = waiting();
+        let fx = m.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::StopTracking,
+                Effect::ClosePopup,
+                Effect::Emit(Emit::State)
+            ]
+        );
+        let v = view(&m);
+        assert_eq!(v.status, Some(Msg::State(OrderState::Failed)));
+        assert_eq!(v.button, Some(Button::Retry));
+        assert!(!v.disabled);
+        // Try again: a window inside the click, then the attempts route with the order's secret.
+        let fx = m.handle(Event::RetryClicked, 0.5);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::PrepareWindow,
+                Effect::NewAttempt(order(true)),
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(m.state().name(), "creating");
+        assert_eq!(m.handle(Event::RetryClicked, 0.5), vec![], "double click");
+        let fx = m.handle(
+            Event::Created(second("https://pay.example/c/2"), Update::PENDING),
+            0.5,
+        );
+        assert_eq!(
+            fx,
+            vec![
+                Effect::SaveSession(second("https://pay.example/c/2")),
+                Effect::OpenPopup("https://pay.example/c/2".into()),
+                Effect::Emit(Emit::Redirect("https://pay.example/c/2".into())),
+                Effect::Track(second("https://pay.example/c/2")),
+                Effect::Emit(Emit::State),
+            ]
+        );
+        m.handle(Event::Status(Update::of(OrderStatus::Paid), None), 0.5);
+        let v = view(&m);
+        assert_eq!(v.status, Some(Msg::State(OrderState::Paid)));
+        assert_eq!(v.button, None, "never after paid");
+        assert_eq!(m.handle(Event::RetryClicked, 0.5), vec![]);
+        assert_eq!(m.handle(Event::PayClicked, 0.5), vec![]);
+    }
+
+    #[test]
+    fn an_expired_redirect_payment_tries_again_by_redirect() {
+        let mut back = Machine::new(Mode::Redirect);
+        back.handle(Event::Resume(order(false)), 0.5);
+        back.handle(Event::Status(Update::of(OrderStatus::TimedOut), None), 0.5);
+        assert_eq!(view(&back).button, Some(Button::Retry));
+        assert_eq!(
+            back.handle(Event::RetryClicked, 0.5),
+            vec![Effect::NewAttempt(order(false)), Effect::Emit(Emit::State)]
+        );
+        let fx = back.handle(
+            Event::Created(second("https://pay.example/c/2"), Update::PENDING),
+            0.5,
+        );
+        assert!(fx.contains(&Effect::Navigate("https://pay.example/c/2".into())));
+        assert_eq!(back.state().name(), "redirecting");
+    }
+
+    #[test]
+    fn underpaid_and_refunded_offer_no_try_again() {
+        for update in [
+            Update::new(OrderStatus::Paid, "underpaid"),
+            Update::of(OrderStatus::Settled),
+            Update::of(OrderStatus::Refunded),
+        ] {
+            let mut m = waiting();
+            m.handle(Event::Status(update, None), 0.5);
+            assert_eq!(m.state().name(), "final");
+            assert_eq!(view(&m).button, None, "{update:?}");
+            assert_eq!(m.handle(Event::RetryClicked, 0.5), vec![], "{update:?}");
+        }
+    }
+
+    #[test]
+    fn attempt_limit_says_too_many_attempts_without_a_button() {
+        let mut m = waiting();
+        m.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
+        m.handle(Event::RetryClicked, 0.5);
+        let fx = m.handle(
+            Event::CreateFailed(attempt_api(ApiErrorCode::AttemptLimit)),
+            0.5,
+        );
+        assert_eq!(
+            fx,
+            vec![
+                Effect::ClosePopup,
+                Effect::Emit(Emit::Error("attempt_limit".into())),
+                Effect::Emit(Emit::State)
+            ]
+        );
+        let v = view(&m);
+        assert_eq!(
+            v.status.as_ref().map(crate::i18n::phrase),
+            Some(Phrase::TooManyAttempts)
+        );
+        assert_eq!(v.button, None);
+        assert_eq!(m.handle(Event::RetryClicked, 0.5), vec![]);
+    }
+
+    #[test]
+    fn attempt_not_allowed_goes_back_to_the_order_state() {
+        let mut m = waiting();
+        m.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
+        m.handle(Event::RetryClicked, 0.5);
+        let fx = m.handle(
+            Event::CreateFailed(attempt_api(ApiErrorCode::AttemptNotAllowed)),
+            0.5,
+        );
+        assert_eq!(
+            fx,
+            vec![
+                Effect::ClosePopup,
+                Effect::Track(order(true)),
+                Effect::Emit(Emit::State)
+            ]
+        );
+        assert_eq!(view(&m).status, Some(Msg::Ui(Ui::WindowClosed)));
+        // Paid in the meantime (another tab): shown as such.
+        m.handle(Event::Status(Update::of(OrderStatus::Paid), None), 0.5);
+        assert_eq!(m.state().status_name(), Some("paid"));
+    }
+
+    #[test]
+    fn a_lost_attempt_answer_is_not_repeated_automatically() {
+        let mut m = waiting();
+        m.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
+        m.handle(Event::RetryClicked, 0.5);
+        let fx = m.handle(Event::CreateFailed(Failure::Network), 0.5);
+        assert_eq!(fx[0], Effect::ClosePopup);
+        assert_eq!(m.state().name(), "error");
+        assert_eq!(m.handle(Event::RetryDue, 0.5), vec![]);
+        assert_eq!(view(&m).button, Some(Button::Retry));
+        assert_eq!(
+            m.handle(Event::RetryClicked, 0.5),
+            vec![
+                Effect::PrepareWindow,
+                Effect::NewAttempt(order(true)),
+                Effect::Emit(Emit::State)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_closed_popup_offers_try_again_next_to_the_reopen_link() {
+        let mut m = waiting();
+        m.handle(Event::PopupClosed, 0.5);
+        let v = view(&m);
+        assert_eq!(v.button, Some(Button::Retry));
+        assert_eq!(v.reopen.as_deref(), Some("https://pay.example/c/1"));
+        assert_eq!(
+            m.handle(Event::RetryClicked, 0.5),
+            vec![
+                Effect::StopTracking,
+                Effect::PrepareWindow,
+                Effect::NewAttempt(order(true)),
+                Effect::Emit(Emit::State)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_misconfigured_mount_shows_merchant_setup_and_a_disabled_button() {
+        let mut m = Machine::new(Mode::Popup);
+        let fx = m.handle(
+            Event::Misconfigured(attempt_api(ApiErrorCode::IntentMalformed)),
+            0.5,
+        );
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Emit(Emit::Error("intent_malformed".into())),
+                Effect::Emit(Emit::State)
+            ]
+        );
+        let v = view(&m);
+        assert_eq!(
+            v.status.as_ref().map(crate::i18n::phrase),
+            Some(Phrase::MerchantSetup)
+        );
+        assert_eq!(v.button, Some(Button::Pay));
+        assert!(v.disabled);
+        assert_eq!(m.handle(Event::PayClicked, 0.5), vec![]);
+        // Only at mount.
+        let mut idle = ready(Mode::Popup);
+        assert_eq!(
+            idle.handle(
+                Event::Misconfigured(attempt_api(ApiErrorCode::IntentMissing)),
+                0.5
+            ),
+            vec![]
+        );
+        // The edge refusing the page's origin reads the same, also without a button to retry.
+        let mut m = ready(Mode::Popup);
+        m.handle(Event::PayClicked, 0.5);
+        let fx = m.handle(
+            Event::CreateFailed(attempt_api(ApiErrorCode::OriginNotAllowed)),
+            0.5,
+        );
+        assert!(fx.contains(&Effect::Emit(Emit::Error("origin_not_allowed".into()))));
+        assert!(view(&m).disabled);
+    }
+
+    #[test]
+    fn a_window_left_open_at_the_end_shows_the_close_hint() {
+        let mut m = waiting();
+        assert_eq!(m.handle(Event::WindowLeftOpen, 0.5), vec![]);
+        assert!(!view(&m).close_hint, "only at a final state");
+        m.handle(Event::Status(Update::of(OrderStatus::Failed), None), 0.5);
+        m.handle(Event::WindowLeftOpen, 0.5);
+        assert!(view(&m).close_hint);
+        m.handle(Event::RetryClicked, 0.5);
+        assert!(!view(&m).close_hint, "a new attempt starts without it");
+    }
+
+    #[test]
+    fn back_from_the_pay_page_resumes_a_frozen_redirect() {
+        let mut m = ready(Mode::Redirect);
+        m.handle(Event::PayClicked, 0.5);
+        m.handle(Event::Created(order(true), Update::PENDING), 0.5);
+        assert_eq!(m.state().name(), "redirecting");
+        // The back/forward cache restores the page with this machine as it was.
+        assert_eq!(
+            m.handle(Event::Resume(order(true)), 0.5),
+            vec![Effect::Track(order(true)), Effect::Emit(Emit::State)]
+        );
+        m.handle(Event::Status(Update::of(OrderStatus::Paid), None), 0.5);
+        assert_eq!(m.state().status_name(), Some("paid"));
+    }
+
+    #[test]
+    fn a_blocked_popup_link_opens_rather_than_reopens() {
+        let mut m = waiting();
+        assert!(!view(&m).first_open);
+        m.handle(Event::PopupBlocked, 0.5);
+        assert!(view(&m).first_open);
+        m.handle(Event::ReopenClicked, 0.5);
+        assert!(!view(&m).first_open);
     }
 
     #[test]

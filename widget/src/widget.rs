@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use checkout_core::contract::{ApiErrorCode, CreateOrderResponse};
+use checkout_core::contract::{ApiErrorCode, AttemptResponse, CreateOrderResponse};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,7 +15,7 @@ use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 use crate::api::Edge;
 use crate::dom::{Dom, TextCtx, format_amount};
 use crate::flow::{self, Session};
-use crate::i18n::{Locale, Overrides};
+use crate::i18n::{Locale, Msg, Overrides, Phrase};
 use crate::push::PushTracker;
 use crate::reducer::{
     Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, Update, view,
@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     events_token: RefCell<Option<String>>,
     retry: RefCell<Option<Timeout>>,
     popup_watch: RefCell<Option<Interval>>,
+    /// Checks, after closing it, whether the payment window really closed.
+    close_check: RefCell<Option<Timeout>>,
     create_abort: RefCell<Option<AbortController>>,
     listeners: RefCell<Vec<EventListener>>,
     destroyed: Cell<bool>,
@@ -88,7 +90,13 @@ impl Inner {
             .intent
             .as_deref()
             .and_then(|i| peek_amount(cfg.locale, i));
-        let session = Session::new(&cfg.edge, cfg.intent.as_deref());
+        let session = Session::new(&cfg.edge, &host.id(), cfg.intent.as_deref());
+        // A mount that can never work says so at once (not on the first click).
+        let misconfigured = match (&cfg.intent, &amount, &cfg.fetch_intent) {
+            (Some(_), None, _) => Some(ApiErrorCode::IntentMalformed),
+            (None, _, None) => Some(ApiErrorCode::IntentMissing),
+            (Some(_), Some(_), _) | (None, _, Some(_)) => None,
+        };
         let inner = Rc::new(Inner {
             edge: Edge::new(&cfg.edge),
             fetch_intent: cfg.fetch_intent,
@@ -106,6 +114,7 @@ impl Inner {
             events_token: RefCell::new(None),
             retry: RefCell::new(None),
             popup_watch: RefCell::new(None),
+            close_check: RefCell::new(None),
             create_abort: RefCell::new(None),
             listeners: RefCell::new(Vec::new()),
             destroyed: Cell::new(false),
@@ -136,6 +145,13 @@ impl Inner {
             {
                 w.dispatch(Event::Online(false));
             }
+            if let Some(code) = misconfigured {
+                w.dispatch(Event::Misconfigured(Failure::Api {
+                    code,
+                    trustpay: None,
+                }));
+                return;
+            }
             let redirect = w.machine.borrow().mode() == Mode::Redirect;
             match w.session.load(redirect) {
                 Some(order) => w.dispatch(Event::Resume(order)),
@@ -165,6 +181,8 @@ impl Inner {
         let weak = self.weak();
         listeners.push(EventListener::new(&self.dom.reopen, "click", move |_| {
             if let Some(w) = weak.upgrade() {
+                // The link opens a tab we hold no handle to: it can't be closed for the shopper.
+                w.session.set_window(true);
                 w.dispatch(Event::ReopenClicked);
             }
         }));
@@ -184,6 +202,21 @@ impl Inner {
                     },
                 ));
             }
+            // Back from the pay page out of the back/forward cache: this page's machine is
+            // frozen mid-redirect; pick the order up again.
+            let weak = self.weak();
+            listeners.push(EventListener::new(&window, "pageshow", move |event| {
+                let persisted = js_sys::Reflect::get(event, &"persisted".into())
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                if let Some(w) = weak.upgrade()
+                    && persisted
+                    && let Some(order) = w.session.load(true)
+                {
+                    w.dispatch(Event::Resume(order));
+                }
+            }));
             for (name, online) in [("online", true), ("offline", false)] {
                 let weak = self.weak();
                 listeners.push(EventListener::new(&window, name, move |_| {
@@ -244,6 +277,7 @@ impl Inner {
         match effect {
             Effect::PrepareWindow => *self.popup.borrow_mut() = flow::prepare_window(),
             Effect::CreateOrder => self.create_order(),
+            Effect::NewAttempt(order) => self.new_attempt(order),
             Effect::ScheduleRetry(ms) => {
                 let weak = self.weak();
                 *self.retry.borrow_mut() = Some(Timeout::new(ms, move || {
@@ -258,6 +292,7 @@ impl Inner {
                 match flow::show(prepared, &url) {
                     Some(win) => {
                         *self.popup.borrow_mut() = Some(win);
+                        self.session.set_window(true);
                         self.watch_popup();
                         self.dispatch(Event::PopupOpened);
                     }
@@ -267,8 +302,29 @@ impl Inner {
             Effect::Navigate(url) => flow::navigate(&url),
             Effect::ClosePopup => {
                 self.popup_watch.borrow_mut().take();
-                if let Some(popup) = self.popup.borrow_mut().take() {
-                    flow::close(&popup);
+                let popup = self.popup.borrow_mut().take();
+                match popup {
+                    Some(popup) => {
+                        flow::close(&popup);
+                        // `close()` sets `closed` at once; still open means the browser
+                        // refused (see `flow::close`). Look once more shortly, then say so.
+                        if popup.closed().unwrap_or(true) {
+                            self.session.set_window(false);
+                        } else {
+                            let weak = self.weak();
+                            *self.close_check.borrow_mut() = Some(Timeout::new(300, move || {
+                                let Some(w) = weak.upgrade() else { return };
+                                let open = !popup.closed().unwrap_or(true);
+                                w.session.set_window(open);
+                                if open {
+                                    w.dispatch(Event::WindowLeftOpen);
+                                }
+                            }));
+                        }
+                    }
+                    // Opened before a reload, or through the link: no handle to close it with.
+                    None if self.session.window() => self.dispatch(Event::WindowLeftOpen),
+                    None => {}
                 }
             }
             Effect::SaveSession(order) => self.session.save(&order),
@@ -327,6 +383,7 @@ impl Inner {
                 .unwrap_or(true);
             if closed {
                 w.popup.borrow_mut().take();
+                w.session.set_window(false);
                 // Dropping the Interval from inside its own callback is fine in gloo.
                 w.popup_watch.borrow_mut().take();
                 w.dispatch(Event::PopupClosed);
@@ -367,6 +424,51 @@ impl Inner {
                 Err(failure) => w.dispatch(Event::CreateFailed(failure)),
             }
         });
+    }
+
+    /// `POST .../attempts` for the current order: a new attempt, the same client secret.
+    fn new_attempt(self: &Rc<Self>, order: OrderRef) {
+        let Ok(controller) = AbortController::new() else {
+            return;
+        };
+        let signal = controller.signal();
+        if let Some(previous) = self.create_abort.borrow_mut().replace(controller) {
+            previous.abort();
+        }
+        let edge = self.edge.clone();
+        let weak = self.weak();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = edge
+                .new_attempt(&order.order_no, &order.client_secret, &signal)
+                .await;
+            if signal.aborted() {
+                return;
+            }
+            let Some(w) = weak.upgrade() else { return };
+            w.create_abort.borrow_mut().take();
+            match result {
+                Ok(attempt) => w.attempt_created(order.client_secret, attempt),
+                Err(failure) => w.dispatch(Event::CreateFailed(failure)),
+            }
+        });
+    }
+
+    fn attempt_created(self: &Rc<Self>, client_secret: String, attempt: AttemptResponse) {
+        let locale = self.text.borrow().locale;
+        self.text.borrow_mut().amount = Some(format_amount(
+            locale,
+            attempt.amount.minor(),
+            attempt.currency.code(),
+        ));
+        *self.events_token.borrow_mut() = attempt.events_token;
+        let order = OrderRef {
+            order_no: attempt.order_no,
+            client_secret,
+            pay_url: Some(attempt.pay_url),
+        };
+        // The new attempt's own status (pending): the attempt exists because the order's last
+        // state allowed one, so an older state name must not end it at once.
+        self.dispatch(Event::Created(order, Update::of(attempt.status)));
     }
 
     /// The intent: given, or from `fetchIntent()` (once; cached after success).
@@ -444,6 +546,7 @@ impl Inner {
             Emit::State => "state",
             Emit::Error(code) => {
                 set("code", code);
+                report_setup(code);
                 "error"
             }
             Emit::Redirect(url) => {
@@ -472,6 +575,7 @@ impl Inner {
         self.listeners.borrow_mut().clear();
         self.retry.borrow_mut().take();
         self.popup_watch.borrow_mut().take();
+        self.close_check.borrow_mut().take();
         self.tracker.borrow_mut().take();
         if let Some(controller) = self.create_abort.borrow_mut().take() {
             controller.abort();
@@ -490,28 +594,29 @@ impl Inner {
 }
 
 /// The amount inside an intent, for the button label only (the edge verifies the intent;
-/// nothing here trusts it). `v1.<base64url payload>.<mac>`.
+/// nothing here trusts it). `None`: not an intent (`v1.<base64url payload>.<mac>` with an
+/// amount and a currency), which the mount reports as `intent_malformed`.
 fn peek_amount(locale: Locale, intent: &str) -> Option<String> {
-    let payload = intent.split('.').nth(1)?;
-    let mut b64: String = payload
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while !b64.len().is_multiple_of(4) {
-        b64.push('=');
-    }
-    let json = web_sys::window()?.atob(&b64).ok()?;
-    let obj = js_sys::JSON::parse(&json).ok()?;
-    let get = |k: &str| {
-        js_sys::Reflect::get(&obj, &k.into())
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    let amount = checkout_core::Amount::parse_decimal(&get("amount")?).ok()?;
-    let currency = checkout_core::Currency::parse(&get("currency")?).ok()?;
+    let obj = flow::intent_payload(intent)?;
+    let amount = checkout_core::Amount::parse_decimal(&flow::field(&obj, "amount")?).ok()?;
+    let currency = checkout_core::Currency::parse(&flow::field(&obj, "currency")?).ok()?;
     Some(format_amount(locale, amount.minor(), currency.code()))
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(text: &str);
+}
+
+/// Tells the merchant's developer console about a setup error (the shopper reads "Checkout
+/// isn't set up correctly"; the `error` event carries the same code).
+fn report_setup(code: &str) {
+    if crate::i18n::phrase(&Msg::Api(ApiErrorCode::from_code(code))) == Phrase::MerchantSetup {
+        console_error(&crate::cat(&[
+            "TrustPayCheckout: ",
+            code,
+            ": this checkout is not set up for this page (its intent, its edge URL, or the edge's ALLOWED_ORIGINS).",
+        ]));
+    }
 }

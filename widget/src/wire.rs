@@ -9,7 +9,7 @@
 //! feed it `serde_json` renderings of the real core types, so both sides stay in step.
 
 use checkout_core::codes::{ErrorCode, OrderStatus};
-use checkout_core::contract::{ApiErrorCode, CreateOrderResponse, OrderView};
+use checkout_core::contract::{ApiErrorCode, AttemptResponse, CreateOrderResponse, OrderView};
 use checkout_core::{Amount, Currency};
 
 use crate::reducer::Failure;
@@ -64,6 +64,21 @@ pub fn create_order_response<J: Json>(j: &J) -> Option<CreateOrderResponse> {
         amount: amount(j, "amount")?,
         currency: Currency::parse(&s(j, "currency")?).ok()?,
         client_secret: s(j, "client_secret")?,
+        events_token: s(j, "events_token"),
+    })
+}
+
+/// `201` answer to `POST /v1/orders/{order_no}/attempts`.
+pub fn attempt_response<J: Json>(j: &J) -> Option<AttemptResponse> {
+    let status = OrderStatus::from_code(int(j, "status")?);
+    Some(AttemptResponse {
+        order_no: s(j, "order_no")?,
+        attempt: u32::try_from(int(j, "attempt")?).ok()?,
+        pay_url: s(j, "pay_url")?,
+        status,
+        state: s(j, "state").unwrap_or_else(|| checkout_core::state::state_name(status).to_owned()),
+        amount: amount(j, "amount")?,
+        currency: Currency::parse(&s(j, "currency")?).ok()?,
         events_token: s(j, "events_token"),
     })
 }
@@ -155,6 +170,28 @@ mod tests {
         };
         let json = serde_json::to_value(&view).expect("serializes");
         assert_eq!(order_view(&json), Some(view));
+    }
+
+    #[test]
+    fn reads_core_attempt_response_as_serialized_by_core() {
+        let original = AttemptResponse {
+            order_no: "A-1".into(),
+            attempt: 2,
+            pay_url: "https://cashier.example/p/2".into(),
+            status: OrderStatus::Pending,
+            state: "pending".into(),
+            amount: Amount::from_minor(500).expect("positive"),
+            currency: Currency::Usd,
+            events_token: Some("ev1.eyJ9.sig".into()),
+        };
+        let json = serde_json::to_value(&original).expect("serializes");
+        assert_eq!(attempt_response(&json), Some(original));
+        let mut bad = json.clone();
+        bad["attempt"] = json!(-1);
+        assert_eq!(attempt_response(&bad), None);
+        let mut bad = json;
+        bad.as_object_mut().expect("object").remove("pay_url");
+        assert_eq!(attempt_response(&bad), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement};
+use widget::i18n::{Locale, Phrase};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -39,6 +40,8 @@ export function install_stub(statusList, create, fail) {
   failCreates = fail || 0;
   statuses = Array.from(statusList);
   createAnswer = create || null;
+  attemptAnswer = null;
+  attemptSecrets = [];
   if (!window.__tpRealFetch) window.__tpRealFetch = window.fetch;
   if (!window.__tpRealOpen) window.__tpRealOpen = window.open;
   window.open = window.__tpRealOpen;
@@ -54,6 +57,13 @@ export function install_stub(statusList, create, fail) {
       return json(201, { order_no: 'T-1', pay_url: 'http://127.0.0.1:9/pay/T-1', status: 1,
         state: 'pending', amount: '5.00', currency: 'USD', client_secret: 'cs_test' });
     }
+    if (init && init.method === 'POST' && url.endsWith('/attempts')) {
+      attemptSecrets.push(init.headers && init.headers.get('X-Client-Secret'));
+      if (attemptAnswer) return json(attemptAnswer[0], attemptAnswer[1]);
+      const n = attemptSecrets.length + 1;
+      return json(201, { order_no: 'T-1', attempt: n, pay_url: 'http://127.0.0.1:9/pay/T-1__' + n, status: 1,
+        state: 'pending', amount: '5.00', currency: 'USD', events_token: 'ev1.tok' + n + '.sig' });
+    }
     if (url.indexOf('/v1/orders/') >= 0) {
       const secret = init && init.headers && init.headers.get('X-Client-Secret');
       if (secret !== 'cs_test') return json(401, { error: { code: 'client_secret_invalid', message: 'x' } });
@@ -63,6 +73,34 @@ export function install_stub(statusList, create, fail) {
     return json(404, { error: { code: 'not_found', message: 'x' } });
   };
 }
+let attemptAnswer = null;
+let attemptSecrets = [];
+export function set_attempt_answer(answer) { attemptAnswer = answer || null; attemptSecrets = []; }
+export function attempt_secrets() { return attemptSecrets.slice(); }
+// Fake popups: `closable` ones close when asked (a browser that allows it); the others stay
+// open, as Chromium's do once they show another origin's page with `opener` cut.
+let popups = [];
+export function fake_popups(closable) {
+  popups = [];
+  window.open = function (url) {
+    const w = { opener: 'shop', closed: false, url: String(url), location: { href: String(url) },
+      close() { if (closable) this.closed = true; } };
+    popups.push(w);
+    return w;
+  };
+}
+export function popup_count() { return popups.length; }
+export function popup_url(i) { return popups[i].location.href; }
+export function popup_closed(i) { return popups[i].closed; }
+export function popup_opener_cut(i) { return popups[i].opener === null; }
+let consoleErrors = [];
+export function capture_console() {
+  consoleErrors = [];
+  if (!window.__tpRealError) window.__tpRealError = console.error;
+  console.error = function (m) { consoleErrors.push(String(m)); };
+}
+export function console_errors() { return consoleErrors.slice(); }
+export function active_tag() { const a = document.activeElement; return a ? a.tagName : ''; }
 export function block_popups() { window.open = function () { return null; }; }
 export function fetch_calls() { return calls.length; }
 export function create_bodies() { return bodies.slice(); }
@@ -108,6 +146,16 @@ extern "C" {
     fn es_send(i: u32, status: u32);
     fn es_fail(i: u32);
     fn created_with_events_token() -> JsValue;
+    fn set_attempt_answer(answer: JsValue);
+    fn attempt_secrets() -> Vec<String>;
+    fn fake_popups(closable: bool);
+    fn popup_count() -> u32;
+    fn popup_url(i: u32) -> String;
+    fn popup_closed(i: u32) -> bool;
+    fn popup_opener_cut(i: u32) -> bool;
+    fn capture_console();
+    fn console_errors() -> Vec<String>;
+    fn active_tag() -> String;
 }
 
 /// The real `<trustpay-checkout>` glue, imported as a module (the build appends it to
@@ -264,7 +312,7 @@ async fn mount_renders_accessibly_and_tracks_to_paid() {
     let root = shadow_q(&el, ".tp").expect("root");
     assert_eq!(root.get_attribute("dir").as_deref(), Some("ltr"));
     assert_eq!(root.get_attribute("lang").as_deref(), Some("en"));
-    assert_eq!(text(&el, "button"), "Pay $5.00");
+    assert_eq!(text(&el, "button"), "Pay \u{2068}$5.00\u{2069}");
     assert_eq!(handle.state(), "idle");
 
     click(&el, "button");
@@ -460,7 +508,11 @@ async fn popup_blocked_shows_reopen_link() {
         text(&el, "[role=status]"),
         "The payment window was blocked. Use the link to open it."
     );
-    assert_eq!(text(&el, "a"), "Reopen payment page");
+    assert_eq!(
+        text(&el, "a"),
+        "Open payment page",
+        "nothing was opened yet"
+    );
     let link = shadow_q(&el, "a").expect("link");
     assert_eq!(
         link.get_attribute("href").as_deref(),
@@ -521,7 +573,7 @@ async fn messages_option_overrides_text() {
     js_sys::Reflect::set(&o, &"messages".into(), &messages).expect("set");
     let handle = widget::mount(el.clone().into(), o).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
-    assert_eq!(text(&el, "button"), "Buy now for $5.00");
+    assert_eq!(text(&el, "button"), "Buy now for \u{2068}$5.00\u{2069}");
     handle.destroy();
 }
 
@@ -558,17 +610,17 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
     let now = js_sys::Date::now();
     let saved =
         format!(r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"{tag}","at":{now}}}"#);
-    save_session("trustpay.checkout:https://edge-9.test", &saved);
+    save_session("trustpay.checkout:https://edge-9.test|pay-9|T-1", &saved);
     // Stale (2 h old) or for another intent: never resumed.
     let stale = format!(
         r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"{tag}","at":{}}}"#,
         now - 7.2e6
     );
-    save_session("trustpay.checkout:https://edge-9b.test", &stale);
+    save_session("trustpay.checkout:https://edge-9b.test|pay-9b|T-1", &stale);
     let other = format!(
         r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"another-intent-tail","at":{now}}}"#
     );
-    save_session("trustpay.checkout:https://edge-9c.test", &other);
+    save_session("trustpay.checkout:https://edge-9c.test|pay-9c|T-1", &other);
     for (id, edge) in [
         ("pay-9b", "https://edge-9b.test"),
         ("pay-9c", "https://edge-9c.test"),
@@ -600,15 +652,15 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
         log.borrow()
     );
     assert_eq!(fetch_calls(), 1, "no create: one status request");
-    // The finished order is forgotten.
+    // The finished order stays: a reload (or Back) shows this outcome, not a new pay button.
     let stored = web_sys::window()
         .and_then(|w| w.session_storage().ok().flatten())
         .and_then(|s| {
-            s.get_item("trustpay.checkout:https://edge-9.test")
+            s.get_item("trustpay.checkout:https://edge-9.test|pay-9|T-1")
                 .ok()
                 .flatten()
         });
-    assert_eq!(stored, None);
+    assert!(stored.is_some_and(|s| s.contains("cs_test")));
     handle.destroy();
 }
 
@@ -823,4 +875,389 @@ async fn pushed_underpaid_closes_the_stream_in_zh_cn() {
     );
     handle.destroy();
     restore_event_source();
+}
+
+/// The shown text of a phrase (what the widget renders for this locale in this build).
+fn says(locale: Locale, phrase: Phrase) -> &'static str {
+    locale.phrase_text(phrase)
+}
+
+fn focused_in(host: &Element) -> Option<Element> {
+    host.shadow_root()?.active_element()
+}
+
+fn root_busy(host: &Element) -> bool {
+    shadow_q(host, ".tp").is_some_and(|r| r.get_attribute("aria-busy").as_deref() == Some("true"))
+}
+
+/// Declined → "Try again" (shown, focused, announced) → a new attempt in a new popup → paid.
+async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
+    // Pushed: attempt 1 fails, attempt 2 is paid. Polled (after the reload): paid.
+    install_stub(vec![5], created_with_events_token(), 0);
+    install_event_source();
+    fake_popups(true);
+    let el = host(&format!("pay-again-{n}"));
+    let edge = format!("https://edge-again-{n}.test");
+    let handle =
+        widget::mount(el.clone().into(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+    let log = record(&handle);
+    assert!(until(1000, || handle.state() == "idle").await);
+    // A keyboard shopper: focus on the pay button (it moves to the status while paying).
+    shadow_q(&el, "button")
+        .expect("button")
+        .unchecked_into::<HtmlElement>()
+        .focus()
+        .expect("focus");
+    click(&el, "button");
+    assert!(
+        !root_busy(&el),
+        "the live region is never inside an aria-busy root"
+    );
+    assert!(until(1000, || popup_count() == 1).await);
+    assert!(popup_opener_cut(0), "the pay page can't reach the shop");
+    assert!(until(1000, || es_count() == 1).await);
+    es_send(0, 3);
+    let failed = says(locale, Phrase::Failed);
+    assert!(
+        until(5000, || text(&el, "[role=status]") == failed).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    // The final state closes the popup.
+    assert!(
+        until(1000, || popup_closed(0)).await,
+        "popup closed at failed"
+    );
+    assert!(!is_hidden(&el, "button"), "Try again shown");
+    assert_eq!(text(&el, "button"), says(locale, Phrase::Retry));
+    assert!(
+        focused_in(&el).is_some_and(|f| f.tag_name() == "BUTTON"),
+        "Try again is focused"
+    );
+    assert_eq!(
+        shadow_q(&el, "[role=status]")
+            .and_then(|s| s.get_attribute("aria-live"))
+            .as_deref(),
+        Some("polite"),
+        "the failure is announced"
+    );
+    assert!(
+        log.borrow().contains(&"state:final:failed".to_owned()),
+        "{:?}",
+        log.borrow()
+    );
+
+    click(&el, "button");
+    assert!(
+        until(1000, || popup_count() == 2).await,
+        "a new popup for the new attempt"
+    );
+    assert!(
+        until(1000, || !attempt_secrets().is_empty()).await,
+        "attempts route called"
+    );
+    assert_eq!(
+        attempt_secrets(),
+        vec!["cs_test".to_owned()],
+        "one attempt, the order's secret"
+    );
+    assert!(
+        until(1000, || popup_url(1) == "http://127.0.0.1:9/pay/T-1__2").await,
+        "{}",
+        popup_url(1)
+    );
+    assert!(
+        until(1000, || es_count() == 2).await,
+        "the new attempt's stream"
+    );
+    assert!(
+        es_url(1).ends_with("/v1/orders/T-1/events?token=ev1.tok2.sig"),
+        "{}",
+        es_url(1)
+    );
+    es_send(1, 5);
+    let paid = says(locale, Phrase::Paid);
+    assert!(
+        until(6000, || text(&el, "[role=status]") == paid).await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(is_hidden(&el, "button"), "never Try again after paid");
+    assert!(
+        until(1000, || popup_closed(1)).await,
+        "popup closed at paid"
+    );
+    assert!(
+        log.borrow()
+            .iter()
+            .any(|e| e.starts_with("state:final:paid")),
+        "{:?}",
+        log.borrow()
+    );
+    assert_ne!(active_tag(), "BODY", "focus did not fall to <body>");
+
+    // A reload (a new mount on the same element) shows the payment, not a pay button.
+    handle.destroy();
+    let again =
+        widget::mount(el.clone().into(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+    assert!(
+        until(3000, || text(&el, "[role=status]") == paid).await,
+        "after a reload: {}",
+        text(&el, "[role=status]")
+    );
+    assert!(is_hidden(&el, "button"));
+    // Another element on the same page keeps its own slot: no order there.
+    let other = host(&format!("pay-again-{n}-other"));
+    let h2 = widget::mount(
+        other.clone().into(),
+        opts(&edge, &intent("24.00", "USD"), tag),
+    )
+    .expect("mount");
+    assert!(until(1000, || h2.state() == "idle").await, "{}", h2.state());
+    again.destroy();
+    h2.destroy();
+    restore_event_source();
+}
+
+#[wasm_bindgen_test]
+async fn decline_then_try_again_then_paid_in_en() {
+    decline_try_again_pay("en", Locale::En, "en").await;
+}
+
+#[wasm_bindgen_test]
+async fn decline_then_try_again_then_paid_in_zh_cn() {
+    decline_try_again_pay("zh-CN", Locale::ZhCn, "zh").await;
+}
+
+#[wasm_bindgen_test]
+async fn decline_then_try_again_then_paid_in_ar() {
+    decline_try_again_pay("ar", Locale::Ar, "ar").await;
+}
+
+#[wasm_bindgen_test]
+async fn the_amount_is_one_isolated_unit_in_the_ar_button() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-ar-bidi");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-ar-bidi.test", &intent("24.00", "USD"), "ar"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    let label = text(&el, "button");
+    let start = label.find('\u{2068}').expect("FSI");
+    let end = label.find('\u{2069}').expect("PDI");
+    let amount = &label[start + 3..end];
+    assert!(amount.contains("24"), "{label}");
+    assert!(
+        !amount.contains('\u{2068}') && !label[end..].contains('\u{2068}'),
+        "{label}"
+    );
+    // The phrase around it is the locale's, with the isolated amount where `{amount}` was.
+    let phrase = says(Locale::Ar, Phrase::PayAmount);
+    assert_eq!(label.replace(&label[start..end + 3], "{amount}"), phrase);
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_popup_the_browser_keeps_open_gets_the_close_hint() {
+    install_stub(vec![1, 5], JsValue::UNDEFINED, 0);
+    fake_popups(false);
+    let el = host("pay-hint");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-hint.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    let hint = says(Locale::En, Phrase::CloseHint);
+    assert!(
+        until(5000, || text(&el, "[role=status]")
+            == format!("{EN_PAID} {hint}"))
+        .await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(!popup_closed(0));
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn attempt_limit_says_too_many_attempts_and_offers_nothing() {
+    // Redirect mode, back from the pay page with a failed order.
+    install_stub(vec![3], JsValue::UNDEFINED, 0);
+    set_attempt_answer(
+        js_sys::JSON::parse(r#"[409,{"error":{"code":"attempt_limit","message":"x"}}]"#)
+            .expect("json"),
+    );
+    let the_intent = intent("5.00", "USD");
+    let tag = &the_intent[the_intent.len() - 24..];
+    let saved = format!(
+        r#"{{"order_no":"T-1","client_secret":"cs_test","tag":"{tag}","at":{}}}"#,
+        js_sys::Date::now()
+    );
+    save_session(
+        "trustpay.checkout:https://edge-limit.test|pay-limit|T-1",
+        &saved,
+    );
+    let el = host("pay-limit");
+    let o = opts("https://edge-limit.test", &the_intent, "en");
+    js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
+    let handle = widget::mount(el.clone().into(), o).expect("mount");
+    let log = record(&handle);
+    assert!(
+        until(3000, || text(&el, "[role=status]")
+            == says(Locale::En, Phrase::Failed))
+        .await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert_eq!(text(&el, "button"), "Try again");
+    click(&el, "button");
+    assert!(
+        until(2000, || text(&el, "[role=status]")
+            == says(Locale::En, Phrase::TooManyAttempts))
+        .await,
+        "{}",
+        text(&el, "[role=status]")
+    );
+    assert!(is_hidden(&el, "button"), "no button after attempt_limit");
+    assert!(
+        log.borrow()
+            .contains(&"error:error:attempt_limit".to_owned()),
+        "{:?}",
+        log.borrow()
+    );
+    assert_ne!(active_tag(), "BODY");
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_disallowed_origin_is_reported_within_a_second() {
+    install_stub(
+        vec![1],
+        js_sys::JSON::parse(r#"[403,{"error":{"code":"origin_not_allowed","message":"x"}}]"#)
+            .expect("json"),
+        0,
+    );
+    capture_console();
+    let el = host("pay-origin");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-origin.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    let log = record(&handle);
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let dom_log = seen.clone();
+    let listener = Closure::<dyn Fn(web_sys::CustomEvent)>::new(move |e: web_sys::CustomEvent| {
+        let code = js_sys::Reflect::get(&e.detail(), &"code".into())
+            .ok()
+            .and_then(|c| c.as_string());
+        dom_log.borrow_mut().push(code.unwrap_or_default());
+    });
+    el.add_event_listener_with_callback("trustpay:error", listener.as_ref().unchecked_ref())
+        .expect("listen");
+    listener.forget();
+    assert!(until(1000, || handle.state() == "idle").await);
+    let started = js_sys::Date::now();
+    click(&el, "button");
+    assert!(
+        until(1000, || handle.state() == "error").await,
+        "{}",
+        handle.state()
+    );
+    assert!(js_sys::Date::now() - started < 1000.0);
+    assert_eq!(*seen.borrow(), vec!["origin_not_allowed".to_owned()]);
+    assert!(
+        log.borrow()
+            .contains(&"error:error:origin_not_allowed".to_owned())
+    );
+    assert_eq!(
+        text(&el, "[role=status]"),
+        says(Locale::En, Phrase::MerchantSetup)
+    );
+    assert!(
+        shadow_q(&el, "button").is_some_and(|b| b.has_attribute("disabled")),
+        "no Try again that can never work"
+    );
+    assert!(
+        console_errors()
+            .iter()
+            .any(|m| m.contains("origin_not_allowed")),
+        "{:?}",
+        console_errors()
+    );
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_missing_or_malformed_intent_is_refused_at_mount() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    for (n, the_intent, code) in [
+        ("a", "not-an-intent", "intent_malformed"),
+        ("b", "v1.%%%.sig", "intent_malformed"),
+        ("c", "", "intent_missing"),
+    ] {
+        let el = host(&format!("pay-bad-{n}"));
+        let handle = widget::mount(
+            el.clone().into(),
+            opts(&format!("https://edge-bad-{n}.test"), the_intent, "en"),
+        )
+        .expect("mount");
+        let log = record(&handle);
+        assert!(
+            until(1000, || handle.state() == "error").await,
+            "{n}: {}",
+            handle.state()
+        );
+        assert_eq!(
+            text(&el, "[role=status]"),
+            says(Locale::En, Phrase::MerchantSetup)
+        );
+        assert!(
+            shadow_q(&el, "button").is_some_and(|b| b.has_attribute("disabled")),
+            "{n}"
+        );
+        click(&el, "button");
+        wait(100).await;
+        assert_eq!(fetch_calls(), 0, "{n}: nothing sent");
+        assert!(
+            log.borrow().contains(&format!("error:error:{code}")),
+            "{n}: {:?}",
+            log.borrow()
+        );
+        handle.destroy();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn focus_stays_in_the_widget_when_the_open_link_goes() {
+    install_stub(vec![1, 1, 5], JsValue::UNDEFINED, 0);
+    block_popups();
+    let el = host("pay-focus");
+    let handle = widget::mount(
+        el.clone().into(),
+        opts("https://edge-focus.test", &intent("5.00", "USD"), "en"),
+    )
+    .expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    click(&el, "button");
+    assert!(until(2000, || !is_hidden(&el, "a")).await);
+    shadow_q(&el, "a")
+        .expect("link")
+        .unchecked_into::<HtmlElement>()
+        .focus()
+        .expect("focus");
+    assert!(until(5000, || text(&el, "[role=status]") == EN_PAID).await);
+    assert!(is_hidden(&el, "a"));
+    assert_eq!(
+        focused_in(&el)
+            .and_then(|f| f.get_attribute("role"))
+            .as_deref(),
+        Some("status"),
+        "focus moved to the message, not <body>"
+    );
+    handle.destroy();
 }

@@ -73,6 +73,9 @@ impl Env {
                 node_modules.join(".bin").join("esbuild").into(),
             ),
             ("CHROMEDRIVER", "/usr/bin/chromedriver".into()),
+            // wasm-bindgen-test-runner gives the whole headless run 20 s by default; the DOM
+            // suite (widget-browser) waits on real timers (polling, retries) for longer.
+            ("WASM_BINDGEN_TEST_TIMEOUT", "120".into()),
             ("WRANGLER_SEND_METRICS", "false".into()),
             ("WRANGLER_SEND_ERROR_REPORTS", "false".into()),
             ("CLOUDFLARE_CF_FETCH_ENABLED", "false".into()),
