@@ -144,6 +144,13 @@ impl Spec {
                     self.deref(response),
                 )
             }
+            None if !matches!(exchange.status, 404 | 405) => {
+                return Err(format!(
+                    "edge/openapi.yaml describes no {} operation on this path (see \
+                     openapi::every_route_is_described_and_nothing_else)",
+                    exchange.method
+                ));
+            }
             // Not routed: the answer must be the error body (`not_found`, `method_not_allowed`).
             None => (
                 "unrouted".to_owned(),
