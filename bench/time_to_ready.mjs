@@ -1,7 +1,7 @@
 // Time to ready, for `cargo xtask bench` (run by tests/src/bin/bench-stack.rs, which starts the
 // simulator, the edge under `wrangler dev` and the demo shop, and passes their URLs).
 //
-//   node bench/time_to_ready.mjs --widget URL --baseline URL [--runs 25] [--warmup 2]
+//   node bench/time_to_ready.mjs --widget URL --baseline URL [--runs 25] [--warmup 2] [--locale FILE]
 //
 // Each load is cold: a new browser context (empty HTTP cache, no compiled-wasm cache) with the
 // cache disabled over CDP. Measured in the page, from navigation start (performance.now() = 0)
@@ -11,7 +11,12 @@
 //   baseline — `window.__baselineReadyAt`, set by www/baseline.js (a plain <button> exists).
 // The two pages alternate (which one goes first flips every round) so drift on this shared
 // machine hits both alike. Warm-up rounds (first wrangler / workerd requests) are discarded.
-// Prints one JSON object on stdout; progress goes to stderr.
+// Also per load: layout shift (a PerformanceObserver `layout-shift`, shifts without recent input,
+// from navigation until the wasm has taken over the drawn button — `TrustPayCheckout.ready` — and
+// two frames later; the baseline until two frames after its button), and when the wasm took
+// over. After the loads: which Content-Encoding the widget files come with when the client
+// accepts `br, gzip`. Prints one JSON object on stdout; progress goes to stderr.
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) => {
@@ -46,8 +51,14 @@ async function load(kind, url) {
     await cdp.send('Network.enable');
     await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
     await page.addInitScript(() => {
+      window.__cls = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+      }).observe({ type: 'layout-shift', buffered: true });
       window.addEventListener('trustpay:ready', () => {
-        if (window.__tpReadyAt === undefined) window.__tpReadyAt = performance.now();
+        if (window.__tpReadyAt !== undefined) return;
+        window.__tpReadyAt = performance.now();
+        window.TrustPayCheckout.ready.then(() => { window.__tpHandoverAt = performance.now(); });
       }, true);
       window.addEventListener('trustpay:error', (e) => { window.__tpError = e.detail && e.detail.code; }, true);
     });
@@ -58,6 +69,11 @@ async function load(kind, url) {
     const key = kind === 'widget' ? '__tpReadyAt' : '__baselineReadyAt';
     await page.waitForFunction((k) => window[k] !== undefined || window.__tpError !== undefined, key,
       { timeout: 20000, polling: 20 });
+    if (kind === 'widget') {
+      await page.waitForFunction(() => window.__tpHandoverAt !== undefined || window.__tpError !== undefined, null,
+        { timeout: 20000, polling: 20 });
+    }
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     return await page.evaluate((k) => {
       if (window.__tpError !== undefined) throw new Error(`widget error event: ${window.__tpError}`);
       const nav = performance.getEntriesByType('navigation')[0];
@@ -65,9 +81,11 @@ async function load(kind, url) {
       const js = entry(/checkout\.js$/);
       const wasm = entry(/checkout_bg\.wasm$/);
       return {
-        ready: window[k], ttfb: nav.responseStart, dcl: nav.domContentLoadedEventEnd,
+        ready: window[k], ttfb: nav.responseStart, dcl: nav.domContentLoadedEventEnd, cls: window.__cls,
+        handover: window.__tpHandoverAt,
         js_start: js && js.startTime, js_end: js && js.responseEnd,
         wasm_start: wasm && wasm.startTime, wasm_end: wasm && wasm.responseEnd,
+        js_url: js && js.name, wasm_url: wasm && wasm.name,
       };
     }, key);
   } finally {
@@ -90,6 +108,23 @@ try {
   await browser.close();
 }
 
+// Which Content-Encoding a file comes with when the client accepts brotli and gzip.
+const encoding = (url) => new Promise((done) => {
+  const req = http.get(url, { headers: { 'Accept-Encoding': 'br, gzip' } }, (res) => {
+    res.resume();
+    done(res.statusCode === 200 ? (res.headers['content-encoding'] || 'identity') : `HTTP ${res.statusCode}`);
+  });
+  req.on('error', (e) => done(`error: ${e.message}`));
+  req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+});
+const first = samples.widget.find((s) => s.js_url && s.wasm_url);
+const encodings = {};
+if (first) {
+  encodings['checkout.js'] = await encoding(first.js_url);
+  encodings['checkout_bg.wasm'] = await encoding(first.wasm_url);
+  if (args.locale) encodings[args.locale.split('/').pop()] = await encoding(new URL(`../locales/${args.locale}`, first.js_url).href);
+}
+
 const summary = (list) => ({
   runs: list.length,
   ready_ms: list.map((s) => s.ready),
@@ -97,9 +132,11 @@ const summary = (list) => ({
   median_ttfb_ms: median(list.map((s) => s.ttfb)),
   median_dcl_ms: median(list.map((s) => s.dcl)),
   median_after_ttfb_ms: median(list.map((s) => s.ready - s.ttfb)),
+  median_cls: median(list.map((s) => s.cls)),
+  max_cls: Math.max(...list.map((s) => s.cls)),
 });
 // Where the widget's time goes (resource timing, ms from navigation start; medians).
-const waterfall = (list) => Object.fromEntries(['js_start', 'js_end', 'wasm_start', 'wasm_end']
+const waterfall = (list) => Object.fromEntries(['js_start', 'js_end', 'wasm_start', 'wasm_end', 'handover']
   .filter((key) => list.every((s) => typeof s[key] === 'number'))
   .map((key) => [`median_${key}_ms`, median(list.map((s) => s[key]))]));
 const out = {
@@ -107,6 +144,7 @@ const out = {
   warmup,
   widget: { ...summary(samples.widget), ...waterfall(samples.widget) },
   baseline: summary(samples.baseline),
+  encodings,
 };
 out.ratio = out.widget.median_ready_ms / out.baseline.median_ready_ms;
 console.log(JSON.stringify(out));

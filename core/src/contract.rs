@@ -401,10 +401,12 @@ pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
         .get(..8)
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
+    // `get`, not indexing, and no `format!`: this runs in the wasm widget too, where a
+    // panicking slice or a format string pulls in core::fmt (~6 KB gzip).
     let (secure, rest) = if lower.starts_with("https://") {
-        (true, &url[8..])
+        (true, url.get(8..).unwrap_or_default())
     } else if lower.starts_with("http://") {
-        (false, &url[7..])
+        (false, url.get(7..).unwrap_or_default())
     } else {
         return Err(PayUrlError::NotHttps);
     };
@@ -412,21 +414,18 @@ pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
     if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
         return Err(PayUrlError::Malformed);
     }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6
-            .split(']')
-            .next()
-            .map(|h| format!("[{h}]"))
-            .unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default().to_owned(),
+    let (host, bracketed) = match authority.strip_prefix('[') {
+        Some(v6) => (v6.split(']').next().unwrap_or_default(), true),
+        None => (authority.split(':').next().unwrap_or_default(), false),
     };
-    if host.is_empty() || host == "[]" {
+    if host.is_empty() {
         return Err(PayUrlError::Malformed);
     }
-    let loopback = matches!(
-        host.to_ascii_lowercase().as_str(),
-        "127.0.0.1" | "localhost" | "[::1]"
-    );
+    let loopback = if bracketed {
+        host == "::1"
+    } else {
+        host.eq_ignore_ascii_case("127.0.0.1") || host.eq_ignore_ascii_case("localhost")
+    };
     if secure || loopback {
         Ok(())
     } else {

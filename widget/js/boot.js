@@ -1,116 +1,244 @@
-// Boot glue, appended after element.js to wasm-bindgen's `--target no-modules` output; the
-// build wraps the whole file in one IIFE, so nothing but `TrustPayCheckout` becomes global.
-// Finds its own <script>, loads checkout_bg.wasm from next to it (integrity-checked, retried
-// once), defines <trustpay-checkout>, auto-mounts from data-* attributes. If wasm can't load
-// (offline, CSP without 'wasm-unsafe-eval'), shows a short localized message instead and
-// dispatches `trustpay:error` with code `load_failed`. No eval, no inline styles.
-var script = document.currentScript;
-var src = (script && script.src) || '';
-var WASM_SRI = '__TP_WASM_SRI__';
+// Boot glue, appended after element.js to wasm-bindgen's `--target no-modules` output (and
+// start.js before it, which has already started the wasm fetch); the build wraps the whole file
+// in one IIFE, so nothing but `TrustPayCheckout` becomes global.
+//
+// First paint: every mount (script tag, `TrustPayCheckout.mount`, `<trustpay-checkout>`) draws
+// the pay button at once, from here, in the shopper's language, with the widget's own
+// stylesheet, and announces `ready`; a click on it before the wasm arrives is remembered
+// (`data-queued`) and becomes the wasm's first event, once. The wasm then takes over the same
+// elements (`dom.rs`, `data-early`).
+//
+// Languages: English is built in; any other locale is one small immutable file
+// (`../locales/<tag>.<hash>.txt`) named in LOCALES with its sha384, fetched on demand with
+// `integrity` and handed to the wasm (`addLocale`). If that fetch fails the widget shows
+// English, with `lang="en"` and `dir="ltr"`.
+//
+// If wasm can't load (offline, CSP without 'wasm-unsafe-eval'), the button gives way to a short
+// localized message and `trustpay:error` with code `load_failed`. No eval, no inline styles.
+var CSS = __TP_CSS__;
+// tag → the file's sha256 (base64url): its name, `<tag>.<hash>.txt`, and its integrity check.
+var LOCALES = __TP_LOCALES__;
+// Entries of a locale table the glue itself shows: [pay {amount}, pay now, couldn't load].
+var PICK = __TP_PICK__;
+var EN = __TP_EN__;
+var EVENTS = ['ready', 'state', 'error', 'redirect', 'close'];
 var loading = null;
+var loaded = false;
+var tables = {};
+var sheet = null;
+
+// One constructed stylesheet for every widget on the page (the wasm adopts it too).
+function styles() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+  }
+  return sheet;
+}
+
+var api = window.TrustPayCheckout;
 
 function load() {
   if (!loading) {
-    var url = src.replace(/\.js(?=$|[?#])/, '_bg.wasm');
-    var get = function (u) {
-      var init = { credentials: 'omit' };
-      if (WASM_SRI.indexOf('sha') === 0) init.integrity = WASM_SRI;
-      return wasm_bindgen({ module_or_path: fetch(u, init) });
-    };
-    loading = get(url).catch(function () {
-      return get(url + (url.indexOf('?') < 0 ? '?' : '&') + 'retry=1');
+    loading = compiled.then(function (module) {
+      return wasm_bindgen({ module_or_path: module });
+    }).then(function () {
+      var edge = (script && script.getAttribute('data-edge')) || (src ? new URL(src).origin : '');
+      wasm_bindgen.setDefaultEdge(edge);
+      wasm_bindgen.setStyles(styles());
+      api.version = wasm_bindgen.version();
+      loaded = true;
     });
   }
   return loading;
 }
 
-var FAILED = {
-  en: "Payment couldn't load. Check your connection and reload the page.",
-  'zh-CN': '支付组件加载失败，请检查网络后刷新页面。',
-  'zh-TW': '付款元件無法載入，請檢查網路後重新整理頁面。',
-  es: 'No se pudo cargar el pago. Revisa tu conexión y recarga la página.',
-  fr: 'Le paiement n’a pas pu se charger. Vérifiez votre connexion et rechargez la page.',
-  de: 'Die Zahlung konnte nicht geladen werden. Prüfen Sie Ihre Verbindung und laden Sie die Seite neu.',
-  pt: 'Não foi possível carregar o pagamento. Verifique sua conexão e recarregue a página.',
-  ja: '決済を読み込めませんでした。接続を確認してページを再読み込みしてください。',
-  ko: '결제를 불러오지 못했습니다. 연결을 확인하고 페이지를 새로고침해 주세요.',
-  hi: 'भुगतान लोड नहीं हो सका। अपना कनेक्शन जाँचें और पेज फिर से लोड करें।',
-  ar: 'تعذّر تحميل الدفع. تحقق من اتصالك وأعد تحميل الصفحة.',
-  ru: 'Не удалось загрузить оплату. Проверьте подключение и перезагрузите страницу.',
-  id: 'Pembayaran gagal dimuat. Periksa koneksi Anda dan muat ulang halaman.',
-  tr: 'Ödeme yüklenemedi. Bağlantınızı kontrol edip sayfayı yenileyin.',
-  vi: 'Không tải được thanh toán. Vui lòng kiểm tra kết nối và tải lại trang.'
-};
-
-function failedText(pref) {
-  var langs = [pref].concat(navigator.languages || [navigator.language]);
-  for (var i = 0; i < langs.length; i++) {
-    var l = String(langs[i] || '').toLowerCase();
-    if (!l || l === 'auto') continue;
-    if (l.indexOf('zh') === 0) return FAILED[/^zh-(tw|hk|mo|hant)/.test(l) ? 'zh-TW' : 'zh-CN'];
-    var t = FAILED[l.split(/[-_]/)[0]];
-    if (t) return t;
+// The same rules as `negotiate.rs`: exact tag → Chinese script/region → language → English.
+function matchTag(tag) {
+  var parts = String(tag || '').trim().toLowerCase().replace(/_/g, '-').split('-');
+  var lang = parts.shift();
+  if (lang === 'zh') {
+    var hant = parts.some(function (p) { return /^(hant|tw|hk|mo)$/.test(p); });
+    return hant && parts.indexOf('hans') < 0 ? 'zh-TW' : 'zh-CN';
   }
-  return FAILED.en;
+  if (lang === 'pt') return 'pt-BR';
+  if (lang === 'in') return 'id';
+  return lang === 'en' || LOCALES[lang] ? lang : null;
 }
 
-function fallback(el, pref) {
-  if (!el) return;
-  var p = document.createElement('p');
-  p.setAttribute('role', 'alert');
-  p.textContent = failedText(pref);
-  el.replaceChildren(p);
-  el.dispatchEvent(new CustomEvent('trustpay:error', {
-    bubbles: true, composed: true, detail: { type: 'error', state: 'error', code: 'load_failed' }
-  }));
+function resolve(option) {
+  var opt = String(option || '').trim();
+  var langs = (opt && opt !== 'auto' ? [opt] : []).concat(navigator.languages || [navigator.language]);
+  for (var i = 0; i < langs.length; i++) {
+    var tag = matchTag(langs[i]);
+    if (tag) return tag;
+  }
+  return 'en';
 }
 
-function target(t) { return typeof t === 'string' ? document.querySelector(t) : t; }
+// The locale's table text, or null (English): fetched once per page, checked against its hash.
+function table(tag) {
+  var hash = LOCALES[tag];
+  if (!hash || !src) return Promise.resolve(null);
+  if (!tables[tag]) {
+    var file = new URL('../locales/' + tag + '.' + hash + '.txt', src).href;
+    var sri = 'sha256-' + hash.replace(/-/g, '+').replace(/_/g, '/') + '=';
+    tables[tag] = fetch(file, { integrity: sri })
+      .then(function (r) {
+        if (!r.ok) throw new Error('locale ' + tag + ': HTTP ' + r.status);
+        return r.text();
+      })
+      .catch(function () { return null; });
+  }
+  return tables[tag];
+}
 
-// TrustPayCheckout.mount(): returns a handle at once; calls are forwarded once wasm is in.
-function mount(t, opts) {
-  var real = null, dead = false, queued = [];
-  var h = {
-    on: function (e, f) { if (real) real.on(e, f); else queued.push([e, f]); return h; },
-    destroy: function () { dead = true; if (real) real.destroy(); },
-    get state() { return real ? real.state : dead ? 'destroyed' : 'loading'; }
+function pick(text) {
+  if (!text) return EN;
+  var all = text.split('\u001f');
+  return PICK.map(function (i) { return all[i]; });
+}
+
+// The amount inside an intent, for the label only (`v1.<base64url payload>.<mac>`).
+function amount(tag, intent) {
+  try {
+    var p = JSON.parse(atob(String(intent).split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    var n = Number(p.amount);
+    if (!p.currency || !isFinite(n)) return null;
+    return new Intl.NumberFormat(tag, { style: 'currency', currency: p.currency }).format(n);
+  } catch (e) {
+    return null;
+  }
+}
+
+function make(tag, attrs) {
+  var el = document.createElement(tag);
+  for (var k in attrs) el.setAttribute(k, attrs[k]);
+  return el;
+}
+
+function emit(host, type, extra) {
+  var detail = { type: type, state: type === 'ready' ? 'idle' : 'error' };
+  for (var k in extra) detail[k] = extra[k];
+  host.dispatchEvent(new CustomEvent('trustpay:' + type, { bubbles: true, composed: true, detail: detail }));
+}
+
+// Draws what `dom.rs` draws for the idle state; null when the host already shows something.
+function draw(host, tag, texts, theme, intent) {
+  var shadow = host.shadowRoot || host.attachShadow({ mode: 'open' });
+  if (shadow.firstChild) return null;
+  shadow.adoptedStyleSheets = [styles()];
+  var root = make('div', {
+    class: 'tp', part: 'root', lang: tag, dir: tag === 'ar' ? 'rtl' : 'ltr',
+    'data-theme': theme === 'light' || theme === 'dark' ? theme : 'auto',
+    'data-tone': 'info', 'aria-busy': 'false', 'data-early': ''
+  });
+  var button = make('button', { type: 'button', part: 'button', 'aria-disabled': 'false' });
+  var money = intent && amount(tag, intent);
+  // The amount isolated (FSI … PDI), as `dom.rs` does, so RTL text reads it as one unit.
+  button.textContent = money ? texts[0].replace('{amount}', '\u2068' + money + '\u2069') : texts[1];
+  var click = function () {
+    button.setAttribute('data-queued', '');
+    button.setAttribute('aria-disabled', 'true');
   };
-  h.ready = load().then(function () {
+  button.addEventListener('click', click);
+  root.append(button,
+    make('p', { role: 'status', 'aria-live': 'polite', part: 'status', tabindex: '-1' }),
+    make('a', { target: '_blank', rel: 'noopener', part: 'reopen', hidden: '' }));
+  shadow.append(root);
+  return {
+    handOver: function () { button.removeEventListener('click', click); },
+    remove: function () { root.remove(); shadow.adoptedStyleSheets = []; }
+  };
+}
+
+function fallback(host, texts) {
+  if (!host) return;
+  var p = make('p', { role: 'alert' });
+  p.textContent = texts[2];
+  (host.shadowRoot || host).replaceChildren(p);
+  emit(host, 'error', { code: 'load_failed' });
+}
+
+// One mount, whichever way it was asked for: draws at once, hands over to the wasm (`attach`)
+// once the wasm and the shopper's locale are in. The handle works from the start.
+function start(host, o, attach) {
+  var real = null, dead = false, early = null, subs = [];
+  var h = {
+    on: function (e, f) {
+      if (EVENTS.indexOf(e) < 0) throw new Error('unknown event `' + e + '`; events: ' + EVENTS.join(', '));
+      var l = function (ev) { f(ev.detail); };
+      if (host && !dead) { host.addEventListener('trustpay:' + e, l); subs.push([e, l]); }
+      return h;
+    },
+    destroy: function () {
+      if (dead) return;
+      dead = true;
+      subs.forEach(function (s) { host.removeEventListener('trustpay:' + s[0], s[1]); });
+      if (real) real.destroy();
+      else if (early) early.remove();
+    },
+    get state() { return real ? real.state : dead ? 'destroyed' : early ? 'idle' : 'loading'; }
+  };
+  if (typeof o.onEvent === 'function') EVENTS.forEach(function (e) { h.on(e, o.onEvent); });
+  var tag = resolve(o.locale);
+  var text = table(tag);
+  var drawn = text.then(function (t) {
+    if (dead || loaded || !host) return;
+    early = draw(host, t ? tag : 'en', pick(t), o.theme, o.intent);
+    // After the caller got its handle (this runs in a later microtask), like the wasm's own.
+    if (early) emit(host, 'ready');
+  });
+  h.ready = Promise.all([load(), text, drawn]).then(function (r) {
     if (dead) return h;
-    real = wasm_bindgen.mount(t, opts || {});
-    queued.forEach(function (q) { real.on(q[0], q[1]); });
-    queued = [];
+    if (r[1]) {
+      try { wasm_bindgen.addLocale(tag, r[1]); } catch (e) { /* refused: English */ }
+    }
+    real = attach();
+    if (early) early.handOver();
     return h;
   }, function (err) {
-    fallback(target(t), opts && opts.locale);
+    if (!dead) text.then(function (t) { fallback(host, pick(t)); });
     throw err;
   });
   h.ready.catch(function () {});
   return h;
 }
 
-var api = window.TrustPayCheckout;
+function target(t) { return typeof t === 'string' ? document.querySelector(t) : t; }
+
+// TrustPayCheckout.mount(): returns a handle at once.
+function mount(t, opts) {
+  opts = opts || {};
+  var rest = {};
+  for (var k in opts) if (k !== 'onEvent') rest[k] = opts[k];
+  var host = target(t);
+  return start(host, opts, function () { return wasm_bindgen.mount(host || t, rest); });
+}
+
+function mountElement(el) {
+  var a = function (n) { return el.getAttribute(n); };
+  return start(el, { locale: a('locale'), theme: a('theme'), intent: a('intent') }, function () {
+    return wasm_bindgen.mountElement(el);
+  });
+}
+
 if (!api) {
   api = window.TrustPayCheckout = { mount: mount, version: '' };
-  api.ready = load().then(function () {
-    var edge = (script && script.getAttribute('data-edge')) || (src ? new URL(src).origin : '');
-    wasm_bindgen.setDefaultEdge(edge);
-    api.version = wasm_bindgen.version();
-    defineElement(wasm_bindgen.mountElement);
-    // An async tag in <head> can finish before data-target exists: wait for the DOM.
-    return new Promise(function (done) {
-      if (document.readyState !== 'loading') done();
-      else document.addEventListener('DOMContentLoaded', function () { done(); }, { once: true });
-    }).then(function () {
-      api.handle = script ? wasm_bindgen.autoMount(script) : undefined;
-      return api;
-    });
-  }, function (err) {
+  defineElement(mountElement);
+  // An async tag in <head> can run before data-target exists: wait for the DOM.
+  api.ready = new Promise(function (done) {
+    if (document.readyState !== 'loading') done();
+    else document.addEventListener('DOMContentLoaded', function () { done(); }, { once: true });
+  }).then(function () {
     var sel = script && script.getAttribute('data-target');
-    if (sel) fallback(document.querySelector(sel), script.getAttribute('data-locale'));
-    var els = document.querySelectorAll('trustpay-checkout');
-    for (var i = 0; i < els.length; i++) fallback(els[i], els[i].getAttribute('locale'));
-    throw err;
-  });
+    var host = sel && document.querySelector(sel);
+    if (!host) return load();
+    var a = function (n) { return script.getAttribute('data-' + n); };
+    api.handle = start(host, { locale: a('locale'), theme: a('theme'), intent: a('intent') }, function () {
+      return wasm_bindgen.autoMount(script);
+    });
+    return api.handle.ready;
+  }).then(function () { return api; });
   api.ready.catch(function () {});
 }

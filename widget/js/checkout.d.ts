@@ -49,7 +49,10 @@ export interface TrustPayMountOptions {
   intent?: string;
   /** Or: fetch one when the shopper clicks pay. */
   fetchIntent?: () => Promise<string> | string;
-  /** A BCP 47 tag (`en`, `zh-CN`, `zh-TW`, `es`, `fr`, `de`, `pt-BR`, `ja`, `ko`, `hi`, `ar`, `ru`, `id`, `tr`, `vi`) or `auto` (default: negotiate from `navigator.languages`). */
+  /**
+   * A BCP 47 tag (`en`, `zh-CN`, `zh-TW`, `es`, `fr`, `de`, `pt-BR`, `ja`, `ko`, `hi`, `ar`, `ru`, `id`, `tr`, `vi`) or `auto` (default: negotiate from `navigator.languages`).
+   * English is built in; another locale's texts are fetched on demand (English if that fails).
+   */
   locale?: string;
   /** `popup` (default; new tab if blocked, plus a "reopen payment page" link) or `redirect`. */
   mode?: 'popup' | 'redirect';
@@ -69,7 +72,10 @@ export interface TrustPayHandle {
   on(event: TrustPayEventName, listener: TrustPayListener): TrustPayHandle;
   /** Unmount: removes listeners, stops tracking, timers and requests in flight. */
   destroy(): void;
-  /** Current widget state, `loading` until the wasm is in, `destroyed` after destroy(). */
+  /**
+   * Current widget state: `loading` until the pay button is drawn (at once, before the wasm is
+   * in; a click then is queued and acted on once when it is), `destroyed` after destroy().
+   */
   readonly state: TrustPayState | 'destroyed';
   /** Resolves once mounted; rejects (and shows a localized fallback) if the widget can't load. */
   readonly ready: Promise<TrustPayHandle>;
@@ -77,7 +83,7 @@ export interface TrustPayHandle {
 
 export interface TrustPayCheckoutApi {
   mount(target: Element | string, options?: TrustPayMountOptions): TrustPayHandle;
-  /** Resolves when the wasm is loaded and `<trustpay-checkout>` is defined. */
+  /** Resolves when the wasm is loaded and has taken over the script tag's widget, if any. */
   readonly ready: Promise<TrustPayCheckoutApi>;
   /** The widget version, once loaded. */
   readonly version: string;

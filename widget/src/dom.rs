@@ -14,32 +14,6 @@ use web_sys::{
 use crate::i18n::{Locale, Msg, Overrides, Ui, with_amount};
 use crate::reducer::{Button, Tone, View, is_pay_page};
 
-/// The widget's stylesheet. Documented custom properties (set them on the host element):
-/// `--tp-color-text`, `--tp-color-background`, `--tp-color-primary`, `--tp-color-on-primary`,
-/// `--tp-color-success`, `--tp-color-danger`, `--tp-color-focus`, `--tp-color-link`, `--tp-radius`,
-/// `--tp-font-family`, `--tp-font-size`. Defaults meet WCAG AA in light and dark.
-const CSS: &str = "\
-:host{display:block}\
-.tp{--_fg:var(--tp-color-text,#1b1b1f);--_bg:var(--tp-color-background,#fff);--_ac:var(--tp-color-primary,#0b57d0);--_ln:var(--tp-color-link,#0b57d0);\
---_on:var(--tp-color-on-primary,#fff);--_ok:var(--tp-color-success,#146c2e);--_err:var(--tp-color-danger,#b3261e);\
---_focus:var(--tp-color-focus,#0b57d0);color:var(--_fg);background:var(--_bg);\
-font-family:var(--tp-font-family,system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",sans-serif);\
-font-size:var(--tp-font-size,1rem);line-height:1.5;padding:.75em;border-radius:var(--tp-radius,8px)}\
-.tp[data-theme=dark]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);--_ac:var(--tp-color-primary,#a8c7fa);--_ln:var(--tp-color-link,#a8c7fa);\
---_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);--_err:var(--tp-color-danger,#ffb4ab);--_focus:var(--tp-color-focus,#a8c7fa)}\
-@media (prefers-color-scheme:dark){.tp[data-theme=auto]{--_fg:var(--tp-color-text,#e6e1e5);--_bg:var(--tp-color-background,#1c1b1f);\
---_ac:var(--tp-color-primary,#a8c7fa);--_ln:var(--tp-color-link,#a8c7fa);--_on:var(--tp-color-on-primary,#062e6f);--_ok:var(--tp-color-success,#6dd58c);\
---_err:var(--tp-color-danger,#ffb4ab);--_focus:var(--tp-color-focus,#a8c7fa)}}\
-button{font:inherit;font-weight:600;min-height:44px;min-width:44px;padding:.6em 1.4em;border:0;cursor:pointer;\
-border-radius:var(--tp-radius,8px);background:var(--_ac);color:var(--_on);transition:opacity .2s}\
-button[aria-disabled=true]{opacity:.7;cursor:progress}\
-button:focus-visible,a:focus-visible{outline:3px solid var(--_focus);outline-offset:2px}\
-a{color:var(--_ln);display:inline-block;margin-top:.5em}\
-p{margin:.5em 0 0}p:empty{margin:0}\
-.tp[data-tone=success] p{color:var(--_ok);font-weight:600}.tp[data-tone=error] p{color:var(--_err)}\
-[hidden]{display:none!important}\
-@media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}";
-
 /// The widget's elements inside its shadow root.
 #[derive(Debug)]
 pub(crate) struct Dom {
@@ -48,6 +22,27 @@ pub(crate) struct Dom {
     pub(crate) button: HtmlButtonElement,
     pub(crate) status: Element,
     pub(crate) reopen: HtmlAnchorElement,
+}
+
+thread_local! {
+    /// The stylesheet every widget adopts ([`crate::style::CSS`], constructed once by the boot
+    /// glue, which draws with it before the wasm is in: see [`set_stylesheet`]).
+    static SHEET: std::cell::RefCell<Option<CssStyleSheet>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets the stylesheet widgets adopt. The glue passes the one it made from
+/// [`crate::style::CSS`]; keeping the CSS text out of the wasm saves its bytes there.
+pub(crate) fn set_stylesheet(sheet: CssStyleSheet) {
+    SHEET.with(|s| *s.borrow_mut() = Some(sheet));
+}
+
+/// What the boot glue did before the wasm took over (see `widget/js/boot.js`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Early {
+    /// It drew the pay button and announced `ready` (the button worked from then on).
+    pub(crate) drawn: bool,
+    /// The shopper clicked it: the click is the widget's first event once it is idle.
+    pub(crate) queued: bool,
 }
 
 /// Everything the text of the view depends on besides the state.
@@ -75,24 +70,35 @@ fn make(doc: &Document, tag: &str, attrs: &[(&str, &str)]) -> Result<Element, Js
 }
 
 impl Dom {
-    /// Attaches (or reuses) the host's shadow root and builds the widget in it.
-    pub(crate) fn build(host: &Element, locale: Locale, theme: &str) -> Result<Dom, JsValue> {
+    /// Attaches (or reuses) the host's shadow root and builds the widget in it, or takes over
+    /// the button the boot glue drew there ([`Early`]).
+    pub(crate) fn build(
+        host: &Element,
+        locale: Locale,
+        theme: &str,
+    ) -> Result<(Dom, Early), JsValue> {
         let doc = host
             .owner_document()
             .ok_or_else(|| JsValue::from_str("no document"))?;
-        let shadow = match host.shadow_root() {
-            Some(shadow) => shadow,
-            None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
-        };
-        shadow.set_text_content(None);
-        let sheet = CssStyleSheet::new()?;
-        sheet.replace_sync(CSS)?;
-        shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
-
         let theme = match theme {
             "light" | "dark" => theme,
             _ => "auto",
         };
+        let shadow = match host.shadow_root() {
+            Some(shadow) => {
+                if let Some(adopted) = Dom::adopt(&shadow, locale, theme) {
+                    return Ok(adopted);
+                }
+                shadow
+            }
+            None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+        };
+        shadow.set_text_content(None);
+        let sheet = SHEET
+            .with(|s| s.borrow().clone())
+            .ok_or_else(|| JsValue::from_str("TrustPayCheckout: no stylesheet (setStyles)"))?;
+        shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
+
         let dir = if locale.is_rtl() { "rtl" } else { "ltr" };
         let root = make(
             &doc,
@@ -134,13 +140,50 @@ impl Dom {
         root.append_child(&status)?;
         root.append_child(&reopen)?;
         shadow.append_child(&root)?;
-        Ok(Dom {
-            shadow,
-            root,
-            button,
-            status,
-            reopen,
-        })
+        Ok((
+            Dom {
+                shadow,
+                root,
+                button,
+                status,
+                reopen,
+            },
+            Early::default(),
+        ))
+    }
+
+    /// Takes over what the boot glue drew while the wasm loaded (`data-early` on the root,
+    /// then the button, the status and the reopen link, as [`Dom::build`] makes them): the
+    /// same elements stay, so focus and layout do too.
+    fn adopt(shadow: &ShadowRoot, locale: Locale, theme: &str) -> Option<(Dom, Early)> {
+        let root = shadow.first_element_child()?;
+        if !root.has_attribute("data-early") {
+            return None;
+        }
+        let first = root.first_element_child()?;
+        let status = first.next_element_sibling()?;
+        let reopen: HtmlAnchorElement = status.next_element_sibling()?.dyn_into().ok()?;
+        let button: HtmlButtonElement = first.dyn_into().ok()?;
+        let _ = root.remove_attribute("data-early");
+        // The wasm's negotiation and fallback decide; the glue's guess is replaced if it differs.
+        let _ = root.set_attribute("lang", locale.tag());
+        let _ = root.set_attribute("dir", if locale.is_rtl() { "rtl" } else { "ltr" });
+        let _ = root.set_attribute("data-theme", theme);
+        let queued = button.has_attribute("data-queued");
+        let _ = button.remove_attribute("data-queued");
+        Some((
+            Dom {
+                shadow: shadow.clone(),
+                root,
+                button,
+                status,
+                reopen,
+            },
+            Early {
+                drawn: true,
+                queued,
+            },
+        ))
     }
 
     /// Shows a view. Only changed text is written, so screen readers announce real changes.

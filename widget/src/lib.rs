@@ -7,6 +7,7 @@
 //! - [`reducer`]: the UI state machine; events in, state + effects out.
 //! - [`backoff`]: bounded exponential backoff with injected jitter.
 //! - [`tracker`]: the order-tracking trait and the pure polling schedule.
+//! - [`style`]: the stylesheet (the boot glue constructs it and draws with it; the wasm adopts it).
 //! - [`wire`]: the edge's JSON answers → `checkout-core` contract types (no serde).
 //!
 //! Browser shell (wasm32 only): `dom` (Shadow DOM rendering), `api` (edge client),
@@ -20,6 +21,7 @@ pub mod backoff;
 pub mod i18n;
 pub mod negotiate;
 pub mod reducer;
+pub mod style;
 pub mod tracker;
 pub mod wire;
 
@@ -77,7 +79,9 @@ pub fn decimal(n: i64) -> String {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(target_arch = "wasm32")]
-pub use js_api::{Handle, auto_mount, mount, mount_element, set_default_edge, version};
+pub use js_api::{
+    Handle, add_locale, auto_mount, mount, mount_element, set_default_edge, set_styles, version,
+};
 
 /// The JavaScript API (`TrustPayCheckout.*` once the boot glue has run); typed in
 /// `widget/js/checkout.d.ts`.
@@ -154,6 +158,23 @@ mod js_api {
     #[wasm_bindgen(js_name = setDefaultEdge)]
     pub fn set_default_edge(edge: &str) {
         crate::mount::set_default_edge(edge);
+    }
+
+    /// A locale's texts, fetched by the boot glue (`locales/<tag>.<hash>.txt`, checked against
+    /// the manifest it carries) before it mounts anything in that locale. Throws on a table
+    /// that doesn't fit (the widget then shows English).
+    #[wasm_bindgen(js_name = addLocale)]
+    pub fn add_locale(tag: &str, table: String) -> Result<(), JsValue> {
+        crate::i18n::install(tag, table)
+            .map(|_| ())
+            .map_err(|_| js_sys::Error::new("TrustPayCheckout: bad locale table").into())
+    }
+
+    /// The stylesheet every widget adopts: the boot glue constructs it once from
+    /// `widget::style::CSS` (it draws the first button with it) and hands it over.
+    #[wasm_bindgen(js_name = setStyles)]
+    pub fn set_styles(sheet: web_sys::CssStyleSheet) {
+        crate::dom::set_stylesheet(sheet);
     }
 
     /// The widget version.

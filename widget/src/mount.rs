@@ -60,7 +60,8 @@ fn config(
         edge: non_empty(edge).unwrap_or_else(default_edge),
         intent: non_empty(intent),
         fetch_intent: None,
-        locale: negotiate::resolve(locale.as_deref(), &browser_languages()),
+        // English when the shopper's locale file didn't load (the glue fetches it first).
+        locale: negotiate::resolve(locale.as_deref(), &browser_languages()).usable(),
         mode: mode.as_deref().map(Mode::parse).unwrap_or_default(),
         theme: non_empty(theme).unwrap_or_else(|| "auto".to_owned()),
         overrides: Overrides::default(),

@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     create_abort: RefCell<Option<AbortController>>,
     listeners: RefCell<Vec<EventListener>>,
     destroyed: Cell<bool>,
+    /// The boot glue drew the button and announced `ready` already (`dom::Early::drawn`).
+    announced: bool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -85,7 +87,7 @@ pub(crate) fn destroy_on(host: &Element) {
 impl Inner {
     pub(crate) fn mount(host: Element, cfg: Config) -> Result<Rc<Inner>, JsValue> {
         destroy_on(&host);
-        let dom = Dom::build(&host, cfg.locale, &cfg.theme)?;
+        let (dom, early) = Dom::build(&host, cfg.locale, &cfg.theme)?;
         let amount = cfg
             .intent
             .as_deref()
@@ -118,6 +120,7 @@ impl Inner {
             create_abort: RefCell::new(None),
             listeners: RefCell::new(Vec::new()),
             destroyed: Cell::new(false),
+            announced: early.drawn,
             host,
         });
         if let Some(f) = cfg.on_event {
@@ -156,6 +159,11 @@ impl Inner {
             match w.session.load(redirect) {
                 Some(order) => w.dispatch(Event::Resume(order)),
                 None => w.dispatch(Event::Ready),
+            }
+            // A click on the glue's button while the wasm loaded: once, now, if paying is
+            // still what the button offers (a resumed order shows no pay button).
+            if early.queued && view(&w.machine.borrow()).button == Some(Button::Pay) {
+                w.dispatch(Event::PayClicked);
             }
         });
         Ok(inner)
@@ -525,7 +533,8 @@ impl Inner {
         };
         let machine = self.machine.borrow();
         let state = machine.state();
-        set("state", state.name());
+        let state_name = state.name();
+        set("state", state_name);
         if let Some(status) = state.status_name() {
             set("status", status);
         }
@@ -542,6 +551,10 @@ impl Inner {
         }
         drop(machine);
         let name = match &emit {
+            // The glue announced `ready` (state idle) when it drew the button; only a
+            // different state (a resumed order) is news.
+            Emit::Ready if self.announced && state_name == "idle" => return,
+            Emit::Ready if self.announced => "state",
             Emit::Ready => "ready",
             Emit::State => "state",
             Emit::Error(code) => {

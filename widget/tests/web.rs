@@ -191,7 +191,19 @@ fn document() -> web_sys::Document {
         .expect("document")
 }
 
+/// What the boot glue does before it mounts anything: hands over the stylesheet and the
+/// shopper's locale table (here: every table, as if each locale file had loaded).
+fn prepare() {
+    let sheet = web_sys::CssStyleSheet::new().expect("stylesheet");
+    sheet.replace_sync(widget::style::CSS).expect("css");
+    widget::set_styles(sheet);
+    for locale in Locale::ALL {
+        widget::add_locale(locale.tag(), locale.table().to_owned()).expect("table");
+    }
+}
+
 fn host(id: &str) -> Element {
+    prepare();
     let el = document().create_element("div").expect("div");
     el.set_id(id);
     document()
@@ -441,6 +453,7 @@ async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let mount =
         Closure::<dyn Fn(Element) -> Result<widget::Handle, JsValue>>::new(widget::mount_element);
+    prepare();
     define_element(mount.as_ref().unchecked_ref());
     mount.forget();
     let el = document()

@@ -1,6 +1,7 @@
 //! `cargo xtask size`: builds the release widget exactly as merchants get it (release wasm,
 //! wasm-bindgen `--target no-modules`, `wasm-opt -Os`, short import/export names) and checks
-//! what a browser downloads — checkout.js + checkout_bg.wasm, gzip -9 — against the budget.
+//! what a browser downloads — checkout.js + checkout_bg.wasm (English built in), gzip -9 —
+//! against the budget, and each other locale's on-demand file against its own.
 //! CI runs this (the `widget-size` test stage); `cargo xtask bench` reuses [`measure`] and adds
 //! brotli and the locales' share.
 
@@ -14,8 +15,13 @@ use flate2::write::GzEncoder;
 use crate::env::{self, Env};
 use crate::wasm::{self, Profile};
 
-/// What the widget may cost a merchant's page, gzip -9, js + wasm: 60 KiB.
-pub(crate) const GZIP_BUDGET: u64 = 60 * 1024;
+/// What the widget may cost a merchant's page, gzip -9, js + wasm: 52 KiB. (The goal is 45 KiB
+/// and, with the shopper's locale, 40 KiB: `cargo xtask bench` reports the miss; this budget
+/// is what the build holds now, so that it can only shrink.)
+pub(crate) const GZIP_BUDGET: u64 = 52 * 1024;
+
+/// What one more locale may add, gzip -9 of its on-demand file: 1.5 KiB.
+pub(crate) const LOCALE_GZIP_BUDGET: u64 = 1536;
 
 /// Raw and gzip sizes of one file.
 #[derive(Debug, Clone)]
@@ -29,7 +35,10 @@ pub(crate) struct FileSize {
 /// Sizes of the widget's downloadable files.
 #[derive(Debug, Clone)]
 pub(crate) struct SizeReport {
+    /// checkout.js and checkout_bg.wasm: what every page loads.
     pub(crate) files: Vec<FileSize>,
+    /// Each locale's on-demand file, with its tag (`name` is the path).
+    pub(crate) locales: Vec<(&'static str, FileSize)>,
 }
 
 impl SizeReport {
@@ -49,7 +58,12 @@ pub(crate) fn measure(env: &Env) -> Result<SizeReport> {
         .into_iter()
         .map(|path| file_size(env, path))
         .collect::<Result<_>>()?;
-    Ok(SizeReport { files })
+    let locales = pkg
+        .locales
+        .iter()
+        .map(|(tag, path)| Ok((*tag, file_size(env, path)?)))
+        .collect::<Result<_>>()?;
+    Ok(SizeReport { files, locales })
 }
 
 pub(crate) fn run(env: &Env) -> Result<()> {
@@ -67,8 +81,31 @@ pub(crate) fn run(env: &Env) -> Result<()> {
     }
     let (raw, gzip) = (report.raw_total(), report.gzip_total());
     println!("{:<width$} {raw:>10} {gzip:>10}", "total");
+    for (_, file) in &report.locales {
+        println!("{:<width$} {:>10} {:>10}", file.name, file.raw, file.gzip);
+    }
+    let largest = report
+        .locales
+        .iter()
+        .map(|(_, f)| f.gzip)
+        .max()
+        .unwrap_or(0);
     println!("size ok: {}", check_budget(gzip)?);
+    println!("locales ok: {}", check_locale_budget(largest)?);
     Ok(())
+}
+
+/// `Ok(verdict)` when the largest locale file (gzip bytes) is within [`LOCALE_GZIP_BUDGET`].
+fn check_locale_budget(largest: u64) -> Result<String> {
+    let verdict = format!(
+        "largest locale file {} gzip of {} budget each",
+        kib(largest),
+        kib(LOCALE_GZIP_BUDGET)
+    );
+    if largest > LOCALE_GZIP_BUDGET {
+        bail!("a locale file is too big: {verdict}");
+    }
+    Ok(verdict)
 }
 
 /// `Ok(verdict)` when `gzip` (js + wasm, bytes) is within [`GZIP_BUDGET`], else the error CI fails with.
@@ -127,9 +164,13 @@ mod tests {
     }
 
     #[test]
-    fn budget_fails_above_60_kib() {
+    fn budgets_fail_above_52_kib_and_1_5_kib_per_locale() {
+        assert_eq!(GZIP_BUDGET, 53_248);
         assert!(check_budget(GZIP_BUDGET).is_ok());
         let err = check_budget(GZIP_BUDGET + 1).expect_err("over budget");
         assert!(err.to_string().contains("widget is too big"), "{err}");
+        assert!(check_locale_budget(LOCALE_GZIP_BUDGET).is_ok());
+        let err = check_locale_budget(LOCALE_GZIP_BUDGET + 1).expect_err("over budget");
+        assert!(err.to_string().contains("locale file is too big"), "{err}");
     }
 }

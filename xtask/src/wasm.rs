@@ -11,13 +11,18 @@
 //! Output (`www/pkg` is the dist root, so a static server or Workers assets serve it as is):
 //! `www/pkg/widget/v1/` (the moving major-version path) and `www/pkg/widget/<version>/` (the
 //! immutable path to pin with SRI). The wasm's sha384 is baked into checkout.js and checked by
-//! `fetch(..., {integrity})`, so one SRI hash on the script tag covers both files.
+//! `fetch(..., {integrity})`, so one SRI hash on the script tag covers both files. Every locale
+//! but English is a file of its own, `www/pkg/widget/locales/<tag>.<hash>.txt` (immutable,
+//! content-addressed), named with its sha384 in a manifest inside checkout.js, which fetches the
+//! shopper's one on demand.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
-use sha2::{Digest as _, Sha384};
+use sha2::{Digest as _, Sha256, Sha384};
+
+use widget::i18n::{Locale, Phrase};
 
 use crate::env::{self, Env};
 
@@ -33,6 +38,8 @@ pub(crate) enum Profile {
 pub(crate) struct WidgetPkg {
     pub(crate) js: PathBuf,
     pub(crate) wasm: PathBuf,
+    /// Each on-demand locale's tag and file (`www/pkg/widget/locales/`).
+    pub(crate) locales: Vec<(&'static str, PathBuf)>,
 }
 
 /// `sha384-<base64>`, the Subresource Integrity form.
@@ -57,23 +64,94 @@ fn widget_version(env: &Env) -> Result<String> {
         .context("no `version = \"..\"` in widget/Cargo.toml")
 }
 
-/// The bindgen glue + our JS glue as one classic script with one IIFE around it, so only
-/// `window.TrustPayCheckout` becomes global.
-fn bundle_js(env: &Env, bindgen_js: &str, wasm_sri: &str) -> Result<String> {
+/// One locale file served on demand: `www/pkg/widget/locales/<file>`.
+#[derive(Debug, Clone)]
+pub(crate) struct LocaleFile {
+    pub(crate) tag: &'static str,
+    /// `<tag>.<its sha256, base64url>.txt`: a new text is a new name, and the name is the
+    /// integrity check too (the glue turns it into `sha256-…` for `fetch`).
+    pub(crate) file: String,
+    /// The base64url sha256 in the name (the manifest's value for `tag`).
+    pub(crate) hash: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// Every locale but English (which the wasm and the glue carry), as the files the glue fetches:
+/// the exact table the wasm would have compiled in ([`Locale::table`]).
+pub(crate) fn locale_files() -> Vec<LocaleFile> {
+    Locale::ALL
+        .into_iter()
+        .filter(|l| *l != Locale::En)
+        .map(|locale| {
+            let bytes = locale.table().as_bytes().to_vec();
+            let hash =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes));
+            LocaleFile {
+                tag: locale.tag(),
+                file: format!("{}.{hash}.txt", locale.tag()),
+                hash,
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// The glue's constants (see `widget/js/boot.js`): the stylesheet, the locale manifest
+/// (`tag → base64url sha256`, which names the file and checks it), which table entries it
+/// shows itself, and those in English.
+fn glue_constants(locales: &[LocaleFile]) -> Vec<(&'static str, String)> {
+    let manifest: serde_json::Map<String, serde_json::Value> = locales
+        .iter()
+        .map(|l| (l.tag.to_owned(), serde_json::json!(l.hash)))
+        .collect();
+    let pick = [Phrase::PayAmount, Phrase::PayNow, Phrase::LoadFailed];
+    let en: Vec<&str> = pick.iter().map(|p| Locale::En.phrase_text(*p)).collect();
+    let indices: Vec<usize> = pick.iter().map(|p| *p as usize).collect();
+    vec![
+        (
+            "__TP_CSS__",
+            serde_json::json!(widget::style::CSS).to_string(),
+        ),
+        (
+            "__TP_LOCALES__",
+            serde_json::Value::Object(manifest).to_string(),
+        ),
+        ("__TP_PICK__", serde_json::json!(indices).to_string()),
+        ("__TP_EN__", serde_json::json!(en).to_string()),
+    ]
+}
+
+/// start.js + the bindgen glue + our JS glue as one classic script with one IIFE around it, so
+/// only `window.TrustPayCheckout` becomes global.
+fn bundle_js(
+    env: &Env,
+    bindgen_js: &str,
+    wasm_sri: &str,
+    locales: &[LocaleFile],
+) -> Result<String> {
     let js_dir = env.root.join("widget").join("js");
-    let element = std::fs::read_to_string(js_dir.join("element.js"))
-        .context("reading widget/js/element.js")?;
-    let boot =
-        std::fs::read_to_string(js_dir.join("boot.js")).context("reading widget/js/boot.js")?;
-    if !boot.contains("__TP_WASM_SRI__") {
-        bail!("widget/js/boot.js lost its __TP_WASM_SRI__ placeholder");
+    let read = |name: &str| {
+        std::fs::read_to_string(js_dir.join(name))
+            .with_context(|| format!("reading widget/js/{name}"))
+    };
+    let element = read("element.js")?;
+    let mut start = read("start.js")?;
+    let mut boot = read("boot.js")?;
+    if !start.contains("'__TP_WASM_SRI__'") {
+        bail!("widget/js/start.js lost its __TP_WASM_SRI__ placeholder");
+    }
+    start = start.replace("__TP_WASM_SRI__", wasm_sri);
+    for (placeholder, value) in glue_constants(locales) {
+        if boot.matches(placeholder).count() != 1 {
+            bail!("widget/js/boot.js must spell {placeholder} once");
+        }
+        boot = boot.replace(placeholder, &value);
     }
     // element.js is an ES module for the browser tests; as part of a classic script it must not export.
     let element = element.replace("export function ", "function ");
     Ok(format!(
-        "/*! TrustPay checkout {version} */\n(function () {{\n\"use strict\";\n{bindgen_js}\n{element}\n{boot}\n}})();\n",
+        "/*! TrustPay checkout {version} */\n(function () {{\n\"use strict\";\n{start}\n{bindgen_js}\n{element}\n{boot}\n}})();\n",
         version = widget_version(env)?,
-        boot = boot.replace("__TP_WASM_SRI__", wasm_sri),
     ))
 }
 
@@ -162,8 +240,9 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
             .context("shortening the wasm import names")?;
     }
     let wasm_sri = sri(&wasm_bytes);
+    let locales = locale_files();
 
-    let bundle = bundle_js(env, &bindgen_js, &wasm_sri)?;
+    let bundle = bundle_js(env, &bindgen_js, &wasm_sri, &locales)?;
     let bundle_path = work.join("checkout.bundle.js");
     std::fs::write(&bundle_path, &bundle).context("writing the JS bundle")?;
     let js_bytes = if optimize {
@@ -193,11 +272,19 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
         write(&out.join("checkout_bg.wasm"), &wasm_bytes)?;
         write(&out.join("checkout.d.ts"), &dts)?;
     }
+    // Shared by every version: a file's name changes with its text, so it never changes.
+    let locale_dir = dist.join("widget").join("locales");
+    std::fs::create_dir_all(&locale_dir)
+        .with_context(|| format!("creating {}", locale_dir.display()))?;
+    for locale in &locales {
+        write(&locale_dir.join(&locale.file), &locale.bytes)?;
+    }
     // Workers static assets / Pages honour `_headers`: the versioned path never changes.
     write(
         &dist.join("_headers"),
         format!(
             "/widget/{version}/*\n  Cache-Control: public, max-age=31536000, immutable\n  Access-Control-Allow-Origin: *\n\
+             /widget/locales/*\n  Cache-Control: public, max-age=31536000, immutable\n  Access-Control-Allow-Origin: *\n  Content-Type: text/plain; charset=utf-8\n\
              /widget/v1/*\n  Cache-Control: public, max-age=300, stale-while-revalidate=86400\n  Access-Control-Allow-Origin: *\n"
         )
         .as_bytes(),
@@ -216,6 +303,10 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
     Ok(WidgetPkg {
         js: v1.join("checkout.js"),
         wasm: v1.join("checkout_bg.wasm"),
+        locales: locales
+            .into_iter()
+            .map(|l| (l.tag, locale_dir.join(l.file)))
+            .collect(),
     })
 }
 

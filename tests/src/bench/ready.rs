@@ -64,6 +64,16 @@ pub async fn time_to_ready(
     let script = root.join("bench").join("time_to_ready.mjs");
     let widget_url = format!("{shop_url}/?locale=en");
     let baseline_url = format!("{shop_url}/baseline");
+    // One on-demand locale file, to see how the edge encodes it (the page itself is English).
+    let locale_file = std::fs::read_dir(pkg.join("widget").join("locales"))
+        .ok()
+        .and_then(|dir| {
+            let mut names: Vec<String> = dir
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect();
+            names.sort();
+            names.into_iter().next()
+        });
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(node)
             .arg(script)
@@ -71,6 +81,7 @@ pub async fn time_to_ready(
             .args(["--baseline", &baseline_url])
             .args(["--runs", &runs.to_string()])
             .args(["--warmup", "2"])
+            .args(locale_file.iter().flat_map(|f| ["--locale", f.as_str()]))
             .current_dir(&root)
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit())
@@ -151,7 +162,7 @@ mod front {
         let content_type = match rest.rsplit_once('.').map(|(_, ext)| ext) {
             Some("js") => "text/javascript; charset=utf-8",
             Some("wasm") => "application/wasm",
-            Some("ts") => "text/plain; charset=utf-8",
+            Some("ts" | "txt") => "text/plain; charset=utf-8",
             _ => return StatusCode::NOT_FOUND.into_response(),
         };
         match tokio::fs::read(front.pkg.join("widget").join(rest)).await {

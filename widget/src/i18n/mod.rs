@@ -170,13 +170,99 @@ impl Locale {
         }
     }
 
-    /// The text of a phrase in this locale.
+    /// The locale whose [`Locale::tag`] is exactly `tag`.
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        Locale::ALL.into_iter().find(|l| l.tag() == tag)
+    }
+
+    /// The texts this build can show in this locale now: compiled in, or [`install`]ed.
+    ///
+    /// The wasm widget compiles in English only; every other locale is a separate file that
+    /// the boot glue fetches on demand and hands over through [`install`]. Native builds
+    /// (tests, `cargo xtask`) compile every table in.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn texts(self) -> Option<&'static str> {
+        Some(self.table())
+    }
+
+    /// See the native version above: English, or a table handed over through [`install`].
+    #[cfg(target_arch = "wasm32")]
+    fn texts(self) -> Option<&'static str> {
+        if self == Locale::En {
+            return Some(en::TABLE);
+        }
+        LOADED.with(|loaded| {
+            loaded
+                .borrow()
+                .iter()
+                .find(|(l, _)| *l == self)
+                .map(|(_, t)| *t)
+        })
+    }
+
+    /// This locale if its texts are here, else English (whose texts always are): the locale
+    /// a widget shows, and so the one its `lang` and `dir` must name.
+    pub fn usable(self) -> Locale {
+        if self.texts().is_some() {
+            self
+        } else {
+            Locale::En
+        }
+    }
+
+    /// The text of a phrase in this locale (English while this locale's texts aren't here).
     pub fn phrase_text(self, phrase: Phrase) -> &'static str {
-        self.table()
+        self.texts()
+            .unwrap_or(en::TABLE)
             .split('\u{1f}')
             .nth(phrase as usize)
             .unwrap_or_default()
     }
+}
+
+thread_local! {
+    /// Tables handed over at run time ([`install`]); leaked, so at most one per locale.
+    static LOADED: std::cell::RefCell<Vec<(Locale, &'static str)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Why a fetched locale table was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableError {
+    /// The tag is not one of [`Locale::ALL`]'s tags.
+    UnknownLocale,
+    /// The table does not hold exactly one U+001F-terminated entry per [`Phrase`].
+    PhraseCount,
+    /// The [`Phrase::PayAmount`] entry lacks its one `{amount}` placeholder.
+    AmountPlaceholder,
+}
+
+/// Takes a locale's table (the exact [`Locale::table`] text, fetched as a file) for use from
+/// now on. Checked first: a table that would show wrong or missing text is refused, and the
+/// widget stays in English. Installing a locale twice keeps the first table.
+pub fn install(tag: &str, table: String) -> Result<Locale, TableError> {
+    let locale = Locale::from_tag(tag).ok_or(TableError::UnknownLocale)?;
+    if table.matches('\u{1f}').count() != Phrase::ALL.len() || !table.ends_with('\u{1f}') {
+        return Err(TableError::PhraseCount);
+    }
+    // A byte search, not `str::matches`: see [`with_amount`].
+    let pay = table.split('\u{1f}').nth(Phrase::PayAmount as usize);
+    let holes = pay.map_or(0, |p| {
+        p.as_bytes()
+            .windows(HOLE.len())
+            .filter(|w| *w == HOLE)
+            .count()
+    });
+    if holes != 1 {
+        return Err(TableError::AmountPlaceholder);
+    }
+    LOADED.with(|loaded| {
+        let mut loaded = loaded.borrow_mut();
+        if !loaded.iter().any(|(l, _)| *l == locale) {
+            loaded.push((locale, Box::leak(table.into_boxed_str())));
+        }
+    });
+    Ok(locale)
 }
 
 /// The widget's own states and controls.
@@ -540,10 +626,12 @@ impl Overrides {
     }
 }
 
+/// The placeholder [`Phrase::PayAmount`] carries.
+const HOLE: &[u8] = b"{amount}";
+
 /// Fills the `{amount}` placeholder of [`Phrase::PayAmount`].
 pub fn with_amount(template: &str, amount: &str) -> String {
     // A byte search, not `str::replacen`: the generic substring searcher is ~2 KB of wasm.
-    const HOLE: &[u8] = b"{amount}";
     match template
         .as_bytes()
         .windows(HOLE.len())
@@ -561,6 +649,7 @@ pub fn with_amount(template: &str, amount: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cat;
 
     fn all_msgs() -> Vec<Msg> {
         let mut msgs: Vec<Msg> = Ui::ALL.iter().map(|u| Msg::Ui(*u)).collect();
@@ -726,18 +815,39 @@ mod tests {
     }
 
     #[test]
-    fn js_fallback_matches_the_tables() {
-        // widget/js/boot.js shows "couldn't load" when the wasm can't run, so it carries its
-        // own copy of `LoadFailed`; it must stay the same text as here.
-        let boot = include_str!("../../js/boot.js");
+    fn install_takes_a_shipped_table_and_refuses_broken_ones() {
         for locale in Locale::ALL {
-            let text = locale.phrase_text(Phrase::LoadFailed);
-            let quoted = [format!("'{text}'"), format!("\"{text}\"")];
-            assert!(
-                quoted.iter().any(|q| boot.contains(q.as_str())),
-                "boot.js lacks {locale:?}: {text}"
-            );
+            assert_eq!(Locale::from_tag(locale.tag()), Some(locale));
+            assert_eq!(install(locale.tag(), locale.table().to_owned()), Ok(locale));
+            assert_eq!(locale.usable(), locale, "native builds carry every table");
         }
+        assert_eq!(Locale::from_tag("de-DE"), None);
+        let de = Locale::De.table();
+        assert_eq!(install("xx", de.to_owned()), Err(TableError::UnknownLocale));
+        // One entry short, one too many, or cut off mid-entry.
+        let short = de
+            .strip_suffix("\u{1f}")
+            .and_then(|t| t.rsplit_once('\u{1f}'));
+        let short = short
+            .map(|(head, _)| cat(&[head, "\u{1f}"]))
+            .expect("41 entries");
+        assert_eq!(install("de", short), Err(TableError::PhraseCount));
+        assert_eq!(
+            install("de", cat(&[de, "extra\u{1f}"])),
+            Err(TableError::PhraseCount)
+        );
+        assert_eq!(
+            install("de", cat(&[de, "cut"])),
+            Err(TableError::PhraseCount)
+        );
+        assert_eq!(
+            install("de", de.replacen("{amount}", "{betrag}", 1)),
+            Err(TableError::AmountPlaceholder)
+        );
+        assert_eq!(
+            install("de", de.replacen("{amount}", "{amount}{amount}", 1)),
+            Err(TableError::AmountPlaceholder)
+        );
     }
 
     /// The first sentence (or CJK clause): the part that says what happened.

@@ -40,11 +40,11 @@ pub(super) fn machine(env: &Env, ctx: &Ctx<'_>) -> Value {
     };
     let wrangler = npm_version("wrangler");
     let workerd = npm_version("workerd");
-    // The browser the stack suite drove, if it ran (a `widget`-only run has no "stack").
+    // The browser the ready suite drove, if it ran (a `widget`-only run has no "ready").
     let chromium = ctx
         .raw
         .borrow()
-        .get("stack")
+        .get("ready")
         .and_then(|stack| stack.pointer("/time_to_ready/browser"))
         .and_then(|browser| browser.as_str().map(str::to_owned))
         .or_else(|| {

@@ -7,10 +7,11 @@
 //!
 //! | suite | what |
 //! | --- | --- |
-//! | `widget` | release widget bundle ([`crate::size::measure`]): js + wasm raw, gzip -9, brotli 11; each locale's share |
+//! | `widget` | release widget bundle ([`crate::size::measure`]): first payload per locale (js + wasm + that locale's file), gzip -9 and brotli 11; each locale's on-demand file; English's share of the wasm |
 //! | `edge-size` | `worker-build --release`, then gzip / brotli of `edge/build/index_bg.wasm` + `index.js` |
 //! | `core` | criterion micro-benchmarks of checkout-core (`core/benches/core.rs`) |
-//! | `stack` | `tests/src/bin/bench-stack.rs`: simulator + edge under `wrangler dev` + demo shop on loopback; time to ready in Chromium (`bench/time_to_ready.mjs`), edge overhead, callback ingest |
+//! | `ready` | `tests/src/bin/bench-stack.rs --skip overhead,ingest`: simulator + edge under `wrangler dev` + demo shop on loopback; time to ready and layout shift in Chromium (`bench/time_to_ready.mjs`), which encodings the edge serves the widget files with |
+//! | `stack` | `tests/src/bin/bench-stack.rs --skip ready`: the same stack; edge overhead, callback ingest |
 //! | `push` | `tests/src/bin/bench-push.rs`: callback received → SSE event delivered, p50 / p99 over 200 orders (edge under `wrangler dev`, loopback) |
 //!
 //! A full run (no arguments) writes `bench/`; `--quick` (small counts, for checking the
@@ -73,8 +74,12 @@ const SUITES: &[Suite] = &[
         run: core_micro::run,
     },
     Suite {
+        name: "ready",
+        run: stack::run_ready,
+    },
+    Suite {
         name: "stack",
-        run: stack::run,
+        run: stack::run_stack,
     },
     Suite {
         name: "push",

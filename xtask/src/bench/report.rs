@@ -14,6 +14,8 @@ pub(crate) enum Unit {
     Ratio,
     PerSecond,
     Count,
+    /// A unitless score (cumulative layout shift).
+    Score,
 }
 
 impl Unit {
@@ -25,6 +27,7 @@ impl Unit {
             Unit::Ratio => "x",
             Unit::PerSecond => "1/s",
             Unit::Count => "count",
+            Unit::Score => "score",
         }
     }
 
@@ -41,6 +44,7 @@ impl Unit {
             Unit::Ratio => format!("{value:.2}×"),
             Unit::PerSecond => format!("{value:.0}/s"),
             Unit::Count => format!("{value:.0}"),
+            Unit::Score => format!("{value:.4}"),
         }
     }
 }
