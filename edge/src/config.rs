@@ -34,6 +34,12 @@ pub const DEFAULT_RECONCILE_BATCH: u32 = 25;
 pub const DEFAULT_EVENTS_HEARTBEAT_SECONDS: u32 = 15;
 /// The callback path under `PUBLIC_BASE_URL`.
 pub const CALLBACK_PATH: &str = "/v1/trustpay/callback";
+/// The risk-control hook's path under `PUBLIC_BASE_URL`; the hook URL registered with TrustPay
+/// is `{PUBLIC_BASE_URL}{RISK_HOOK_PATH}/{RISK_HOOK_TOKEN}`.
+pub const RISK_HOOK_PATH: &str = "/v1/trustpay/risk-control";
+/// The shortest secret of ours accepted (bytes as configured): 32 random bytes' worth of text
+/// is the floor for keys that sign intents and results, and for bearer tokens.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The name of a plain variable (`[vars]` in wrangler.toml): read trimmed, blank = unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,10 +84,14 @@ variables! {
     var PUBLIC_BASE_URL;
     /// Required: comma-separated merchant page origins (`https://shop.example`).
     var ALLOWED_ORIGINS;
-    /// Required: the HMAC key of checkout intents.
+    /// Required (at least 32 bytes): the HMAC key of checkout intents and events tokens.
     secret INTENT_SECRET;
-    /// Required: the bearer token of `/v1/intents` and `/v1/admin/*`.
+    /// Required (at least 32 bytes): the bearer token of `/v1/intents` and the read-only
+    /// admin routes (`balance`, `fees`, `orders/{order_no}`).
     secret MERCHANT_API_TOKEN;
+    /// Optional (off; at least 32 bytes): the bearer token of the money-moving admin route
+    /// (`POST /v1/admin/refunds`). Unset, refunds are refused with `unauthorized`.
+    secret MERCHANT_REFUND_TOKEN;
     /// Optional (off): intent-less orders, e.g. `USD:1.00-500.00` or `USD:1-500,INR:100-50000`.
     var OPEN_AMOUNT;
     /// Optional (`two_decimals`): `two_decimals` or `trimmed`.
@@ -91,8 +101,8 @@ variables! {
     /// Optional (`10`): a pending order older than this is re-queried, at most once per
     /// period, seconds.
     var STATUS_REFRESH_SECONDS;
-    /// Optional (off): the HMAC key of the `result_token` of final orders (shared with the
-    /// merchant backend).
+    /// Optional (off; at least 32 bytes): the HMAC key of the `result_token` of final orders
+    /// (shared with the merchant backend).
     secret CLIENT_RESULT_SECRET;
     /// Optional (any): comma-separated BIN prefixes the risk hook approves.
     var RISK_BIN_ALLOW;
@@ -104,11 +114,17 @@ variables! {
     var RISK_TIMEOUT_MS;
     /// Optional (`deny`): the answer when that budget runs out, `deny` or `allow`.
     var RISK_ON_TIMEOUT;
+    /// Optional (off; at least 32 bytes): the last path segment of the risk-control hook URL
+    /// registered with TrustPay. Unset, the hook refuses every call with `unauthorized`.
+    secret RISK_HOOK_TOKEN;
+    /// Optional (at least 32 bytes): the hook token being rotated out, still accepted.
+    secret RISK_HOOK_TOKEN_PREVIOUS;
     /// Optional (off): where order notifications are POSTed.
     var MERCHANT_WEBHOOK_URL;
-    /// Required with the URL: the signing key, `whsec_<base64>` or raw text.
+    /// Required with the URL (at least 32 bytes as written): the signing key, `whsec_<base64>`
+    /// or raw text.
     secret MERCHANT_WEBHOOK_SECRET;
-    /// Optional: the key being rotated out (both signatures are sent).
+    /// Optional (at least 32 bytes): the key being rotated out (both signatures are sent).
     secret MERCHANT_WEBHOOK_SECRET_PREVIOUS;
     /// Optional (`10`): retry delay after attempt n = base·2^(n-1), at most 12 h, seconds.
     var MERCHANT_WEBHOOK_RETRY_BASE_SECONDS;
@@ -132,6 +148,9 @@ pub struct RiskConfig {
     pub timeout_ms: u32,
     /// The answer when the budget runs out.
     pub on_timeout: OnTimeout,
+    /// The accepted hook tokens: the current one, then the previous one during a rotation.
+    /// Empty: the hook is off and refuses every call.
+    pub hook_tokens: Vec<Secret>,
 }
 
 /// Merchant notifications (on when `MERCHANT_WEBHOOK_URL` is set).
@@ -164,8 +183,10 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     /// HMAC key of checkout intents.
     pub intent_secret: Secret,
-    /// Bearer token of merchant routes.
+    /// Bearer token of intents and the read-only merchant routes.
     pub merchant_api_token: Secret,
+    /// Bearer token of refunds; none = refunds are refused.
+    pub merchant_refund_token: Option<Secret>,
     /// Intent-less amounts, when enabled.
     pub open_amount: Option<OpenAmount>,
     /// How amounts are written in TrustPay requests and their signs.
@@ -236,8 +257,9 @@ impl Config {
             trustpay_secret: read.secret(var::TRUSTPAY_SECRET)?,
             public_base_url: read.required(var::PUBLIC_BASE_URL, base_url)?,
             allowed_origins: read.required(var::ALLOWED_ORIGINS, AllowedOrigins::parse)?,
-            intent_secret: read.secret(var::INTENT_SECRET)?,
-            merchant_api_token: read.secret(var::MERCHANT_API_TOKEN)?,
+            intent_secret: read.strong_secret(var::INTENT_SECRET)?,
+            merchant_api_token: read.strong_secret(var::MERCHANT_API_TOKEN)?,
+            merchant_refund_token: read.optional_strong_secret(var::MERCHANT_REFUND_TOKEN)?,
             open_amount: read.parsed(var::OPEN_AMOUNT, OpenAmount::parse)?,
             sign_amount_rendering: read.parsed_or(
                 var::SIGN_AMOUNT_RENDERING,
@@ -254,7 +276,7 @@ impl Config {
                 DEFAULT_STATUS_REFRESH_SECONDS,
                 0..=3_600,
             )?,
-            client_result_secret: read.optional_secret(var::CLIENT_RESULT_SECRET),
+            client_result_secret: read.optional_strong_secret(var::CLIENT_RESULT_SECRET)?,
             risk: RiskConfig::read(&read)?,
             webhook: WebhookConfig::read(&read)?,
             reconcile_min_age_seconds: read.number(
@@ -288,6 +310,16 @@ impl RiskConfig {
             timeout_ms: read.number(var::RISK_TIMEOUT_MS, DEFAULT_RISK_TIMEOUT_MS, 1..=10_000)?,
             on_timeout: read
                 .parsed_or(var::RISK_ON_TIMEOUT, OnTimeout::parse, || OnTimeout::Deny)?,
+            hook_tokens: {
+                let current = read.optional_strong_secret(var::RISK_HOOK_TOKEN)?;
+                let previous = read.optional_strong_secret(var::RISK_HOOK_TOKEN_PREVIOUS)?;
+                if current.is_none() && previous.is_some() {
+                    return Err(ConfigError::Missing {
+                        name: var::RISK_HOOK_TOKEN.0,
+                    });
+                }
+                current.into_iter().chain(previous).collect()
+            },
         })
     }
 }
@@ -397,15 +429,37 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             .ok_or(ConfigError::Missing { name: secret.0 })
     }
 
+    /// One of our own secrets, when set: at least [`MIN_SECRET_BYTES`] long.
+    fn optional_strong_secret(&self, secret: SecretName) -> Result<Option<Secret>, ConfigError> {
+        match self.optional_secret(secret) {
+            Some(value) if value.expose().len() < MIN_SECRET_BYTES => Err(too_short(secret)),
+            found => Ok(found),
+        }
+    }
+
+    /// One of our own secrets, required: at least [`MIN_SECRET_BYTES`] long.
+    fn strong_secret(&self, secret: SecretName) -> Result<Secret, ConfigError> {
+        self.optional_strong_secret(secret)?
+            .ok_or(ConfigError::Missing { name: secret.0 })
+    }
+
     /// A webhook signing key (`whsec_<base64>` or raw text, trimmed); `None` when unset.
     fn webhook_secret(&self, secret: SecretName) -> Result<Option<WebhookSecret>, ConfigError> {
         match (self.0)(secret.0).filter(|v| !v.trim().is_empty()) {
             None => Ok(None),
+            Some(v) if v.trim().len() < MIN_SECRET_BYTES => Err(too_short(secret)),
             Some(v) => WebhookSecret::parse(v.trim())
                 .map(Some)
                 .map_err(|_| malformed(secret.0, "expected whsec_<base64> or a raw secret")),
         }
     }
+}
+
+fn too_short(secret: SecretName) -> ConfigError {
+    malformed(
+        secret.0,
+        format!("shorter than {MIN_SECRET_BYTES} bytes (generate one: `openssl rand -hex 32`)"),
+    )
 }
 
 /// A TrustPay merchant id: a positive integer, digits only.
@@ -416,22 +470,45 @@ fn merchant_id(text: &str) -> Result<i64, String> {
     }
 }
 
-/// An `http(s)://host[:port][/prefix]` URL without query, fragment or trailing slash.
+/// An `https://host[:port][/prefix]` URL without query, fragment or trailing slash;
+/// `http://` only on loopback (`127.0.0.1`, `localhost`, `[::1]`), for local development.
 fn base_url(text: &str) -> Result<String, String> {
-    let rest = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"));
-    let Some(rest) = rest else {
-        return Err("expected an http:// or https:// URL".to_owned());
+    let (rest, plain) = match (text.strip_prefix("https://"), text.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, false),
+        (None, Some(rest)) => (rest, true),
+        (None, None) => return Err("expected an https:// URL".to_owned()),
     };
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || text.contains(['?', '#', ' ', '@']) {
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || text.contains(['?', '#', ' ', '@']) {
         return Err(
             "expected scheme://host[:port][/path] without query, fragment or credentials"
                 .to_owned(),
         );
     }
+    if plain && !is_loopback(authority) {
+        return Err("http:// is allowed only for 127.0.0.1, localhost and [::1]".to_owned());
+    }
     Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// Whether `host[:port]` names the loopback interface.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")),
+        None => authority.split(':').next().map(str::to_owned),
+    };
+    let port_ok = |host: &str| {
+        let rest = &authority[host.len()..];
+        rest.is_empty()
+            || rest
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match host.as_deref() {
+        Some(h @ ("127.0.0.1" | "[::1]")) => port_ok(h),
+        Some(h) if h.eq_ignore_ascii_case("localhost") => port_ok(h),
+        Some(_) | None => false,
+    }
 }
 
 /// The merchant page origins allowed to use the widget routes.
@@ -524,10 +601,15 @@ mod tests {
                 "ALLOWED_ORIGINS",
                 "https://shop.example, http://localhost:8080",
             ),
-            ("INTENT_SECRET", "intent-secret"),
-            ("MERCHANT_API_TOKEN", "token"),
+            ("INTENT_SECRET", INTENT),
+            ("MERCHANT_API_TOKEN", TOKEN),
         ])
     }
+
+    /// Our own secrets in the tests: exactly [`MIN_SECRET_BYTES`] long.
+    const INTENT: &str = "intent-secret-0123456789abcdefgh";
+    const TOKEN: &str = "merchant-token-0123456789abcdefg";
+    const LONG: &str = "another-secret-0123456789abcdefg";
 
     fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
         Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
@@ -662,7 +744,7 @@ mod tests {
         assert_eq!(cfg.risk.on_timeout, OnTimeout::Deny);
 
         let mut vars = full();
-        vars.insert("CLIENT_RESULT_SECRET", "result-key");
+        vars.insert("CLIENT_RESULT_SECRET", LONG);
         vars.insert("RISK_BIN_ALLOW", "4,5500");
         vars.insert("RISK_BIN_DENY", "411111");
         vars.insert("RISK_MAX_ATTEMPTS", "5");
@@ -678,8 +760,12 @@ mod tests {
                 name: "MERCHANT_WEBHOOK_SECRET"
             }
         );
-        vars.insert("MERCHANT_WEBHOOK_SECRET", "whsec_bm90IGJhc2U2NA==");
-        vars.insert("MERCHANT_WEBHOOK_SECRET_PREVIOUS", "old-raw-secret");
+        // 32 random bytes, base64: `whsec_` + 44 characters.
+        vars.insert(
+            "MERCHANT_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0rdMGGjTRo0=",
+        );
+        vars.insert("MERCHANT_WEBHOOK_SECRET_PREVIOUS", LONG);
         let cfg = load(&vars).expect("valid");
         assert!(cfg.client_result_secret.is_some());
         assert_eq!(cfg.risk.rules.max_attempts, 5);
@@ -689,7 +775,10 @@ mod tests {
         assert_eq!(hook.url, "https://shop.example/hooks/trustpay");
         assert_eq!(hook.secrets.len(), 2);
         assert_eq!(hook.retry_base_seconds, DEFAULT_WEBHOOK_RETRY_BASE_SECONDS);
-        vars.insert("MERCHANT_WEBHOOK_SECRET", "whsec_!!");
+        vars.insert(
+ "MERCHANT_WEBHOOK_SECRET",
+ "whsec_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+ );
         assert_eq!(
             load(&vars).map(|_| ()).expect_err("bad").variable(),
             "MERCHANT_WEBHOOK_SECRET"
@@ -703,7 +792,8 @@ mod tests {
             "MERCHANT_WEBHOOK_URL",
             "https://shop.example/hooks/trustpay",
         );
-        vars.insert("MERCHANT_WEBHOOK_SECRET", "raw-secret");
+        vars.insert("MERCHANT_WEBHOOK_SECRET", LONG);
+        vars.insert("RISK_HOOK_TOKEN", LONG);
         let asked = std::cell::RefCell::new(Vec::new());
         Config::from_lookup(|name| {
             asked.borrow_mut().push(name.to_owned());
@@ -715,6 +805,99 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), var::ALL.len(), "a name is declared twice");
+    }
+
+    #[test]
+    fn each_short_secret_of_ours_is_named() {
+        let short = "x".repeat(MIN_SECRET_BYTES - 1);
+        for name in [
+            "INTENT_SECRET",
+            "MERCHANT_API_TOKEN",
+            "MERCHANT_REFUND_TOKEN",
+            "CLIENT_RESULT_SECRET",
+            "RISK_HOOK_TOKEN",
+            "RISK_HOOK_TOKEN_PREVIOUS",
+            "MERCHANT_WEBHOOK_SECRET",
+            "MERCHANT_WEBHOOK_SECRET_PREVIOUS",
+        ] {
+            let mut vars = full();
+            vars.insert("MERCHANT_WEBHOOK_URL", "https://shop.example/hooks");
+            vars.insert("MERCHANT_WEBHOOK_SECRET", LONG);
+            vars.insert("RISK_HOOK_TOKEN", LONG);
+            let mut vars: HashMap<&str, String> =
+                vars.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+            vars.insert(name, short.clone());
+            let err = Config::from_lookup(|n| vars.get(n).cloned()).expect_err(name);
+            assert_eq!(err.variable(), name);
+            assert!(matches!(err, ConfigError::Malformed { .. }), "{name}");
+            assert!(
+                !err.to_string().contains(&short),
+                "{name}: the value leaked"
+            );
+        }
+        // TrustPay's own credentials are theirs to choose: only non-empty.
+        let mut vars = full();
+        vars.insert("TRUSTPAY_API_KEY", "k");
+        vars.insert("TRUSTPAY_SECRET", "s");
+        assert!(load(&vars).is_ok());
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for name in [
+            "TRUSTPAY_BASE_URL",
+            "PUBLIC_BASE_URL",
+            "MERCHANT_WEBHOOK_URL",
+        ] {
+            for url in [
+                "http://pay.example",
+                "http://10.0.0.1:8080",
+                "http://127.0.0.1.evil.example",
+                "http://localhost.evil.example",
+                "http://[::2]:80",
+                "http://127.0.0.1:",
+            ] {
+                let mut vars = full();
+                vars.insert("MERCHANT_WEBHOOK_SECRET", LONG);
+                vars.insert(name, url);
+                let err = load(&vars).map(|_| ()).expect_err(url);
+                assert_eq!(err.variable(), name, "{url}");
+            }
+            for url in [
+                "http://127.0.0.1",
+                "http://127.0.0.1:8787/prefix",
+                "http://localhost:3000",
+                "http://LOCALHOST",
+                "http://[::1]:9000",
+                "https://pay.example",
+            ] {
+                let mut vars = full();
+                vars.insert("MERCHANT_WEBHOOK_SECRET", LONG);
+                vars.insert(name, url);
+                assert!(load(&vars).is_ok(), "{name}={url}");
+            }
+        }
+    }
+
+    #[test]
+    fn refund_and_hook_tokens() {
+        let cfg = load(&full()).expect("valid");
+        assert!(cfg.merchant_refund_token.is_none());
+        assert!(cfg.risk.hook_tokens.is_empty());
+        let mut vars = full();
+        vars.insert("RISK_HOOK_TOKEN_PREVIOUS", LONG);
+        assert_eq!(
+            load(&vars).map(|_| ()),
+            Err(ConfigError::Missing {
+                name: "RISK_HOOK_TOKEN"
+            })
+        );
+        vars.insert("RISK_HOOK_TOKEN", INTENT);
+        vars.insert("MERCHANT_REFUND_TOKEN", LONG);
+        let cfg = load(&vars).expect("valid");
+        let tokens: Vec<&str> = cfg.risk.hook_tokens.iter().map(Secret::expose).collect();
+        assert_eq!(tokens, [INTENT, LONG]);
+        assert!(cfg.merchant_refund_token.is_some_and(|t| t.matches(LONG)));
     }
 
     #[test]

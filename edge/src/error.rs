@@ -67,6 +67,15 @@ pub enum EdgeError {
     /// Too many client secrets issued for one order, or similar abuse.
     #[error("rate limited")]
     RateLimited,
+    /// A rate limiter (`[[ratelimits]]` binding) refused the request; the client may retry
+    /// after the limiter's period.
+    #[error("throttled by {limiter}")]
+    Throttled {
+        /// The binding that refused.
+        limiter: &'static str,
+        /// The `Retry-After` answered, seconds.
+        retry_after_secs: u32,
+    },
     /// A callback that does not verify or parse.
     #[error("callback: {0}")]
     Callback(#[from] CallbackError),
@@ -120,7 +129,7 @@ impl EdgeError {
             EdgeError::OrderNotFound => ApiErrorCode::OrderNotFound,
             EdgeError::ClientSecretInvalid => ApiErrorCode::ClientSecretInvalid,
             EdgeError::OrderInProgress => ApiErrorCode::OrderInProgress,
-            EdgeError::RateLimited => ApiErrorCode::RateLimited,
+            EdgeError::RateLimited | EdgeError::Throttled { .. } => ApiErrorCode::RateLimited,
             EdgeError::Callback(e) => ApiErrorCode::from(e),
             EdgeError::CallbackUnknownOrder => ApiErrorCode::CallbackUnknownOrder,
             EdgeError::CallbackMismatch(_) => ApiErrorCode::CallbackOrderMismatch,
@@ -145,6 +154,18 @@ impl EdgeError {
             return body.with_trustpay_code(code.code());
         }
         body
+    }
+
+    /// How long the client should wait before retrying (`Retry-After`), when we know.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        if let EdgeError::Throttled {
+            retry_after_secs, ..
+        } = self
+        {
+            Some(*retry_after_secs)
+        } else {
+            None
+        }
     }
 
     /// Whether this is our fault (logged at error level) rather than the client's.
@@ -196,6 +217,19 @@ mod tests {
             EdgeError::Money(MoneyError::Zero).code(),
             ApiErrorCode::AmountZero
         );
+    }
+
+    #[test]
+    fn throttling_is_rate_limited_with_a_wait() {
+        let e = EdgeError::Throttled {
+            limiter: "CREATE_BY_IP",
+            retry_after_secs: 60,
+        };
+        assert_eq!((e.status(), e.code()), (429, ApiErrorCode::RateLimited));
+        assert_eq!(e.retry_after_secs(), Some(60));
+        assert_eq!(EdgeError::RateLimited.retry_after_secs(), None);
+        let json = serde_json::to_string(&e.body()).expect("serializes");
+        assert!(!json.contains("CREATE_BY_IP"), "{json}");
     }
 
     #[test]

@@ -79,9 +79,6 @@ pub enum Outcome {
     NotPayin,
     /// Names an order we don't hold.
     UnknownOrder,
-    /// A callback refused before its sign was checked or because it failed: the core error
-    /// code without its `callback_` prefix (`rejected_bad_signature`, ...).
-    Rejected(&'static str),
 
     // Refunds.
     /// A refund was sent to TrustPay.
@@ -131,7 +128,6 @@ impl Outcome {
             Outcome::Mismatch => "mismatch",
             Outcome::NotPayin => "not_payin",
             Outcome::UnknownOrder => "unknown_order",
-            Outcome::Rejected(name) => name,
             Outcome::RefundRequested => "refund_requested",
             Outcome::RefundFailed => "refund_failed",
             Outcome::Enqueued => "enqueued",

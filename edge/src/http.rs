@@ -2,6 +2,7 @@
 //! error responses, bearer tokens, request ids.
 
 use checkout_core::secret::Secret;
+use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worker::{Headers, Request, Response};
@@ -15,7 +16,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
 
 /// Reads the raw body, refusing more than [`MAX_BODY_BYTES`]. A declared `Content-Length`
-/// over the limit is refused before reading.
+/// over the limit is refused before reading; a body without one (chunked) is read chunk by
+/// chunk and refused at the first chunk that crosses the limit, so at most the limit plus one
+/// chunk is ever held.
 pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, EdgeError> {
     if let Ok(Some(length)) = req.headers().get("Content-Length")
         && length
@@ -25,14 +28,31 @@ pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, EdgeError> {
     {
         return Err(EdgeError::BodyTooLarge);
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| EdgeError::BadRequest(format!("reading body: {e}")))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(EdgeError::BodyTooLarge);
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
     }
-    Ok(bytes)
+    let mut stream = req
+        .stream()
+        .map_err(|e| EdgeError::BadRequest(format!("reading body: {e}")))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| EdgeError::BadRequest(format!("reading body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(EdgeError::BodyTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The client's address as Cloudflare reports it (`CF-Connecting-IP`, set by the edge network
+/// and not forgeable by the client there); `unknown` when absent, so such requests share one
+/// rate-limit bucket.
+pub fn client_ip(req: &Request) -> String {
+    header(req, "CF-Connecting-IP")
+        .map(|ip| ip.trim().to_owned())
+        .filter(|ip| !ip.is_empty() && ip.len() <= 64)
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Whether the request says its body is JSON (`application/json`, any parameters).
@@ -77,10 +97,16 @@ pub fn raw_json(status: u16, body: Vec<u8>) -> Result<Response, EdgeError> {
     Ok(response.with_status(status).with_headers(headers))
 }
 
-/// The response for an error. Falls back to a bare 500 if even that can't be built.
+/// The response for an error (with `Retry-After` when the error names a wait). Falls back to
+/// a bare 500 if even that can't be built.
 pub fn error_response(error: &EdgeError) -> Response {
     match json(error.status(), &error.body()) {
-        Ok(response) => response,
+        Ok(mut response) => {
+            if let Some(seconds) = error.retry_after_secs() {
+                set_header(&mut response, "Retry-After", &seconds.to_string());
+            }
+            response
+        }
         Err(_) => Response::builder().with_status(500).empty(),
     }
 }

@@ -7,15 +7,15 @@
 //! | route | auth | what |
 //! | --- | --- | --- |
 //! | `POST /v1/intents` | Bearer `MERCHANT_API_TOKEN` | mint a checkout intent |
-//! | `POST /v1/orders` | intent (CORS: `ALLOWED_ORIGINS`) | create the TrustPay cashier order, idempotent per intent |
-//! | `GET /v1/orders/{order_no}` | `X-Client-Secret` (CORS) | status, refreshed from TrustPay when pending and stale |
-//! | `GET /v1/orders/{order_no}/events?token=` | events token (CORS) | live state, Server-Sent Events ([`live`]) |
+//! | `POST /v1/orders` | intent (CORS: `ALLOWED_ORIGINS`); throttled per IP and order | create the TrustPay cashier order, idempotent per intent |
+//! | `GET /v1/orders/{order_no}` | `X-Client-Secret` (CORS); throttled per IP | status, refreshed from TrustPay when pending and stale |
+//! | `GET /v1/orders/{order_no}/events?token=` | events token (CORS); throttled per IP | live state, Server-Sent Events ([`live`]) until the token expires |
 //! | `POST /v1/trustpay/callback` | TrustPay `sign` | callbacks |
-//! | `POST /v1/trustpay/risk-control` | none (TrustPay documents no signature) | risk-control veto: `allow` / 403 `deny` |
-//! | `POST /v1/admin/refunds` | Bearer | refund |
-//! | `GET /v1/admin/balance?currency=USD` | Bearer | balance |
-//! | `GET /v1/admin/fees` | Bearer | fee overview |
-//! | `GET /v1/admin/orders/{order_no}` | Bearer | order + refunds + event log |
+//! | `POST /v1/trustpay/risk-control/{token}` | `RISK_HOOK_TOKEN` in the path (TrustPay documents no signature) | risk-control veto: `allow` / 403 `deny` |
+//! | `POST /v1/admin/refunds` | Bearer `MERCHANT_REFUND_TOKEN` | refund |
+//! | `GET /v1/admin/balance?currency=USD` | Bearer `MERCHANT_API_TOKEN` | balance |
+//! | `GET /v1/admin/fees` | Bearer `MERCHANT_API_TOKEN` | fee overview |
+//! | `GET /v1/admin/orders/{order_no}` | Bearer `MERCHANT_API_TOKEN` | order + refunds + event log |
 //! | `GET /healthz` | none | liveness |
 //!
 //! The cron trigger ([`reconcile`], `[triggers] crons`) queries TrustPay about pending orders
@@ -40,6 +40,7 @@ pub mod cors;
 pub mod ctx;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
+pub mod limit;
 #[cfg(target_arch = "wasm32")]
 pub mod live;
 #[cfg(target_arch = "wasm32")]
@@ -66,6 +67,7 @@ mod entry {
     use crate::ctx::Ctx;
     use crate::error::EdgeError;
     use crate::http::{self, REQUEST_ID_HEADER};
+    use crate::limit::{self, Limiter};
     use crate::live;
     use crate::log::Log;
     use crate::routes::{admin, callback, health, intents, orders, risk};
@@ -77,8 +79,9 @@ mod entry {
         let path = req.path();
         let mut response = match dispatch(req, &ctx, &method, &path).await {
             Ok(response) => response,
-            Err(error) => refuse(&ctx, &method, &path, &error),
+            Err(error) => refuse(&ctx, &method, &logged_path(&path), &error),
         };
+        let path = logged_path(&path);
         http::set_header(&mut response, REQUEST_ID_HEADER, ctx.log.request_id());
         let took_ms = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX) - ctx.now_ms;
         ctx.log.info(
@@ -92,6 +95,17 @@ mod entry {
         );
         Ok(response)
     }
+
+    /// The path as logged: the risk hook's token segment is replaced (query strings, which
+    /// hold the events token, are never part of `path`).
+    fn logged_path(path: &str) -> String {
+        match path.strip_prefix(RISK_HOOK_PREFIX) {
+            Some(_) => format!("{RISK_HOOK_PREFIX}<token>"),
+            None => path.to_owned(),
+        }
+    }
+
+    const RISK_HOOK_PREFIX: &str = "/v1/trustpay/risk-control/";
 
     /// Logs an error (detail included; it never holds a secret) and answers its code.
     fn refuse(ctx: &Ctx, method: &Method, path: &str, error: &EdgeError) -> Response {
@@ -127,7 +141,12 @@ mod entry {
             (Method::Get, ["healthz"]) => health::get(ctx),
             (Method::Post, ["v1", "intents"]) => intents::create(req, ctx).await,
             (Method::Post, ["v1", "trustpay", "callback"]) => callback::receive(req, ctx).await,
-            (Method::Post, ["v1", "trustpay", "risk-control"]) => risk::decide(req, ctx).await,
+            (Method::Post, ["v1", "trustpay", "risk-control"]) => {
+                risk::decide(req, ctx, None).await
+            }
+            (Method::Post, ["v1", "trustpay", "risk-control", token]) => {
+                risk::decide(req, ctx, Some(token)).await
+            }
             (Method::Post, ["v1", "admin", "refunds"]) => admin::refund(req, ctx).await,
             (Method::Get, ["v1", "admin", "balance"]) => admin::balance(req, ctx).await,
             (Method::Get, ["v1", "admin", "fees"]) => admin::fees(req, ctx).await,
@@ -139,6 +158,7 @@ mod entry {
                 ["healthz"]
                 | ["v1", "intents"]
                 | ["v1", "trustpay", "callback" | "risk-control"]
+                | ["v1", "trustpay", "risk-control", _]
                 | ["v1", "admin", "refunds" | "balance" | "fees"]
                 | ["v1", "admin", "orders", _],
             ) => Err(EdgeError::MethodNotAllowed),
@@ -159,14 +179,21 @@ mod entry {
             Some(_) => cors::check(origin.as_deref(), &ctx.config()?.allowed_origins)?,
             None => None,
         };
+        let ip = http::client_ip(&req);
         let result = match (method, order_no) {
             (Method::Options, _) => match &allowed {
                 Some(origin) => return Ok(cors::preflight(origin)),
                 None => Err(EdgeError::MethodNotAllowed),
             },
-            (Method::Post, None) => orders::create(req, ctx).await,
-            (Method::Get, Some(order_no)) if events => live::events(req, ctx, order_no).await,
-            (Method::Get, Some(order_no)) => orders::status(req, ctx, order_no).await,
+            (Method::Post, None) => match limit::check(ctx, Limiter::CreateByIp, &ip).await {
+                Ok(()) => orders::create(req, ctx).await,
+                Err(e) => Err(e),
+            },
+            (Method::Get, Some(order_no)) => match limit::check(ctx, Limiter::ReadByIp, &ip).await {
+                Ok(()) if events => live::events(req, ctx, order_no).await,
+                Ok(()) => orders::status(req, ctx, order_no).await,
+                Err(e) => Err(e),
+            },
             _ => Err(EdgeError::MethodNotAllowed),
         };
         // Errors are decorated too, so the widget can read their codes.

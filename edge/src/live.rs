@@ -37,7 +37,7 @@ use futures_util::StreamExt as _;
 use futures_util::future::{Either, select};
 use serde::{Deserialize, Serialize};
 use worker::{
-    Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, ResponseBody,
+    Date, Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, ResponseBody,
     State, durable_object,
 };
 
@@ -61,9 +61,18 @@ struct Snapshot {
     /// Heartbeat period (subscribe only), milliseconds.
     #[serde(default)]
     heartbeat_ms: u64,
+    /// When the subscriber's events token expires (subscribe only), Unix milliseconds: its
+    /// stream ends then. 0 = no end (notifications).
+    #[serde(default)]
+    until_ms: i64,
 }
 
-fn snapshot(ctx: &Ctx, row: &OrderRow, heartbeat_ms: u64) -> Result<Snapshot, EdgeError> {
+fn snapshot(
+    ctx: &Ctx,
+    row: &OrderRow,
+    heartbeat_ms: u64,
+    until_ms: i64,
+) -> Result<Snapshot, EdgeError> {
     let order = shopper_view(ctx, row)?;
     let data = serde_json::to_string(&order)
         .map_err(|e| EdgeError::Storage(format!("order view: {e}")))?;
@@ -72,6 +81,7 @@ fn snapshot(ctx: &Ctx, row: &OrderRow, heartbeat_ms: u64) -> Result<Snapshot, Ed
         data,
         is_final: OrderState::parse(&order.state).is_final(),
         heartbeat_ms,
+        until_ms,
     })
 }
 
@@ -106,7 +116,7 @@ pub async fn notify(ctx: &Ctx, store: &Store, order_no: &str, seq: i64) {
             return;
         }
     };
-    let sent = match snapshot(ctx, &row, 0) {
+    let sent = match snapshot(ctx, &row, 0, 0) {
         Ok(snap) => send(ctx, order_no, "/notify", &snap)
             .await
             .map_err(|e| e.to_string()),
@@ -133,14 +143,19 @@ pub async fn events(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
                 .map(|(_, v)| v.into_owned())
         })
         .ok_or(EdgeError::ClientSecretInvalid)?;
-    events_token::verify(&token, &order_no, &config.intent_secret, ctx.now_secs())
+    let exp = events_token::verify(&token, &order_no, &config.intent_secret, ctx.now_secs())
         .map_err(|_| EdgeError::ClientSecretInvalid)?;
     let store = ctx.store()?;
     let row = store
         .order(order_no.as_str())
         .await?
         .ok_or(EdgeError::OrderNotFound)?;
-    let snap = snapshot(ctx, &row, u64::from(config.events_heartbeat_seconds) * 1000)?;
+    let snap = snapshot(
+        ctx,
+        &row,
+        u64::from(config.events_heartbeat_seconds) * 1000,
+        exp.saturating_mul(1000),
+    )?;
     let answer = send(ctx, order_no.as_str(), "/subscribe", &snap)
         .await
         .map_err(|e| EdgeError::Storage(format!("order events object: {e}")))?;
@@ -213,6 +228,7 @@ mod object {
                 }
                 "/subscribe" => {
                     let heartbeat = Duration::from_millis(incoming.heartbeat_ms.max(1000));
+                    let until_ms = incoming.until_ms;
                     if newer {
                         inner.latest = Some(incoming);
                     }
@@ -228,7 +244,7 @@ mod object {
                         inner.clients.push(tx);
                     }
                     drop(inner);
-                    Response::from_stream(stream(rx, heartbeat))
+                    Response::from_stream(stream(rx, heartbeat, until_ms))
                 }
                 _ => Response::error("not found", 404),
             }
@@ -236,14 +252,28 @@ mod object {
     }
 
     /// The client's byte stream: its events, and a comment line after each quiet `heartbeat`.
-    /// Ends when the object drops the sender (after a final state).
+    /// Ends when the object drops the sender (after a final state), or at `until_ms` (the
+    /// events token's expiry; 0 = never): a client holding an expired token reconnects with a
+    /// fresh one or not at all.
     fn stream(
         rx: UnboundedReceiver<Vec<u8>>,
         heartbeat: Duration,
+        until_ms: i64,
     ) -> impl futures_util::Stream<Item = worker::Result<Vec<u8>>> {
         futures_util::stream::unfold(rx, move |mut rx| async move {
+            let wait = match until_ms {
+                0 => heartbeat,
+                until => {
+                    let now = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX);
+                    let left = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+                    if left == 0 {
+                        return None;
+                    }
+                    heartbeat.min(Duration::from_millis(left))
+                }
+            };
             let next = {
-                let timer = Delay::from(heartbeat);
+                let timer = Delay::from(wait);
                 match select(pin!(rx.next()), pin!(timer)).await {
                     Either::Left((Some(bytes), _)) => Some(bytes),
                     Either::Left((None, _)) => None,

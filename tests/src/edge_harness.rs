@@ -40,6 +40,11 @@ pub enum HarnessError {
     /// `wrangler d1 migrations apply` failed.
     #[error("applying D1 migrations failed:\n{0}")]
     Migrations(String),
+    /// A rate limit override names no `[[ratelimits]]` binding of `edge/wrangler.toml`.
+    #[error(
+        "edge/wrangler.toml has no [[ratelimits]] binding {0} with `simple = {{ limit = .. }}`"
+    )]
+    NoSuchRateLimit(String),
     /// `wrangler dev` did not become ready.
     #[error("wrangler dev did not answer /healthz within {START_TIMEOUT:?}; its output:\n{0}")]
     NotReady(String),
@@ -61,15 +66,19 @@ pub struct Credentials {
     pub secret: &'static str,
 }
 
-/// The Worker's variables (`.dev.vars`), built from the ones every stack needs.
+/// The Worker's variables (`.dev.vars`), built from the ones every stack needs, and its rate
+/// limits when they differ from `edge/wrangler.toml`'s.
 #[derive(Debug, Clone)]
-pub struct EdgeVars(Vec<(&'static str, String)>);
+pub struct EdgeVars {
+    vars: Vec<(&'static str, String)>,
+    limits: Vec<(&'static str, u32)>,
+}
 
 impl EdgeVars {
     /// A Worker talking to the simulator at `sim_url` (the default merchant id) with `creds`,
-    /// accepting `allowed_origins` (comma-separated).
+    /// accepting `allowed_origins` (comma-separated), with the shipped rate limits.
     pub fn new(sim_url: &str, creds: &Credentials, allowed_origins: &str) -> Self {
-        Self(vec![
+        let vars = vec![
             ("TRUSTPAY_BASE_URL", sim_url.to_owned()),
             (
                 "TRUSTPAY_MERCHANT_ID",
@@ -80,16 +89,20 @@ impl EdgeVars {
             ("ALLOWED_ORIGINS", allowed_origins.to_owned()),
             ("INTENT_SECRET", creds.intent_key.to_owned()),
             ("MERCHANT_API_TOKEN", creds.merchant_token.to_owned()),
-        ])
+        ];
+        Self {
+            vars,
+            limits: Vec::new(),
+        }
     }
 
     /// Sets `key` (replacing its value if it is set already).
     #[must_use]
     pub fn set(mut self, key: &'static str, value: impl Into<String>) -> Self {
         let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
+        match self.vars.iter_mut().find(|(k, _)| *k == key) {
             Some(entry) => entry.1 = value,
-            None => self.0.push((key, value)),
+            None => self.vars.push((key, value)),
         }
         self
     }
@@ -97,14 +110,79 @@ impl EdgeVars {
     /// Leaves `key` out.
     #[must_use]
     pub fn unset(mut self, key: &str) -> Self {
-        self.0.retain(|(k, _)| *k != key);
+        self.vars.retain(|(k, _)| *k != key);
+        self
+    }
+
+    /// Sets the `limit` of the `[[ratelimits]]` binding `name` (a deployment would edit its
+    /// `wrangler.toml` the same way); the period stays as shipped.
+    #[must_use]
+    pub fn rate_limit(mut self, name: &'static str, limit: u32) -> Self {
+        self.limits.retain(|(n, _)| *n != name);
+        self.limits.push((name, limit));
+        self
+    }
+
+    /// Sets the `limit` of every binding in [`RATE_LIMITERS`]: for stacks that drive many
+    /// shoppers from one loopback address (suites, benches, the dev stack).
+    #[must_use]
+    pub fn rate_limit_all(self, limit: u32) -> Self {
+        RATE_LIMITERS
+            .iter()
+            .fold(self, |vars, name| vars.rate_limit(name, limit))
+    }
+
+    /// Back to the rate limits of `edge/wrangler.toml`.
+    #[must_use]
+    pub fn shipped_rate_limits(mut self) -> Self {
+        self.limits.clear();
         self
     }
 
     /// The variables, in order.
     pub fn as_slice(&self) -> &[(&'static str, String)] {
-        &self.0
+        &self.vars
     }
+
+    /// The rate limit overrides.
+    pub fn limits(&self) -> &[(&'static str, u32)] {
+        &self.limits
+    }
+}
+
+/// The `[[ratelimits]]` bindings of `edge/wrangler.toml` (`edge/src/limit.rs`).
+pub const RATE_LIMITERS: [&str; 3] = ["CREATE_BY_IP", "CREATE_BY_ORDER", "READ_BY_IP"];
+
+/// `toml` with the `limit` of the `[[ratelimits]]` block named `name` set to `limit`.
+pub fn with_rate_limit(toml: &str, name: &str, limit: u32) -> Result<String, HarnessError> {
+    let mut out = Vec::new();
+    let (mut in_block, mut done) = (false, false);
+    let name_line = format!("name = \"{name}\"");
+    for line in toml.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_block = false;
+        }
+        if trimmed == name_line {
+            in_block = true;
+        }
+        match trimmed.strip_prefix("simple = {") {
+            Some(rest) if in_block && !done => {
+                let period = rest
+                    .split(',')
+                    .find(|part| part.trim().starts_with("period"))
+                    .map(|part| part.trim().trim_end_matches('}').trim().to_owned())
+                    .ok_or_else(|| HarnessError::NoSuchRateLimit(name.to_owned()))?;
+                out.push(format!("simple = {{ limit = {limit}, {period} }}"));
+                done = true;
+            }
+            Some(_) | None => out.push(line.to_owned()),
+        }
+    }
+    if !done {
+        return Err(HarnessError::NoSuchRateLimit(name.to_owned()));
+    }
+    Ok(out.join("\n") + "\n")
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
@@ -156,15 +234,27 @@ impl EdgeWorker {
         Self::start_on(None, vars)
     }
 
-    /// [`EdgeWorker::start`] from async code: runs it on the blocking pool.
+    /// [`EdgeWorker::start`] from async code, with `vars`' rate limits: runs it on the
+    /// blocking pool.
     pub async fn launch(vars: EdgeVars) -> Result<Self, HarnessError> {
-        tokio::task::spawn_blocking(move || Self::start(vars.as_slice()))
-            .await
-            .map_err(|e| HarnessError::Thread(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            Self::start_with_limits(None, vars.as_slice(), vars.limits())
+        })
+        .await
+        .map_err(|e| HarnessError::Thread(e.to_string()))?
     }
 
     /// [`EdgeWorker::start`] on a fixed port (`None`: a free one), e.g. for the dev stack.
     pub fn start_on(port: Option<u16>, vars: &[(&str, String)]) -> Result<Self, HarnessError> {
+        Self::start_with_limits(port, vars, &[])
+    }
+
+    /// [`EdgeWorker::start_on`] with the `[[ratelimits]]` limits in `limits` changed.
+    pub fn start_with_limits(
+        port: Option<u16>,
+        vars: &[(&str, String)],
+        limits: &[(&str, u32)],
+    ) -> Result<Self, HarnessError> {
         let root = workspace_root();
         let edge = root.join("edge");
         let built = edge.join("build").join("index.js");
@@ -197,10 +287,13 @@ impl EdgeWorker {
             assets = dir.join("assets");
             std::fs::create_dir_all(&assets).map_err(io("creating an empty assets folder"))?;
         }
-        let toml = toml.replace(
+        let mut toml = toml.replace(
             "directory = \"../www/pkg\"",
             &format!("directory = {:?}", assets.to_string_lossy()),
         );
+        for (name, limit) in limits {
+            toml = with_rate_limit(&toml, name, *limit)?;
+        }
         std::fs::write(dir.join("wrangler.toml"), toml).map_err(io("writing wrangler.toml"))?;
 
         let mut dev_vars = String::new();
@@ -455,4 +548,37 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), HarnessError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_are_rewritten_in_their_block_only() {
+        let toml = "[[ratelimits]]\nname = \"A\"\nnamespace_id = \"1\"\nsimple = { limit = 20, period = 60 }\n\n[[ratelimits]]\nname = \"B\"\nnamespace_id = \"2\"\nsimple = { limit = 10, period = 10 }\n";
+        let out = with_rate_limit(toml, "B", 5000).expect("B exists");
+        assert!(
+            out.contains("simple = { limit = 20, period = 60 }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("simple = { limit = 5000, period = 10 }"),
+            "{out}"
+        );
+        assert!(matches!(
+            with_rate_limit(toml, "C", 1),
+            Err(HarnessError::NoSuchRateLimit(_))
+        ));
+        let shipped = std::fs::read_to_string(workspace_root().join("edge").join("wrangler.toml"))
+            .expect("edge/wrangler.toml");
+        for name in RATE_LIMITERS {
+            with_rate_limit(&shipped, name, 1).expect(name);
+        }
+        assert_eq!(
+            shipped.matches("[[ratelimits]]").count(),
+            RATE_LIMITERS.len(),
+            "a binding of edge/wrangler.toml is missing from RATE_LIMITERS"
+        );
+    }
 }

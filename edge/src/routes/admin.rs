@@ -1,5 +1,7 @@
-//! Merchant routes (Bearer `MERCHANT_API_TOKEN`): refunds, balance, fees, and one order with
-//! its event log.
+//! Merchant routes: refunds (Bearer `MERCHANT_REFUND_TOKEN`: the one route that moves money),
+//! and balance, fees and one order with its event log (Bearer `MERCHANT_API_TOKEN`, which also
+//! mints intents). With no `MERCHANT_REFUND_TOKEN` configured, refunds answer `unauthorized`;
+//! the intent token never refunds, so a leaked shop backend token can't send money back out.
 //!
 //! Refunds are reserved before TrustPay is called, in one conditional statement that checks
 //! what is left to refund, so concurrent refunds can't together exceed the payment. Each is
@@ -34,9 +36,21 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// Longest refund reason accepted.
 const MAX_REASON_CHARS: usize = 200;
 
+/// The read-only routes: Bearer `MERCHANT_API_TOKEN`.
 fn authorized<'a>(req: &Request, ctx: &'a Ctx) -> Result<&'a Config, EdgeError> {
     let config = ctx.config()?;
     http::require_bearer(req, &config.merchant_api_token)?;
+    Ok(config)
+}
+
+/// The money-moving route: Bearer `MERCHANT_REFUND_TOKEN`; refused when none is configured.
+fn authorized_to_refund<'a>(req: &Request, ctx: &'a Ctx) -> Result<&'a Config, EdgeError> {
+    let config = ctx.config()?;
+    let token = config
+        .merchant_refund_token
+        .as_ref()
+        .ok_or(EdgeError::Unauthorized)?;
+    http::require_bearer(req, token)?;
     Ok(config)
 }
 
@@ -66,7 +80,7 @@ struct RefundAnswer {
 
 /// Requests a (partial) refund of a paid order: 201.
 pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
-    let config = authorized(&req, ctx)?;
+    let config = authorized_to_refund(&req, ctx)?;
     let key = idempotency_key(&req)?;
     let body: RefundBody = http::read_json(&mut req).await?;
     let order_no = OrderNo::parse(&body.order_no)?;

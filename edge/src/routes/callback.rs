@@ -3,14 +3,17 @@
 //! The raw body is read first and verified by core (every allowed rendering); only then is it
 //! trusted. The order must exist, and the callback must be a pay-in (`type` 0) matching its
 //! `merchant_id` and `order_amount` (core's `check_order`); the transition is core's state
-//! machine, applied with a conditional update. Every callback, refused ones
-//! included, is appended to `order_events`. Answers: 200 `{}` once stored (duplicates, stale
+//! machine, applied with a conditional update. Every *signed* callback, refused ones included
+//! (unknown order, mismatch), is appended to `order_events`; an unsigned, badly signed or
+//! malformed body writes nothing at all (one `callback_refused` log line with its reason), so a
+//! flood of forged callbacks costs a parse (at most 64 KiB and
+//! [`checkout_core::sign::MAX_FIELDS`] keys) and a few MD5s, never a D1 write. Answers: 200 `{}` once stored (duplicates, stale
 //! and conflicting statuses too: a retry would not change anything); 401 bad or missing
 //! sign; 400 malformed; 404 unknown order; 409 mismatch. Refusals change no order.
 //! The `Content-Type` is not checked: the signature decides, and refusing a correctly signed
 //! callback over a header would only make TrustPay retry it.
 
-use checkout_core::callback::{CallbackError, ExpectedOrder, OrderMismatch, verify_callback};
+use checkout_core::callback::{ExpectedOrder, OrderMismatch, verify_callback};
 use checkout_core::order_no::OrderNo;
 use checkout_core::wire::CALLBACK_ACK_BODY;
 use worker::{Request, Response};
@@ -32,14 +35,7 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
     let verified = match verify_callback(&body, &config.trustpay_secret) {
         Ok(verified) => verified,
         Err(e) => {
-            record_refusal(
-                &store,
-                claimed_order_no(&body).as_deref(),
-                rejected(&e),
-                None,
-                now,
-            )
-            .await?;
+            // Nothing unverified is stored: not even the order number it claims.
             ctx.log
                 .warn("callback_refused", &[("reason", e.code().into())]);
             return Err(e.into());
@@ -128,21 +124,4 @@ async fn record_refusal(
         detail: None,
     };
     store.append_event(event, now).await
-}
-
-/// The `order_no` a refused body claims, if it is a well-formed order number.
-fn claimed_order_no(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let text = value.get("order_no")?.as_str()?;
-    OrderNo::parse(text).ok().map(|o| o.as_str().to_owned())
-}
-
-/// The event outcome of a refused callback.
-fn rejected(e: &CallbackError) -> Outcome {
-    Outcome::Rejected(match e {
-        CallbackError::Malformed(_) => "rejected_malformed",
-        CallbackError::MissingSign => "rejected_unsigned",
-        CallbackError::BadSign => "rejected_bad_signature",
-        CallbackError::InvalidField(_) => "rejected_invalid",
-    })
 }

@@ -32,6 +32,7 @@ use crate::error::EdgeError;
 use crate::event::{Outcome, Source};
 use crate::gateway::{Gateway, GatewayError};
 use crate::http;
+use crate::limit::{self, Limiter};
 use crate::store::{NewEvent, OrderRow, Store};
 use crate::transition::{self, Incoming};
 use crate::view;
@@ -95,6 +96,9 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     let body: CreateOrderRequest = http::read_json(&mut req).await?;
     let config = ctx.config()?;
     let wanted = wanted(body, config, ctx.now_secs())?;
+    if wanted.from_intent {
+        limit::check(ctx, Limiter::CreateByOrder, wanted.order_no.as_str()).await?;
+    }
     let store = ctx.store()?;
     let now = ctx.now_ms;
     let lease_until = now + i64::from(config.gateway_timeout_ms) + LEASE_MARGIN_MS;

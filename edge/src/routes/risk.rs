@@ -1,4 +1,5 @@
-//! `POST /v1/trustpay/risk-control`: TrustPay's pre-authorisation veto hook (notes §5, §3.8.8).
+//! `POST /v1/trustpay/risk-control/{token}`: TrustPay's pre-authorisation veto hook (notes §5,
+//! §3.8.8).
 //!
 //! TrustPay posts `{orderId, cardPrefix, cardSuffix, cardHolderName}` while the shopper pays by
 //! card and waits for HTTP 200 `text/plain` `allow` or 403 (`deny`). The decision is core's
@@ -13,13 +14,21 @@
 //! retry and TrustPay treats a slow or missing answer in an undocumented way), and the
 //! decision is still logged in the background (`waitUntil`).
 //!
-//! The hook is not signed by TrustPay (none documented); anyone may call it. A caller can
-//! only get `deny` for orders it does not know, but it can use up an order's attempts.
+//! **Authentication.** TrustPay documents no signature for this hook, so the URL registered
+//! with TrustPay carries a secret: its last segment must equal `RISK_HOOK_TOKEN` (or, during a
+//! rotation, `RISK_HOOK_TOKEN_PREVIOUS`), compared in constant time. Without it (no token,
+//! a wrong one, or the hook off because no token is configured) the answer is 401
+//! `unauthorized` before the body is read or storage is touched: the same answer, after the
+//! same work, for known and unknown orders, and nothing is written, so junk calls can neither
+//! probe for orders nor use up an order's attempts. Only authenticated, well-formed calls count
+//! toward `RISK_MAX_ATTEMPTS` (decisions `malformed` are logged against the order but not
+//! counted).
 
 use std::pin::pin;
 use std::time::Duration;
 
-use checkout_core::risk::{self, Decision, OrderFacts, RiskRequest};
+use checkout_core::risk::{self, Decision, DenyReason, OrderFacts, RiskRequest};
+use checkout_core::secret::Secret;
 use futures_util::future::{Either, select};
 use worker::{Delay, Request, Response};
 
@@ -37,10 +46,32 @@ fn outcome(decision: Decision) -> Outcome {
     }
 }
 
-/// Handles one risk-control request.
-pub async fn decide(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
-    let body = http::read_body(&mut req).await?;
+/// Whether `presented` is one of the configured hook tokens. Every configured token is compared
+/// (constant time each), so the time taken does not depend on which one matched.
+fn authenticated(presented: Option<&str>, tokens: &[Secret]) -> bool {
+    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
+        return false;
+    };
+    tokens
+        .iter()
+        .fold(false, |found, token| token.matches(presented) | found)
+}
+
+/// Handles one risk-control request; `token` is the URL's last segment, if any.
+pub async fn decide(
+    mut req: Request,
+    ctx: &Ctx,
+    token: Option<&str>,
+) -> Result<Response, EdgeError> {
     let config = ctx.config()?;
+    if !authenticated(token, &config.risk.hook_tokens) {
+        ctx.log.warn(
+            "risk_refused",
+            &[("configured", (!config.risk.hook_tokens.is_empty()).into())],
+        );
+        return Err(EdgeError::Unauthorized);
+    }
+    let body = http::read_body(&mut req).await?;
     let request = RiskRequest::parse(&body).unwrap_or_else(|| RiskRequest {
         order_id: String::new(),
         card_prefix: String::new(),
@@ -126,12 +157,19 @@ async fn decide_and_log(
     let facts = match &row {
         None => OrderFacts::Unknown,
         Some(row) => {
-            let n = store
+            let all = store
                 .count_events(&row.order_no, Source::RiskControl, None)
+                .await?;
+            let malformed = store
+                .count_events(
+                    &row.order_no,
+                    Source::RiskControl,
+                    Some(DenyReason::Malformed.code()),
+                )
                 .await?;
             OrderFacts::Found {
                 status: row.status(),
-                attempts_before: u32::try_from(n).unwrap_or(u32::MAX),
+                attempts_before: u32::try_from(all - malformed).unwrap_or(u32::MAX),
             }
         }
     };

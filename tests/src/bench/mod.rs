@@ -23,11 +23,14 @@ use crate::sim;
 
 /// The bench's credentials: the simulator's development ones and a bench merchant.
 pub const CREDENTIALS: Credentials = Credentials {
-    merchant_token: "bench-merchant-token",
-    intent_key: "bench-intent-secret",
+    merchant_token: "bench-merchant-token-0123456789abcdef",
+    intent_key: "bench-intent-secret-0123456789abcdef",
     api_key: sim::DEFAULT_API_KEY,
     secret: sim::DEFAULT_SECRET,
 };
+
+/// The rate limit of every `[[ratelimits]]` binding under load (all shoppers share 127.0.0.1).
+pub const LOAD_RATE_LIMIT: u32 = 1_000_000;
 
 /// The amount of every bench order.
 pub const AMOUNT: &str = "5.00";

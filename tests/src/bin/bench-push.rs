@@ -114,8 +114,9 @@ async fn run(args: Args) -> Result<(), Error> {
         ..SimConfig::for_tests()
     })
     .await?;
-    let vars =
-        EdgeVars::new(&sim.base_url(), &CREDENTIALS, ORIGIN).set("STATUS_REFRESH_SECONDS", "3600");
+    let vars = EdgeVars::new(&sim.base_url(), &CREDENTIALS, ORIGIN)
+        .set("STATUS_REFRESH_SECONDS", "3600")
+        .rate_limit_all(tests::bench::LOAD_RATE_LIMIT);
     eprintln!("bench-push: starting wrangler dev");
     let edge = EdgeWorker::launch(vars).await?;
     let http = tests::http::client(Duration::from_secs(30))?;

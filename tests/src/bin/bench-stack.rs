@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::{Value, json};
-use tests::bench::{CREDENTIALS, ingest, overhead, ready, worker_log_times};
+use tests::bench::{CREDENTIALS, LOAD_RATE_LIMIT, ingest, overhead, ready, worker_log_times};
 use tests::edge_harness::{self, EdgeVars, EdgeWorker};
 use tests::sim::{self, SimConfig};
 
@@ -109,7 +109,9 @@ async fn run(args: Args) -> Result<(), Error> {
     // The shop's port is picked first: the edge must list its origin in ALLOWED_ORIGINS.
     let shop_port = edge_harness::free_port()?;
     let shop_origin = format!("http://127.0.0.1:{shop_port}");
-    let vars = EdgeVars::new(&sim_url, &CREDENTIALS, &shop_origin);
+    // Every simulated shopper comes from 127.0.0.1: the shipped per-IP limits would measure
+    // the rate limiter, not the edge.
+    let vars = EdgeVars::new(&sim_url, &CREDENTIALS, &shop_origin).rate_limit_all(LOAD_RATE_LIMIT);
     let t = Instant::now();
     let edge = Arc::new(EdgeWorker::launch(vars).await?);
     eprintln!(

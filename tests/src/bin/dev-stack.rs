@@ -23,7 +23,7 @@ use std::time::Duration;
 use checkout_core::secret::Secret;
 use clap::Parser;
 use tests::demo_shop::{self, ShopConfig};
-use tests::edge_harness::{EdgeWorker, free_port, workspace_root};
+use tests::edge_harness::{EdgeWorker, RATE_LIMITERS, free_port, workspace_root};
 use tests::sim::{self, DEFAULT_MERCHANT_ID, SimConfig};
 
 /// The TrustPay simulator, the edge Worker (wrangler dev) and the demo shop, on loopback.
@@ -211,12 +211,17 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         ("INTENT_SECRET", intent_secret),
         ("MERCHANT_API_TOKEN", merchant_token.clone()),
+        ("MERCHANT_REFUND_TOKEN", generated("refund")),
         ("CLIENT_RESULT_SECRET", generated("result")),
     ];
     if let Some(public) = &args.public_base_url {
         vars.push(("PUBLIC_BASE_URL", public.trim_end_matches('/').to_owned()));
     }
-    let edge = tokio::task::spawn_blocking(move || EdgeWorker::start_on(Some(edge_port), &vars))
+    // Every shopper of the dev stack (and of the browser suite) comes from 127.0.0.1.
+    let limits: Vec<(&str, u32)> = RATE_LIMITERS.iter().map(|name| (*name, 10_000)).collect();
+    let edge = tokio::task::spawn_blocking(move || {
+        EdgeWorker::start_with_limits(Some(edge_port), &vars, &limits)
+    })
         .await
         .map_err(|e| format!("edge: {e}"))?
         .map_err(|e| format!("edge: {e}"))?;

@@ -11,7 +11,9 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tests::forge::{now_secs, with_sign};
 
-use crate::support::{INTENT_KEY, ORIGIN, SECRET, Stack, TOKEN, offline_intent, sign_of};
+use crate::support::{
+    INTENT_KEY, ORIGIN, REFUND_TOKEN, RISK_TOKEN, SECRET, Stack, TOKEN, offline_intent, sign_of,
+};
 
 /// The table file, relative to the `tests` package.
 const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/bad_inputs.json");
@@ -31,6 +33,8 @@ struct Fixture {
 /// `$PENDING_SECRET`; `@now+<secs>`.
 fn expand(text: &str, fx: &Fixture) -> String {
     let mut out = text
+        .replace("$REFUND_TOKEN", REFUND_TOKEN)
+        .replace("$RISK_TOKEN", RISK_TOKEN)
         .replace("$TOKEN", TOKEN)
         .replace("$ORIGIN", ORIGIN)
         .replace("$PENDING_SECRET", &fx.pending_secret);

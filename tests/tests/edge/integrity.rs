@@ -11,7 +11,7 @@ use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
 use serde_json::{Value, json};
 use tests::wait::eventually;
 
-use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, secret};
+use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, refund_auth, secret};
 
 /// The signed client result's key.
 const RESULT_KEY: &str = "rkey-CANARY-integrity-0123456789abcdef";
@@ -259,10 +259,7 @@ async fn order_number_taken_on_the_first_attempt_is_never_adopted(env: &Stack) {
 async fn admin_refund(env: &Stack, order_no: &str, amount: &str, key: &str) -> tests::http::Answer {
     env.edge_post(
         "/v1/admin/refunds",
-        &[
-            ("Authorization", &format!("Bearer {TOKEN}")),
-            ("Idempotency-Key", key),
-        ],
+        &[("Authorization", &refund_auth()), ("Idempotency-Key", key)],
         &json!({"order_no": order_no, "refund_amount": amount, "reason": "integrity"}),
     )
     .await
@@ -406,7 +403,7 @@ async fn refund_retries_are_idempotent(env: &Stack) {
     let keyless = env
         .edge_post(
             "/v1/admin/refunds",
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            &[("Authorization", &refund_auth())],
             &json!({"order_no": order_no, "refund_amount": "1.00", "reason": "no key"}),
         )
         .await;

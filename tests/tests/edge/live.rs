@@ -10,7 +10,8 @@ use tests::sse::{EventStream, Sse};
 use tests::wait::eventually;
 
 use crate::support::{
-    API_KEY, INTENT_KEY, MERCHANT, ORIGIN, SECRET, Stack, TOKEN, cases, signed_callback,
+    API_KEY, INTENT_KEY, MERCHANT, ORIGIN, SECRET, Stack, TOKEN, cases, refund_auth,
+    signed_callback,
 };
 
 /// `RECONCILE_MIN_AGE_SECONDS` of this suite.
@@ -266,7 +267,7 @@ async fn reconcile_finishes_a_refund_whose_callback_was_lost(env: &Stack) {
     let refund = env
         .edge_post(
             "/v1/admin/refunds",
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            &[("Authorization", &refund_auth())],
             &json!({"order_no": no, "refund_amount": "12.00", "reason": "live suite"}),
         )
         .await;

@@ -8,7 +8,7 @@
 //! | stage | filter |
 //! | --- | --- |
 //! | `edge-e2e` | `e2e::` |
-//! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults::` (one at a time) |
+//! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults:: abuse::` (one at a time) |
 //! | `edge-merchant` | `merchant:: integrity::` |
 //! | `edge-live` | `live::` |
 //! | `merchant-kit` | `merchant_kit::` |
@@ -21,6 +21,7 @@
 
 mod support;
 
+mod abuse;
 mod bad_inputs;
 mod callback_attacks;
 mod e2e;

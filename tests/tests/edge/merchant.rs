@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use tests::forge::now_secs;
 use tests::webhook_receiver::Delivery;
 
-use crate::support::{Answer, INTENT_KEY, Stack, TOKEN, cases, secret};
+use crate::support::{Answer, INTENT_KEY, Stack, TOKEN, cases, risk_hook_path, secret};
 
-const RESULT_KEY: &str = "merchant-e2e-result-secret";
+const RESULT_KEY: &str = "merchant-e2e-result-secret-0123456789";
 /// `whsec_` + base64("merchant-e2e-webhook-key-current").
 const HOOK_SECRET: &str = "whsec_bWVyY2hhbnQtZTJlLXdlYmhvb2sta2V5LWN1cnJlbnQ=";
 const HOOK_SECRET_PREVIOUS: &str = "merchant-e2e-webhook-raw-previous";
@@ -69,7 +69,7 @@ async fn platform_order_no(env: &Stack, order_no: &str) -> String {
 /// TrustPay's risk-control question to the edge.
 async fn risk(env: &Stack, order_id: &str, prefix: &str, suffix: &str, holder: &str) -> Answer {
     env.edge_post(
-        "/v1/trustpay/risk-control",
+        &risk_hook_path(),
         &[],
         &json!({"orderId": order_id, "cardPrefix": prefix, "cardSuffix": suffix, "cardHolderName": holder}),
     )
@@ -346,7 +346,7 @@ async fn risk_rules_direct(env: &Stack) {
     let garbage = env
         .send(
             reqwest::Method::POST,
-            &env.edge.url("/v1/trustpay/risk-control"),
+            &env.edge.url(&risk_hook_path()),
             &[("Content-Type", "application/json")],
             Some("not json".into()),
         )
@@ -355,7 +355,7 @@ async fn risk_rules_direct(env: &Stack) {
     let get = env
         .send(
             reqwest::Method::GET,
-            &env.edge.url("/v1/trustpay/risk-control"),
+            &env.edge.url(&risk_hook_path()),
             &[],
             None,
         )

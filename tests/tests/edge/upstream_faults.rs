@@ -18,7 +18,7 @@ use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
 use serde_json::{Value, json};
 use tests::wait::eventually;
 
-use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, secret};
+use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, refund_auth, secret};
 
 /// The edge's gateway timeout in this suite.
 /// Small, yet with room for a loaded 2-core CI machine answering a normal call.
@@ -403,9 +403,14 @@ async fn admin_faults(env: &Stack) {
     env.new_order("flt-refund", "10.00").await;
     env.sim_post("/_sim/orders/flt-refund/pay", json!({})).await;
     env.wait_state("flt-refund", "paid").await;
+    let refund_bearer = refund_auth();
+    let refund_auth = [("Authorization", refund_bearer.as_str())];
     let refund = |amount: &str, number: &str| {
         let body = json!({"order_no": "flt-refund", "refund_amount": amount, "reason": "faults", "merchant_refund_no": number});
-        async move { env.edge_post("/v1/admin/refunds", &auth, &body).await }
+        async move {
+            env.edge_post("/v1/admin/refunds", &refund_auth, &body)
+                .await
+        }
     };
     fault(
         env,

@@ -21,9 +21,12 @@ pub(crate) use tests::http::Answer;
 use crate::openapi::Exchange;
 
 pub(crate) const ORIGIN: &str = "http://shop.test";
-// Canary values: long and unique, so a hit in a scan can only be a leak.
-pub(crate) const TOKEN: &str = "mtok-CANARY-q7Zr2Lp9Wx4Kd8Vn";
-pub(crate) const INTENT_KEY: &str = "ikey-CANARY-h3Tb6Ys1Mf5Gc0Ju";
+// Canary values: long and unique, so a hit in a scan can only be a leak. Ours are at least 32
+// bytes (the edge refuses shorter ones); TrustPay's are whatever TrustPay issues.
+pub(crate) const TOKEN: &str = "mtok-CANARY-q7Zr2Lp9Wx4Kd8Vn-e5Ha1Sg";
+pub(crate) const REFUND_TOKEN: &str = "rtok-CANARY-u4Xc9Bn2Ke7Qm5Tw-j8Ld3Fv";
+pub(crate) const RISK_TOKEN: &str = "risk-CANARY-p6Gy1Rz8Nc3Vh0Ds-b2Wm7Kq";
+pub(crate) const INTENT_KEY: &str = "ikey-CANARY-h3Tb6Ys1Mf5Gc0Ju-y9Pe4Ax";
 pub(crate) const API_KEY: &str = "apik-CANARY-w9Nd2Qe7Rv4Hs6Xa";
 pub(crate) const SECRET: &str = "tpsec-CANARY-k5Lm8Pz3Bt1Fy7Ce";
 pub(crate) const MERCHANT: i64 = sim::DEFAULT_MERCHANT_ID;
@@ -37,8 +40,10 @@ pub(crate) const CREDENTIALS: Credentials = Credentials {
 };
 
 /// The secret values the leak scan looks for.
-pub(crate) const CANARIES: [(&str, &str); 4] = [
+pub(crate) const CANARIES: [(&str, &str); 6] = [
     ("MERCHANT_API_TOKEN", TOKEN),
+    ("MERCHANT_REFUND_TOKEN", REFUND_TOKEN),
+    ("RISK_HOOK_TOKEN", RISK_TOKEN),
     ("INTENT_SECRET", INTENT_KEY),
     ("TRUSTPAY_API_KEY", API_KEY),
     ("TRUSTPAY_SECRET", SECRET),
@@ -63,13 +68,33 @@ macro_rules! cases {
 }
 pub(crate) use cases;
 
-/// The Worker variables of the suites: the stack's credentials, [`ORIGIN`], open amounts of
-/// 1.00-50.00 USD, a 1.5 s gateway timeout and status refreshes after 1 s.
+/// The Worker variables of the suites: the stack's credentials (the refund and risk hook
+/// tokens included), [`ORIGIN`], open amounts of 1.00-50.00 USD, a 1.5 s gateway timeout and
+/// status refreshes after 1 s. The suites drive hundreds of orders from one loopback address,
+/// so their Workers get rate limits far above the shipped ones (configuration, as a deployment
+/// behind a load balancer would set it); `abuse::` runs with the shipped limits
+/// ([`EdgeVars::shipped_rate_limits`]).
 pub(crate) fn test_vars(sim_url: &str) -> EdgeVars {
     EdgeVars::new(sim_url, &CREDENTIALS, ORIGIN)
+        .set("MERCHANT_REFUND_TOKEN", REFUND_TOKEN)
+        .set("RISK_HOOK_TOKEN", RISK_TOKEN)
         .set("OPEN_AMOUNT", "USD:1.00-50.00")
         .set("GATEWAY_TIMEOUT_MS", "1500")
         .set("STATUS_REFRESH_SECONDS", "1")
+        .rate_limit_all(SUITE_RATE_LIMIT)
+}
+
+/// The rate limit of every binding in the suites other than `abuse::`.
+pub(crate) const SUITE_RATE_LIMIT: u32 = 1_000_000;
+
+/// `Authorization` for the refund route (`MERCHANT_REFUND_TOKEN`).
+pub(crate) fn refund_auth() -> String {
+    format!("Bearer {REFUND_TOKEN}")
+}
+
+/// The risk-control hook URL path registered with TrustPay (token included).
+pub(crate) fn risk_hook_path() -> String {
+    format!("/v1/trustpay/risk-control/{RISK_TOKEN}")
 }
 
 /// Starts a Worker from async code; panics with the harness's explanation.
@@ -146,7 +171,7 @@ impl Stack {
         let config = SimConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], sim_port)),
             risk_control: Some(RiskControl {
-                url: edge.url("/v1/trustpay/risk-control"),
+                url: edge.url(&risk_hook_path()),
                 card: TestCard::default(),
             }),
             ..sim_config()
@@ -442,8 +467,7 @@ impl Stack {
 
 /// A suite that ended well ends with its responses checked against `edge/openapi.yaml`
 /// ([`crate::openapi`]): each must be a documented status and media type of its operation, with
-/// a body its schema accepts. Static assets (`/widget/...`) and `wrangler dev`'s own routes
-/// (`/__scheduled`) are not part of the API.
+/// a body its schema accepts. Static assets (`/widget/...`) are not part of the API.
 impl Drop for Stack {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -456,7 +480,7 @@ impl Drop for Stack {
         let spec = crate::openapi::spec();
         let failures: Vec<String> = exchanges
             .iter()
-            .filter(|e| !e.path.starts_with("/widget/") && !e.path.starts_with("/__"))
+            .filter(|e| !e.path.starts_with("/widget/"))
             .filter_map(|e| {
                 let why = spec.check(e).err()?;
                 Some(format!(
