@@ -2,8 +2,12 @@
 //!
 //! Only origins in `ALLOWED_ORIGINS` get `Access-Control-Allow-Origin` (their own origin,
 //! never `*`, with `Vary: Origin`). A browser request from any other origin is refused with
-//! 403 `origin_not_allowed` before anything runs, preflight included. Requests without an
-//! `Origin` header are not browser cross-origin requests; the intent is their credential.
+//! 403 `origin_not_allowed` before anything runs. That one refusal is readable by the page
+//! ([`refused`]): its preflight passes and the 403 carries CORS headers for that origin, so
+//! the widget can tell the merchant "this origin is not allowed" at once instead of seeing a
+//! network error and retrying. Nothing else is answered to such an origin, and nothing runs
+//! for it. Requests without an `Origin` header are not browser cross-origin requests; the
+//! intent is their credential.
 
 use worker::Response;
 
@@ -32,6 +36,19 @@ pub fn decorate(response: &mut Response, origin: &str) {
     set_header(response, "Access-Control-Allow-Origin", origin);
     set_header(response, "Vary", "Origin");
     set_header(response, "Access-Control-Expose-Headers", REQUEST_ID_HEADER);
+}
+
+/// A request from an origin not in `ALLOWED_ORIGINS`, made readable for that origin: a
+/// preflight passes (204; the browser then sends the request, which gets the 403), and the
+/// `origin_not_allowed` refusal carries the CORS headers. Only this error body is ever
+/// readable there.
+pub fn refused(origin: &str, preflight_request: bool, refusal: Response) -> Response {
+    if preflight_request {
+        return preflight(origin);
+    }
+    let mut refusal = refusal;
+    decorate(&mut refusal, origin);
+    refusal
 }
 
 /// The answer to an allowed preflight: 204 with the allowed methods and headers.

@@ -176,7 +176,15 @@ mod entry {
     ) -> Result<Response, EdgeError> {
         let origin = http::header(&req, "Origin");
         let allowed = match &origin {
-            Some(_) => cors::check(origin.as_deref(), &ctx.config()?.allowed_origins)?,
+            Some(from) => match cors::check(Some(from), &ctx.config()?.allowed_origins) {
+                Ok(allowed) => allowed,
+                // The page must be able to read why (`origin_not_allowed`).
+                Err(error) => {
+                    let path = req_path(order_no, events);
+                    let refusal = refuse(ctx, method, &path, &error);
+                    return Ok(cors::refused(from, *method == Method::Options, refusal));
+                }
+            },
             None => None,
         };
         let ip = http::client_ip(&req);

@@ -17,6 +17,7 @@ use crate::{setup, wasm};
 /// own process group, stopped by dev-stack on SIGTERM) and the demo shop on :8080. It reads
 /// `DEV_TRUSTPAY_BASE_URL` (+ `TRUSTPAY_MERCHANT_ID`, `TRUSTPAY_API_KEY`, `TRUSTPAY_SECRET`,
 /// `DEV_PUBLIC_BASE_URL`) to use a real TrustPay instead of the simulator, and `DEV_*_PORT`.
+/// `port` is the default; readiness is checked on `DEV_SHOP_PORT` when that is set ([`shop_port`]).
 const SERVICES: &[Service] = &[Service {
     name: "dev-stack",
     program: "cargo",
@@ -55,7 +56,10 @@ pub(crate) fn run(env: &Env) -> Result<()> {
 
     println!("\n==> starting {} service(s)", SERVICES.len());
     let mut running = Vec::with_capacity(SERVICES.len());
+    let port = shop_port(std::env::var("DEV_SHOP_PORT").ok().as_deref())?;
     for service in SERVICES {
+        // dev-stack serves the shop (its readiness URL) on DEV_SHOP_PORT: wait there.
+        let service = Service { port, ..*service };
         // On failure, `running` is dropped here and every started group is stopped.
         running.push(service.start(env)?);
     }
@@ -75,5 +79,32 @@ pub(crate) fn run(env: &Env) -> Result<()> {
             }
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// The demo shop's port: `DEV_SHOP_PORT` (as dev-stack reads it), else 8080.
+fn shop_port(value: Option<&str>) -> Result<u16> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(8080),
+        Some(text) => match text.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(port),
+            Ok(_) | Err(_) => bail!("DEV_SHOP_PORT={text:?} is not a TCP port (1-65535)"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shop_port_follows_dev_shop_port() {
+        assert_eq!(shop_port(None).ok(), Some(8080));
+        assert_eq!(shop_port(Some("")).ok(), Some(8080));
+        assert_eq!(shop_port(Some("18080")).ok(), Some(18080));
+        assert_eq!(shop_port(Some(" 9000 ")).ok(), Some(9000));
+        for bad in ["0", "70000", "http", "-1"] {
+            assert!(shop_port(Some(bad)).is_err(), "{bad}");
+        }
     }
 }
