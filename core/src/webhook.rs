@@ -93,15 +93,91 @@ impl WebhookSecret {
     }
 }
 
-/// The longest retry delay Cloudflare Queues accept (12 hours).
+/// The longest delay one Cloudflare Queues message can be given (12 hours): a longer wait is
+/// taken in hops of at most this.
 pub const MAX_RETRY_DELAY_SECS: u32 = 43_200;
 
-/// Delay before the retry that follows failed attempt `attempt` (1-based): `base · 2^(attempt-1)`,
-/// at most [`MAX_RETRY_DELAY_SECS`]. With `base` 10: 10 s, 20 s, 40 s, 80 s, 160 s, ...
-pub fn retry_delay_secs(base: u32, attempt: u32) -> u32 {
-    let factor = 1u64 << attempt.saturating_sub(1).min(20);
-    u32::try_from((u64::from(base) * factor).min(u64::from(MAX_RETRY_DELAY_SECS)))
-        .unwrap_or(MAX_RETRY_DELAY_SECS)
+/// When a failed notification is tried again: the delay after each failed attempt, in order.
+/// When the attempt after the last delay fails too, the notification is dead (kept for an admin
+/// to replay). Written `1m,5m,30m,2h` (units `s`, `m`, `h`, `d`; a bare number is seconds).
+///
+/// The default ([`RetrySchedule::DEFAULT`]) is 12 attempts over about 3.2 days, like the
+/// "retries for up to three days" merchants know from card processors:
+///
+/// | after attempt | 1 | 2 | 3 | 4 | 5 | 6 | 7-11 |
+/// | --- | --- | --- | --- | --- | --- | --- | --- |
+/// | wait | 1 min | 5 min | 30 min | 2 h | 5 h | 10 h | 12 h each |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(Vec<u32>);
+
+impl RetrySchedule {
+    /// The default schedule.
+    pub const DEFAULT: &'static str = "1m,5m,30m,2h,5h,10h,12h,12h,12h,12h,12h";
+    /// Most retries a schedule may list.
+    pub const MAX_RETRIES: usize = 100;
+    /// Longest single delay, seconds (7 days).
+    pub const MAX_DELAY_SECS: u32 = 7 * 86_400;
+
+    /// Parses `1m,5m,30m,2h`; `none` means no retry at all.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().eq_ignore_ascii_case("none") {
+            return Ok(Self(Vec::new()));
+        }
+        let mut delays = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            let (digits, unit) = match item.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+                Some((at, _)) => item.split_at(at),
+                None => (item, "s"),
+            };
+            let factor: u32 = match unit {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3_600,
+                "d" => 86_400,
+                _ => return Err(format!("`{item}` is not a delay like 30s, 5m, 2h or 1d")),
+            };
+            let delay = digits
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| n.checked_mul(factor))
+                .filter(|d| *d <= Self::MAX_DELAY_SECS)
+                .ok_or_else(|| format!("`{item}` is not a delay of at most 7d"))?;
+            delays.push(delay);
+        }
+        if delays.len() > Self::MAX_RETRIES {
+            return Err(format!("more than {} retries", Self::MAX_RETRIES));
+        }
+        Ok(Self(delays))
+    }
+
+    /// The delay before the attempt that follows failed attempt `attempt` (1-based); `None`
+    /// when that was the last one (the notification is dead).
+    pub fn delay_after(&self, attempt: u32) -> Option<u32> {
+        let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
+        self.0.get(index).copied()
+    }
+
+    /// Attempts in all (the first one and one per delay).
+    pub fn attempts(&self) -> usize {
+        self.0.len() + 1
+    }
+
+    /// From the first attempt to the last, seconds.
+    pub fn span_secs(&self) -> u64 {
+        self.0.iter().map(|d| u64::from(*d)).sum()
+    }
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        Self::parse(Self::DEFAULT).unwrap_or_else(|_| Self(vec![60]))
+    }
+}
+
+/// How long one queue message waits for a retry `remaining_secs` away: all of it, or
+/// [`MAX_RETRY_DELAY_SECS`] and another hop after that.
+pub fn queue_delay_secs(remaining_secs: i64) -> u32 {
+    u32::try_from(remaining_secs.clamp(0, i64::from(MAX_RETRY_DELAY_SECS))).unwrap_or(0)
 }
 
 /// The deterministic event id of one state change.
@@ -305,13 +381,37 @@ mod tests {
     }
 
     #[test]
-    fn backoff() {
-        let delays: Vec<u32> = (1..=6).map(|n| retry_delay_secs(10, n)).collect();
-        assert_eq!(delays, [10, 20, 40, 80, 160, 320]);
-        assert_eq!(retry_delay_secs(0, 5), 0);
-        assert_eq!(retry_delay_secs(3600, 10), MAX_RETRY_DELAY_SECS);
-        assert_eq!(retry_delay_secs(u32::MAX, u32::MAX), MAX_RETRY_DELAY_SECS);
-        assert_eq!(retry_delay_secs(7, 0), 7);
+    fn retry_schedule() {
+        let default = RetrySchedule::default();
+        assert_eq!(default.attempts(), 12);
+        assert_eq!(default.delay_after(1), Some(60));
+        assert_eq!(default.delay_after(6), Some(36_000));
+        assert_eq!(default.delay_after(11), Some(MAX_RETRY_DELAY_SECS));
+        assert_eq!(default.delay_after(12), None);
+        assert_eq!(default.delay_after(0), None);
+        // About three days, like the card processors' webhooks.
+        assert!((3 * 86_400..4 * 86_400).contains(&default.span_secs()));
+        let short = RetrySchedule::parse("0, 1, 2s,1m ,1h,1d").expect("valid");
+        assert_eq!(
+            (1..=7).map(|n| short.delay_after(n)).collect::<Vec<_>>(),
+            [
+                Some(0),
+                Some(1),
+                Some(2),
+                Some(60),
+                Some(3_600),
+                Some(86_400),
+                None
+            ]
+        );
+        assert_eq!(RetrySchedule::parse("none").expect("valid").attempts(), 1);
+        for bad in ["", "1w", "5m,", "-1", "8d", "99999999999", "1.5h", "m"] {
+            assert!(RetrySchedule::parse(bad).is_err(), "{bad}");
+        }
+        assert!(RetrySchedule::parse(&vec!["1s"; 101].join(",")).is_err());
+        assert_eq!(queue_delay_secs(-5), 0);
+        assert_eq!(queue_delay_secs(90), 90);
+        assert_eq!(queue_delay_secs(86_400), MAX_RETRY_DELAY_SECS);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use checkout_core::money::{Amount, AmountRendering, Currency};
 use checkout_core::risk::{BinList, DEFAULT_MAX_ATTEMPTS, OnTimeout, RiskRules};
 use checkout_core::secret::Secret;
-use checkout_core::webhook::WebhookSecret;
+use checkout_core::webhook::{RetrySchedule, WebhookSecret};
 
 /// TrustPay's API origin when `TRUSTPAY_BASE_URL` is unset.
 pub const DEFAULT_TRUSTPAY_BASE_URL: &str = "https://api.trustpay.money";
@@ -22,8 +22,6 @@ pub const DEFAULT_GATEWAY_TIMEOUT_MS: u32 = 8_000;
 pub const DEFAULT_STATUS_REFRESH_SECONDS: u32 = 10;
 /// Default budget of the risk hook's storage work.
 pub const DEFAULT_RISK_TIMEOUT_MS: u32 = 1_500;
-/// Default base of the notification retry backoff.
-pub const DEFAULT_WEBHOOK_RETRY_BASE_SECONDS: u32 = 10;
 /// Default timeout of one notification delivery.
 pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 10_000;
 /// Default age of a pending order before the reconciliation cron queries it.
@@ -126,8 +124,10 @@ variables! {
     secret MERCHANT_WEBHOOK_SECRET;
     /// Optional (at least 32 bytes): the key being rotated out (both signatures are sent).
     secret MERCHANT_WEBHOOK_SECRET_PREVIOUS;
-    /// Optional (`10`): retry delay after attempt n = base·2^(n-1), at most 12 h, seconds.
-    var MERCHANT_WEBHOOK_RETRY_BASE_SECONDS;
+    /// Optional (`1m,5m,30m,2h,5h,10h,12h,12h,12h,12h,12h`: 12 attempts over ~3.2 days): the
+    /// wait after each failed delivery attempt (`s`/`m`/`h`/`d`); after the last, the
+    /// notification is dead until an admin replays it. `none`: one attempt only.
+    var MERCHANT_WEBHOOK_RETRY_SCHEDULE;
     /// Optional (`10000`): timeout of one delivery attempt, milliseconds.
     var MERCHANT_WEBHOOK_TIMEOUT_MS;
     /// Optional (`120`): the cron queries pending orders with no news for this long, seconds.
@@ -160,8 +160,8 @@ pub struct WebhookConfig {
     pub url: String,
     /// Signing keys: the current one first, then the previous one during a rotation.
     pub secrets: Vec<WebhookSecret>,
-    /// Retry backoff base, seconds.
-    pub retry_base_seconds: u32,
+    /// The wait after each failed attempt; dead after the last.
+    pub retry_schedule: RetrySchedule,
     /// Timeout of one attempt, milliseconds.
     pub timeout_ms: u32,
 }
@@ -340,10 +340,10 @@ impl WebhookConfig {
         Ok(Some(WebhookConfig {
             url,
             secrets,
-            retry_base_seconds: read.number(
-                var::MERCHANT_WEBHOOK_RETRY_BASE_SECONDS,
-                DEFAULT_WEBHOOK_RETRY_BASE_SECONDS,
-                0..=3_600,
+            retry_schedule: read.parsed_or(
+                var::MERCHANT_WEBHOOK_RETRY_SCHEDULE,
+                RetrySchedule::parse,
+                RetrySchedule::default,
             )?,
             timeout_ms: read.number(
                 var::MERCHANT_WEBHOOK_TIMEOUT_MS,
@@ -774,11 +774,21 @@ mod tests {
         let hook = cfg.webhook.expect("on");
         assert_eq!(hook.url, "https://shop.example/hooks/trustpay");
         assert_eq!(hook.secrets.len(), 2);
-        assert_eq!(hook.retry_base_seconds, DEFAULT_WEBHOOK_RETRY_BASE_SECONDS);
+        assert_eq!(hook.retry_schedule, RetrySchedule::default());
+        vars.insert("MERCHANT_WEBHOOK_RETRY_SCHEDULE", "1s, 2m,3h");
+        let hook = load(&vars).expect("valid").webhook.expect("on");
+        assert_eq!(hook.retry_schedule.attempts(), 4);
+        assert_eq!(hook.retry_schedule.delay_after(3), Some(3 * 3_600));
+        vars.insert("MERCHANT_WEBHOOK_RETRY_SCHEDULE", "1s,soon");
+        assert_eq!(
+            load(&vars).map(|_| ()).expect_err("bad").variable(),
+            "MERCHANT_WEBHOOK_RETRY_SCHEDULE"
+        );
+        vars.remove("MERCHANT_WEBHOOK_RETRY_SCHEDULE");
         vars.insert(
- "MERCHANT_WEBHOOK_SECRET",
- "whsec_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
- );
+            "MERCHANT_WEBHOOK_SECRET",
+            "whsec_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        );
         assert_eq!(
             load(&vars).map(|_| ()).expect_err("bad").variable(),
             "MERCHANT_WEBHOOK_SECRET"

@@ -8,7 +8,7 @@ use worker::{Context, Date, Env};
 use crate::config::{Config, ConfigError};
 use crate::error::EdgeError;
 use crate::log::Log;
-use crate::store::Store;
+use crate::store::{RoundTrips, Store};
 
 /// What every handler gets: the environment, the request's logger and the request time.
 #[derive(Debug)]
@@ -22,6 +22,8 @@ pub struct Ctx {
     config: OnceCell<Result<Config, ConfigError>>,
     /// The invocation's context, for work that must outlive the response.
     context: Option<Context>,
+    /// D1 round trips and Durable Object calls made so far (logged with the request).
+    pub trips: RoundTrips,
 }
 
 impl Ctx {
@@ -34,6 +36,7 @@ impl Ctx {
             now_ms,
             config: OnceCell::new(),
             context: None,
+            trips: RoundTrips::default(),
         }
     }
 
@@ -85,15 +88,18 @@ impl Ctx {
 
     /// The D1 store (binding `DB`).
     pub fn store(&self) -> Result<Store, EdgeError> {
-        self.env.d1("DB").map(Store::new).map_err(|_| {
-            self.log.error(
-                "misconfigured",
-                &[
-                    ("variable", "DB".into()),
-                    ("reason", "no D1 binding named DB".into()),
-                ],
-            );
-            EdgeError::Misconfigured(ConfigError::Missing { name: "DB" })
-        })
+        self.env
+            .d1("DB")
+            .map(|db| Store::new(db, self.trips.clone()))
+            .map_err(|_| {
+                self.log.error(
+                    "misconfigured",
+                    &[
+                        ("variable", "DB".into()),
+                        ("reason", "no D1 binding named DB".into()),
+                    ],
+                );
+                EdgeError::Misconfigured(ConfigError::Missing { name: "DB" })
+            })
     }
 }

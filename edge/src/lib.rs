@@ -16,6 +16,8 @@
 //! | `GET /v1/admin/balance?currency=USD` | Bearer `MERCHANT_API_TOKEN` | balance |
 //! | `GET /v1/admin/fees` | Bearer `MERCHANT_API_TOKEN` | fee overview |
 //! | `GET /v1/admin/orders/{order_no}` | Bearer `MERCHANT_API_TOKEN` | order + refunds + event log |
+//! | `GET /v1/admin/webhooks?state=dead` | Bearer `MERCHANT_API_TOKEN` | merchant notifications by state ([`notify`]) |
+//! | `POST /v1/admin/webhooks/{id}/replay` | Bearer `MERCHANT_API_TOKEN` | send a notification again |
 //! | `GET /healthz` | none | liveness |
 //!
 //! The cron trigger ([`reconcile`], `[triggers] crons`) queries TrustPay about pending orders
@@ -70,7 +72,7 @@ mod entry {
     use crate::limit::{self, Limiter};
     use crate::live;
     use crate::log::Log;
-    use crate::routes::{admin, callback, health, intents, orders, risk};
+    use crate::routes::{admin, callback, health, intents, orders, risk, webhooks};
 
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, context: Context) -> worker::Result<Response> {
@@ -91,6 +93,8 @@ mod entry {
                 ("path", path.as_str().into()),
                 ("status", response.status_code().into()),
                 ("ms", took_ms.into()),
+                ("d1", ctx.trips.d1().into()),
+                ("do", ctx.trips.durable_objects().into()),
             ],
         );
         Ok(response)
@@ -153,6 +157,10 @@ mod entry {
             (Method::Get, ["v1", "admin", "orders", order_no]) => {
                 admin::order(req, ctx, order_no).await
             }
+            (Method::Get, ["v1", "admin", "webhooks"]) => webhooks::list(req, ctx).await,
+            (Method::Post, ["v1", "admin", "webhooks", id, "replay"]) => {
+                webhooks::replay(req, ctx, id).await
+            }
             (
                 _,
                 ["healthz"]
@@ -160,7 +168,9 @@ mod entry {
                 | ["v1", "trustpay", "callback" | "risk-control"]
                 | ["v1", "trustpay", "risk-control", _]
                 | ["v1", "admin", "refunds" | "balance" | "fees"]
-                | ["v1", "admin", "orders", _],
+                | ["v1", "admin", "orders", _]
+                | ["v1", "admin", "webhooks"]
+                | ["v1", "admin", "webhooks", _, "replay"],
             ) => Err(EdgeError::MethodNotAllowed),
             _ => Err(EdgeError::NotFound),
         }

@@ -43,7 +43,7 @@ use worker::{
 
 use crate::ctx::Ctx;
 use crate::error::EdgeError;
-use crate::store::{OrderRow, Store};
+use crate::store::OrderRow;
 use crate::view::shopper_view;
 
 /// The Durable Object namespace binding.
@@ -93,6 +93,7 @@ fn stub(ctx: &Ctx, order_no: &str) -> worker::Result<worker::Stub> {
 }
 
 async fn send(ctx: &Ctx, order_no: &str, path: &str, body: &Snapshot) -> worker::Result<Response> {
+    ctx.trips.count_durable_object();
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(serde_json::to_string(body)?.into()));
@@ -100,23 +101,11 @@ async fn send(ctx: &Ctx, order_no: &str, path: &str, body: &Snapshot) -> worker:
     stub(ctx, order_no)?.fetch_with_request(request).await
 }
 
-/// Tells the order's object about a status change that just won (`seq` = new `status_seq`).
-/// Failures are logged, never raised: the change itself is stored.
-pub async fn notify(ctx: &Ctx, store: &Store, order_no: &str, seq: i64) {
-    let row = match store.order(order_no).await {
-        Ok(Some(row)) if row.status_seq >= seq => row,
-        Ok(_) | Err(_) => {
-            ctx.log.warn(
-                "live_notify_failed",
-                &[
-                    ("order_no", order_no.into()),
-                    ("detail", "order not readable".into()),
-                ],
-            );
-            return;
-        }
-    };
-    let sent = match snapshot(ctx, &row, 0, 0) {
+/// Tells the order's object about a status change that just won (`row` = the order as the
+/// change left it). Failures are logged, never raised: the change itself is stored.
+pub async fn notify(ctx: &Ctx, row: &OrderRow) {
+    let order_no = row.order_no.as_str();
+    let sent = match snapshot(ctx, row, 0, 0) {
         Ok(snap) => send(ctx, order_no, "/notify", &snap)
             .await
             .map_err(|e| e.to_string()),

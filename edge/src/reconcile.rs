@@ -9,6 +9,9 @@
 //! [`crate::transition::apply`] with `source = reconcile`, i.e. core's state machine and the
 //! conditional status update: a run racing a callback can't move an order backwards, and a
 //! repeated run records `duplicate` and changes nothing (idempotent).
+//!
+//! Each run also sends the merchant notifications whose queue message never went out or was
+//! lost ([`notify::sweep`]: outbox rows overdue and unclaimed for a while).
 
 use checkout_core::codes::OrderStatus;
 use checkout_core::wire::OrderQueryRequest;
@@ -20,6 +23,7 @@ use crate::event::Source;
 use crate::gateway::Gateway;
 use crate::http;
 use crate::log::Log;
+use crate::notify;
 use crate::transition::{self, Incoming};
 
 /// What one run did.
@@ -100,6 +104,17 @@ pub async fn run(ctx: &Ctx) -> Result<Summary, EdgeError> {
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _context: ScheduleContext) {
     let ctx = Ctx::new(env, Log::new(http::new_request_id()));
+    let resent = match ctx.store() {
+        Ok(store) => notify::sweep(&ctx, &store).await,
+        Err(e) => Err(e),
+    };
+    match resent {
+        Ok(0) => {}
+        Ok(n) => ctx.log.info("webhook_sweep", &[("resent", n.into())]),
+        Err(e) => ctx
+            .log
+            .error("webhook_sweep_failed", &[("detail", e.to_string().into())]),
+    }
     match run(&ctx).await {
         Ok(s) => ctx.log.info(
             "reconcile_run",

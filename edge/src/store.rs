@@ -4,13 +4,24 @@
 //! `INSERT ... ON CONFLICT DO NOTHING`, a refund reserved by `INSERT ... SELECT ... WHERE` the
 //! amount is still available), and the caller learns from the changed-row count whether it
 //! won. Two concurrent callbacks, creates or refunds can therefore never both win.
+//!
+//! Writes that belong together go in one `batch()` (one D1 round trip, one transaction): a
+//! statement that must only take effect when the one before it did is an
+//! `INSERT ... SELECT ... WHERE changes() = 1` (`changes()` is the row count of the previous
+//! statement on the same connection, which a batch keeps). So a status change, its event and
+//! its merchant-notification outbox row are written together or not at all, and a lost
+//! conditional update writes nothing. Every round trip is counted ([`RoundTrips`]) and logged
+//! with the request.
 //! Schema: `migrations/*.sql`.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use checkout_core::codes::OrderStatus;
 use checkout_core::money::{Amount, Currency};
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::{D1Database, D1PreparedStatement, D1Result};
 
 use crate::error::EdgeError;
 use crate::event::{Outcome, Source};
@@ -127,6 +138,21 @@ pub struct NewRefund<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
+/// A new order ([`Store::insert_creating`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewOrder<'a> {
+    /// Our order number.
+    pub order_no: &'a str,
+    /// Amount.
+    pub amount: Amount,
+    /// Currency.
+    pub currency: Currency,
+    /// Merchant id.
+    pub merchant_id: i64,
+    /// The hash of the creating page's client secret.
+    pub secret_hash: &'a str,
+}
+
 /// A stored refund as a retry needs it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StoredRefund {
@@ -189,10 +215,154 @@ pub struct StatusChange {
     pub late_payment: bool,
 }
 
+/// D1 round trips and Durable Object calls of one request (or queue batch, or cron run),
+/// shared by every [`Store`] the request opens; its `request` log line reports them.
+#[derive(Debug, Clone, Default)]
+pub struct RoundTrips {
+    d1: Rc<Cell<u32>>,
+    durable_objects: Rc<Cell<u32>>,
+}
+
+impl RoundTrips {
+    /// D1 round trips so far (a `batch()` is one).
+    pub fn d1(&self) -> u32 {
+        self.d1.get()
+    }
+
+    /// Durable Object calls so far.
+    pub fn durable_objects(&self) -> u32 {
+        self.durable_objects.get()
+    }
+
+    /// Counts one Durable Object call.
+    pub fn count_durable_object(&self) {
+        self.durable_objects
+            .set(self.durable_objects.get().saturating_add(1));
+    }
+
+    fn count_d1(&self) {
+        self.d1.set(self.d1.get().saturating_add(1));
+    }
+}
+
+/// A merchant-notification outbox row to write with a status change
+/// ([`Store::change_status_numbered`]).
+#[derive(Debug, Clone)]
+pub struct NewOutbox {
+    /// The event id (`webhook-id`).
+    pub id: String,
+    /// `order.<state>`.
+    pub kind: String,
+    /// The exact JSON body to sign and send.
+    pub body: String,
+}
+
+/// Where an outbox row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Not delivered yet: a queue message is (believed to be) on its way, or the cron resends.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every attempt of the retry schedule failed (or no endpoint is configured): an admin
+    /// can replay it.
+    Dead,
+}
+
+impl OutboxState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(OutboxState::Pending),
+            "delivered" => Some(OutboxState::Delivered),
+            "dead" => Some(OutboxState::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// An outbox row, as admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// The event id.
+    pub id: String,
+    /// The order.
+    pub order_no: String,
+    /// `order.<state>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `pending`, `delivered`, `dead`.
+    pub state: OutboxState,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When the next attempt is due (ms).
+    pub next_attempt_at: i64,
+    /// The last attempt's result (`http=500`, `error=...`).
+    pub last_result: Option<String>,
+    /// Written (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A delivery attempt the consumer claimed ([`Store::claim_delivery`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClaimedDelivery {
+    /// The order.
+    pub order_no: String,
+    /// `order.<state>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The body to sign and send.
+    pub body: String,
+    /// This attempt's number (1 = first).
+    pub attempts: i64,
+}
+
+/// How a delivery attempt ended ([`Store::finish_delivery`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Delivered.
+    Delivered,
+    /// Failed; the next attempt is due at this time (ms).
+    RetryAt(i64),
+    /// Failed for the last time (or nowhere to deliver): dead.
+    Dead,
+}
+
+impl StatusChange {
+    /// The row as [`Store::change_status_numbered`] leaves it when it wins (same `COALESCE` /
+    /// `MAX` rules as its `UPDATE`): what the outbox body is built from, before the batch.
+    pub fn applied_to(&self, row: &OrderRow, now: i64) -> OrderRow {
+        OrderRow {
+            status: self.to,
+            paid_amount_minor: self.paid_minor.or(row.paid_amount_minor),
+            refund_amount_minor: self.refund_minor.or(row.refund_amount_minor),
+            fee_minor: self.fee_minor.or(row.fee_minor),
+            late_payment: row.late_payment.max(i64::from(self.late_payment)),
+            updated_at: now,
+            status_seq: row.status_seq + 1,
+            refund_count: self.refund_count.or(row.refund_count),
+            ..row.clone()
+        }
+    }
+}
+
 /// The D1 store.
 #[derive(Debug)]
 pub struct Store {
     db: D1Database,
+    trips: RoundTrips,
 }
 
 fn num(v: i64) -> JsValue {
@@ -216,56 +386,181 @@ fn db_err(what: &str) -> impl Fn(worker::Error) -> EdgeError + '_ {
     move |e| EdgeError::Storage(format!("{what}: {e}"))
 }
 
+/// Inserts an event only when the statement before it (in the same batch) changed a row.
+const EVENT_IF_CHANGED: &str = "INSERT INTO order_events (order_no, at, source, outcome, status_from, status_to, detail) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE changes() = 1";
+/// Inserts an event.
+const EVENT: &str = "INSERT INTO order_events (order_no, at, source, outcome, status_from, status_to, detail) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+fn event_args(event: &NewEvent<'_>, now: i64) -> [JsValue; 7] {
+    [
+        opt_text(event.order_no),
+        num(now),
+        text(event.source.as_str()),
+        text(event.outcome.as_str()),
+        opt_num(event.status_from),
+        opt_num(event.status_to),
+        opt_text(event.detail.as_deref()),
+    ]
+}
+
+fn changed(result: &D1Result, what: &str) -> Result<usize, EdgeError> {
+    Ok(result
+        .meta()
+        .map_err(db_err(what))?
+        .and_then(|m| m.changes)
+        .unwrap_or(0))
+}
+
 impl Store {
-    /// Wraps the `DB` binding.
-    pub fn new(db: D1Database) -> Self {
-        Self { db }
+    /// Wraps the `DB` binding; its round trips are counted in `trips`.
+    pub fn new(db: D1Database, trips: RoundTrips) -> Self {
+        Self { db, trips }
     }
 
     fn stmt(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, EdgeError> {
         self.db.prepare(sql).bind(args).map_err(db_err("bind"))
     }
 
-    async fn changes(&self, what: &str, sql: &str, args: &[JsValue]) -> Result<usize, EdgeError> {
-        let result = self.stmt(sql, args)?.run().await.map_err(db_err(what))?;
-        Ok(result
-            .meta()
-            .map_err(db_err(what))?
-            .and_then(|m| m.changes)
-            .unwrap_or(0))
+    async fn run(&self, what: &str, statement: D1PreparedStatement) -> Result<D1Result, EdgeError> {
+        self.trips.count_d1();
+        statement.run().await.map_err(db_err(what))
     }
 
-    /// Inserts a new order in phase "creating" (lease until `lease_until`). `false` when the
-    /// order number exists already.
+    async fn first<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        statement: D1PreparedStatement,
+    ) -> Result<Option<T>, EdgeError> {
+        self.trips.count_d1();
+        statement.first::<T>(None).await.map_err(db_err(what))
+    }
+
+    async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        statement: D1PreparedStatement,
+    ) -> Result<Vec<T>, EdgeError> {
+        self.trips.count_d1();
+        statement
+            .all()
+            .await
+            .map_err(db_err(what))?
+            .results::<T>()
+            .map_err(db_err(what))
+    }
+
+    /// One round trip, one transaction: every statement or none.
+    async fn batch(
+        &self,
+        what: &str,
+        statements: Vec<D1PreparedStatement>,
+    ) -> Result<Vec<D1Result>, EdgeError> {
+        self.trips.count_d1();
+        self.db.batch(statements).await.map_err(db_err(what))
+    }
+
+    async fn changes(&self, what: &str, sql: &str, args: &[JsValue]) -> Result<usize, EdgeError> {
+        let result = self.run(what, self.stmt(sql, args)?).await?;
+        changed(&result, what)
+    }
+
+    /// Inserts a new order in phase "creating" (lease until `lease_until`) with its first
+    /// client-secret hash and its `create`/`inserted` event, in one batch. `false` (and nothing
+    /// written) when the order number exists already.
     pub async fn insert_creating(
         &self,
-        order_no: &str,
-        amount: Amount,
-        currency: Currency,
-        merchant_id: i64,
+        order: NewOrder<'_>,
         now: i64,
         lease_until: i64,
     ) -> Result<bool, EdgeError> {
-        let n = self
-            .changes(
+        let event = NewEvent {
+            order_no: Some(order.order_no),
+            source: Source::Create,
+            outcome: Outcome::Inserted,
+            status_from: None,
+            status_to: Some(OrderStatus::Pending.code()),
+            detail: None,
+        };
+        let results = self
+            .batch(
                 "insert order",
-                "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT(order_no) DO NOTHING",
-                &[text(order_no), num(amount.minor()), text(currency.code()), num(merchant_id), num(lease_until), num(now)],
+                vec![
+                    self.stmt(
+                        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT(order_no) DO NOTHING",
+                        &[
+                            text(order.order_no),
+                            num(order.amount.minor()),
+                            text(order.currency.code()),
+                            num(order.merchant_id),
+                            num(lease_until),
+                            num(now),
+                        ],
+                    )?,
+                    self.stmt(
+                        "INSERT INTO client_secrets (order_no, secret_hash, created_at) SELECT ?1, ?2, ?3 WHERE changes() = 1",
+                        &[text(order.order_no), text(order.secret_hash), num(now)],
+                    )?,
+                    self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
+                ],
             )
             .await?;
-        Ok(n == 1)
+        match results.first() {
+            Some(result) => Ok(changed(result, "insert order")? == 1),
+            None => Err(EdgeError::Storage("insert order: no result".into())),
+        }
     }
 
     /// One order.
     pub async fn order(&self, order_no: &str) -> Result<Option<OrderRow>, EdgeError> {
-        self.stmt(
-            "SELECT * FROM orders WHERE order_no = ?1",
-            &[text(order_no)],
-        )?
-        .first::<OrderRow>(None)
+        self.first(
+            "select order",
+            self.stmt(
+                "SELECT * FROM orders WHERE order_no = ?1",
+                &[text(order_no)],
+            )?,
+        )
         .await
-        .map_err(db_err("select order"))
+    }
+
+    /// One order (if it exists) and every client-secret hash it has, in one round trip.
+    pub async fn order_and_secrets(
+        &self,
+        order_no: &str,
+    ) -> Result<(Option<OrderRow>, Vec<String>), EdgeError> {
+        #[derive(Deserialize)]
+        struct Hash {
+            secret_hash: String,
+        }
+        let results = self
+            .batch(
+                "select order and secrets",
+                vec![
+                    self.stmt(
+                        "SELECT * FROM orders WHERE order_no = ?1",
+                        &[text(order_no)],
+                    )?,
+                    self.stmt(
+                        "SELECT secret_hash FROM client_secrets WHERE order_no = ?1",
+                        &[text(order_no)],
+                    )?,
+                ],
+            )
+            .await?;
+        let [orders, hashes] = results.as_slice() else {
+            return Err(EdgeError::Storage(
+                "select order and secrets: wrong result count".into(),
+            ));
+        };
+        let row = orders
+            .results::<OrderRow>()
+            .map_err(db_err("read order"))?
+            .into_iter()
+            .next();
+        let hashes: Vec<Hash> = hashes.results().map_err(db_err("read secrets"))?;
+        Ok((row, hashes.into_iter().map(|h| h.secret_hash).collect()))
     }
 
     /// Takes over creation of an order nobody is creating (lease expired or released).
@@ -296,21 +591,44 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Records TrustPay's pay page (creation done).
+    /// Records TrustPay's pay page (creation done) and the `create`/`created` event in one
+    /// batch; the order as it is now.
     pub async fn set_created(
         &self,
         order_no: &str,
         pay_url: &str,
         platform_order_no: Option<&str>,
         now: i64,
-    ) -> Result<(), EdgeError> {
-        self.changes(
-            "set created",
-            "UPDATE orders SET pay_url = ?2, platform_order_no = COALESCE(?3, platform_order_no), creating_until = 0, updated_at = ?4 WHERE order_no = ?1",
-            &[text(order_no), text(pay_url), opt_text(platform_order_no), num(now)],
-        )
-        .await
-        .map(|_| ())
+    ) -> Result<Option<OrderRow>, EdgeError> {
+        let event = NewEvent {
+            order_no: Some(order_no),
+            source: Source::Create,
+            outcome: Outcome::Created,
+            status_from: None,
+            status_to: Some(OrderStatus::Pending.code()),
+            detail: None,
+        };
+        let results = self
+            .batch(
+                "set created",
+                vec![
+                    self.stmt(
+                        "UPDATE orders SET pay_url = ?2, platform_order_no = COALESCE(?3, platform_order_no), creating_until = 0, updated_at = ?4 \
+                         WHERE order_no = ?1 RETURNING *",
+                        &[text(order_no), text(pay_url), opt_text(platform_order_no), num(now)],
+                    )?,
+                    self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
+                ],
+            )
+            .await?;
+        match results.first() {
+            Some(result) => Ok(result
+                .results::<OrderRow>()
+                .map_err(db_err("read created order"))?
+                .into_iter()
+                .next()),
+            None => Err(EdgeError::Storage("set created: no result".into())),
+        }
     }
 
     /// Stores a client-secret hash for the order.
@@ -335,38 +653,38 @@ impl Store {
         struct Row {
             secret_hash: String,
         }
-        let result = self
-            .stmt(
-                "SELECT secret_hash FROM client_secrets WHERE order_no = ?1",
-                &[text(order_no)],
-            )?
-            .all()
-            .await
-            .map_err(db_err("select secrets"))?;
-        let rows: Vec<Row> = result.results().map_err(db_err("read secrets"))?;
+        let rows: Vec<Row> = self
+            .all(
+                "select secrets",
+                self.stmt(
+                    "SELECT secret_hash FROM client_secrets WHERE order_no = ?1",
+                    &[text(order_no)],
+                )?,
+            )
+            .await?;
         Ok(rows.into_iter().map(|r| r.secret_hash).collect())
     }
 
-    /// Applies a status change if the row is still at `change.seq`: `Some(seq)` (the order's
-    /// new `status_seq`) when it won, `None` when someone else changed the row first (re-read
-    /// and decide again).
+    /// Applies a status change if the row is still at `change.seq`, in one batch with its
+    /// event and (when given) the merchant notification's outbox row and `webhook`/`enqueued`
+    /// event: all of them when the conditional update won, none when it lost. `Some(row)` (the
+    /// order after the change) when it won, `None` when someone else changed the row first
+    /// (re-read and decide again).
     pub async fn change_status_numbered(
         &self,
         order_no: &str,
         change: StatusChange,
+        event: &NewEvent<'_>,
+        outbox: Option<&NewOutbox>,
         now: i64,
-    ) -> Result<Option<i64>, EdgeError> {
-        #[derive(Deserialize)]
-        struct Seq {
-            status_seq: i64,
-        }
-        let row = self
-            .stmt(
+    ) -> Result<Option<OrderRow>, EdgeError> {
+        let mut statements = vec![
+            self.stmt(
                 "UPDATE orders SET status = ?3, paid_amount_minor = COALESCE(?4, paid_amount_minor), \
                  refund_amount_minor = COALESCE(?5, refund_amount_minor), fee_minor = COALESCE(?6, fee_minor), \
                  late_payment = MAX(late_payment, ?7), updated_at = ?8, status_seq = status_seq + 1, \
                  refund_count = COALESCE(?9, refund_count) \
-                 WHERE order_no = ?1 AND status_seq = ?2 RETURNING status_seq",
+                 WHERE order_no = ?1 AND status_seq = ?2 RETURNING *",
                 &[
                     text(order_no),
                     num(change.seq),
@@ -378,23 +696,53 @@ impl Store {
                     num(now),
                     opt_num(change.refund_count),
                 ],
-            )?
-            .first::<Seq>(None)
-            .await
-            .map_err(db_err("change status"))?;
-        Ok(row.map(|r| r.status_seq))
+            )?,
+            self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?,
+        ];
+        if let Some(outbox) = outbox {
+            statements.push(self.stmt(
+                "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT ?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?5 WHERE changes() = 1",
+                &[
+                    text(&outbox.id),
+                    text(order_no),
+                    text(&outbox.kind),
+                    text(&outbox.body),
+                    num(now),
+                ],
+            )?);
+            let enqueued = NewEvent {
+                order_no: Some(order_no),
+                source: Source::Webhook,
+                outcome: Outcome::Enqueued,
+                status_from: None,
+                status_to: Some(change.to),
+                detail: Some(format!("{} {}", outbox.id, outbox.kind)),
+            };
+            statements.push(self.stmt(EVENT_IF_CHANGED, &event_args(&enqueued, now))?);
+        }
+        let results = self.batch("change status", statements).await?;
+        match results.first() {
+            Some(result) => Ok(result
+                .results::<OrderRow>()
+                .map_err(db_err("read changed order"))?
+                .into_iter()
+                .next()),
+            None => Err(EdgeError::Storage("change status: no result".into())),
+        }
     }
 
     /// The order whose `order_no` or TrustPay `platform_order_no` is `id` (ours first).
     pub async fn order_by_any_no(&self, id: &str) -> Result<Option<OrderRow>, EdgeError> {
-        self.stmt(
-            "SELECT * FROM orders WHERE order_no = ?1 OR platform_order_no = ?1 \
-             ORDER BY (order_no = ?1) DESC LIMIT 1",
-            &[text(id)],
-        )?
-        .first::<OrderRow>(None)
+        self.first(
+            "select order by any number",
+            self.stmt(
+                "SELECT * FROM orders WHERE order_no = ?1 OR platform_order_no = ?1 \
+                 ORDER BY (order_no = ?1) DESC LIMIT 1",
+                &[text(id)],
+            )?,
+        )
         .await
-        .map_err(db_err("select order by any number"))
     }
 
     /// How many events of `source` (and, when given, whose detail starts with `detail_prefix`)
@@ -409,19 +757,20 @@ impl Store {
         struct Count {
             n: i64,
         }
-        let row = self
-            .stmt(
-                "SELECT COUNT(*) AS n FROM order_events WHERE order_no = ?1 AND source = ?2 \
-                 AND (?3 IS NULL OR substr(detail, 1, length(?3)) = ?3)",
-                &[
-                    text(order_no),
-                    text(source.as_str()),
-                    opt_text(detail_prefix),
-                ],
-            )?
-            .first::<Count>(None)
-            .await
-            .map_err(db_err("count events"))?;
+        let row: Option<Count> = self
+            .first(
+                "count events",
+                self.stmt(
+                    "SELECT COUNT(*) AS n FROM order_events WHERE order_no = ?1 AND source = ?2 \
+                     AND (?3 IS NULL OR substr(detail, 1, length(?3)) = ?3)",
+                    &[
+                        text(order_no),
+                        text(source.as_str()),
+                        opt_text(detail_prefix),
+                    ],
+                )?,
+            )
+            .await?;
         Ok(row.map_or(0, |r| r.n))
     }
 
@@ -435,17 +784,16 @@ impl Store {
         older_than: i64,
         limit: u32,
     ) -> Result<Vec<OrderRow>, EdgeError> {
-        self.stmt(
-            "SELECT * FROM orders WHERE status IN (1, 9) AND pay_url IS NOT NULL AND updated_at <= ?1 \
-             AND (last_query_at IS NULL OR last_query_at <= ?1) \
-             ORDER BY COALESCE(last_query_at, 0), updated_at LIMIT ?2",
-            &[num(older_than), num(i64::from(limit))],
-        )?
-        .all()
+        self.all(
+            "select reconcile candidates",
+            self.stmt(
+                "SELECT * FROM orders WHERE status IN (1, 9) AND pay_url IS NOT NULL AND updated_at <= ?1 \
+                 AND (last_query_at IS NULL OR last_query_at <= ?1) \
+                 ORDER BY COALESCE(last_query_at, 0), updated_at LIMIT ?2",
+                &[num(older_than), num(i64::from(limit))],
+            )?,
+        )
         .await
-        .map_err(db_err("select reconcile candidates"))?
-        .results::<OrderRow>()
-        .map_err(db_err("read reconcile candidates"))
     }
 
     /// Claims the right to query TrustPay for this order now: at most once per period.
@@ -467,31 +815,21 @@ impl Store {
 
     /// Appends an event.
     pub async fn append_event(&self, event: NewEvent<'_>, now: i64) -> Result<(), EdgeError> {
-        self.changes(
-            "append event",
-            "INSERT INTO order_events (order_no, at, source, outcome, status_from, status_to, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            &[
-                opt_text(event.order_no),
-                num(now),
-                text(event.source.as_str()),
-                text(event.outcome.as_str()),
-                opt_num(event.status_from),
-                opt_num(event.status_to),
-                opt_text(event.detail.as_deref()),
-            ],
-        )
-        .await
-        .map(|_| ())
+        self.changes("append event", EVENT, &event_args(&event, now))
+            .await
+            .map(|_| ())
     }
 
     /// The order's events, oldest first.
     pub async fn events(&self, order_no: &str) -> Result<Vec<EventRow>, EdgeError> {
-        let result = self
-            .stmt("SELECT id, at, source, outcome, status_from, status_to, detail FROM order_events WHERE order_no = ?1 ORDER BY id", &[text(order_no)])?
-            .all()
-            .await
-            .map_err(db_err("select events"))?;
-        result.results().map_err(db_err("read events"))
+        self.all(
+            "select events",
+            self.stmt(
+                "SELECT id, at, source, outcome, status_from, status_to, detail FROM order_events WHERE order_no = ?1 ORDER BY id",
+                &[text(order_no)],
+            )?,
+        )
+        .await
     }
 
     /// Reserves a refund of `amount` atomically: the row is inserted only if the order can
@@ -535,13 +873,14 @@ impl Store {
         &self,
         merchant_refund_no: &str,
     ) -> Result<Option<StoredRefund>, EdgeError> {
-        self.stmt(
-            "SELECT merchant_refund_no, order_no, amount_minor, idempotency_key, answer FROM refunds WHERE merchant_refund_no = ?1",
-            &[text(merchant_refund_no)],
-        )?
-        .first::<StoredRefund>(None)
+        self.first(
+            "select refund",
+            self.stmt(
+                "SELECT merchant_refund_no, order_no, amount_minor, idempotency_key, answer FROM refunds WHERE merchant_refund_no = ?1",
+                &[text(merchant_refund_no)],
+            )?,
+        )
         .await
-        .map_err(db_err("select refund"))
     }
 
     /// Stores the answer a refund request got, for retries with the same key.
@@ -604,14 +943,158 @@ impl Store {
 
     /// Total of the order's requested refunds, minor units.
     pub async fn refunds(&self, order_no: &str) -> Result<Vec<RefundRow>, EdgeError> {
-        let result = self
-            .stmt(
+        self.all(
+            "select refunds",
+            self.stmt(
                 "SELECT merchant_refund_no, amount_minor, reason, gateway_status, created_at FROM refunds WHERE order_no = ?1 ORDER BY created_at",
                 &[text(order_no)],
-            )?
-            .all()
-            .await
-            .map_err(db_err("select refunds"))?;
-        result.results().map_err(db_err("read refunds"))
+            )?,
+        )
+        .await
+    }
+
+    /// Claims the next delivery attempt of an outbox row: only a pending row whose attempt is
+    /// due (`next_attempt_at <= now + slack`) is claimed, its attempt count raised and its next
+    /// attempt pushed to `lease_until` (so a duplicate message does not post it concurrently,
+    /// and a consumer that dies mid-attempt leaves it to the cron). `None`: not due, not
+    /// pending, or unknown.
+    pub async fn claim_delivery(
+        &self,
+        id: &str,
+        due_by: i64,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Option<ClaimedDelivery>, EdgeError> {
+        self.first(
+            "claim delivery",
+            self.stmt(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?3, updated_at = ?4 \
+                 WHERE id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
+                 RETURNING order_no, kind AS type, body, attempts",
+                &[text(id), num(due_by), num(lease_until), num(now)],
+            )?,
+        )
+        .await
+    }
+
+    /// One outbox row.
+    pub async fn outbox_row(&self, id: &str) -> Result<Option<OutboxRow>, EdgeError> {
+        self.first(
+            "select outbox row",
+            self.stmt(
+                "SELECT id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at \
+                 FROM webhook_outbox WHERE id = ?1",
+                &[text(id)],
+            )?,
+        )
+        .await
+    }
+
+    /// Records how a claimed attempt ended, with its events, in one batch.
+    pub async fn finish_delivery(
+        &self,
+        id: &str,
+        finished: Finished,
+        result: &str,
+        events: &[NewEvent<'_>],
+        now: i64,
+    ) -> Result<(), EdgeError> {
+        let (state, next) = match finished {
+            Finished::Delivered => (OutboxState::Delivered, None),
+            Finished::RetryAt(at) => (OutboxState::Pending, Some(at)),
+            Finished::Dead => (OutboxState::Dead, None),
+        };
+        let mut statements = vec![self.stmt(
+            "UPDATE webhook_outbox SET state = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
+             last_result = ?4, updated_at = ?5 WHERE id = ?1",
+            &[
+                text(id),
+                text(state.as_str()),
+                opt_num(next),
+                text(result),
+                num(now),
+            ],
+        )?];
+        for event in events {
+            statements.push(self.stmt(EVENT, &event_args(event, now))?);
+        }
+        self.batch("finish delivery", statements).await.map(|_| ())
+    }
+
+    /// The cron's pick-up: pending rows whose attempt was due at or before `stuck_before` and
+    /// that no consumer has claimed since (the message was never sent, or was lost), at most
+    /// `limit`, oldest first. Each is marked due `now` in the same statement, so the next run
+    /// leaves it alone for as long again; the caller sends their messages.
+    pub async fn take_stuck_outbox(
+        &self,
+        stuck_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, EdgeError> {
+        #[derive(Deserialize)]
+        struct Stuck {
+            id: String,
+            order_no: String,
+        }
+        let rows: Vec<Stuck> = self
+            .all(
+                "take stuck outbox rows",
+                self.stmt(
+                    "UPDATE webhook_outbox SET next_attempt_at = ?2, updated_at = ?2 WHERE id IN \
+                     (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                      ORDER BY next_attempt_at LIMIT ?3) RETURNING id, order_no",
+                    &[num(stuck_before), num(now), num(i64::from(limit))],
+                )?,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.order_no)).collect())
+    }
+
+    /// Outbox rows in `state`, newest first, at most `limit`.
+    pub async fn outbox(
+        &self,
+        state: OutboxState,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, EdgeError> {
+        self.all(
+            "select outbox",
+            self.stmt(
+                "SELECT id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at \
+                 FROM webhook_outbox WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2",
+                &[text(state.as_str()), num(i64::from(limit))],
+            )?,
+        )
+        .await
+    }
+
+    /// Makes an outbox row pending and due now again (an admin's replay), with its event, in
+    /// one batch; the row as it is now (`None`: unknown id).
+    pub async fn replay_outbox(
+        &self,
+        id: &str,
+        event: &NewEvent<'_>,
+        now: i64,
+    ) -> Result<Option<OutboxRow>, EdgeError> {
+        let results = self
+            .batch(
+                "replay outbox row",
+                vec![
+                    self.stmt(
+                        "UPDATE webhook_outbox SET state = 'pending', next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 \
+                         RETURNING id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at",
+                        &[text(id), num(now)],
+                    )?,
+                    self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?,
+                ],
+            )
+            .await?;
+        match results.first() {
+            Some(result) => Ok(result
+                .results::<OutboxRow>()
+                .map_err(db_err("read replayed row"))?
+                .into_iter()
+                .next()),
+            None => Err(EdgeError::Storage("replay outbox row: no result".into())),
+        }
     }
 }

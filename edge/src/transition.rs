@@ -5,6 +5,12 @@
 //! again when a concurrent writer got there first, and appends exactly one event describing
 //! the outcome. Callers check first that the message is about *our* order (core's
 //! `check_order`); an order TrustPay refused to create for us is never changed here.
+//!
+//! D1 round trips: a change is one batch (conditional update + its event + the merchant
+//! notification's outbox row and `enqueued` event, all or nothing: [`Store::change_status_numbered`]);
+//! a decision that changes nothing is one event insert. A lost race costs one re-read and
+//! another attempt. After a change won: one Durable Object call ([`live::notify`], with the row
+//! the batch returned, no re-read) and one queue send ([`notify::dispatch`]).
 
 use checkout_core::callback::{ExpectedOrder, QueryMatch, VerifiedCallback};
 use checkout_core::codes::OrderStatus;
@@ -134,9 +140,10 @@ fn change_outcome(row: &OrderRow, transition: Transition, incoming: &Incoming) -
     }
 }
 
-/// Applies `incoming` to `row` and logs the event under `source`. A change that won is then
-/// pushed to the order's live-events object ([`live::notify`]) and queued as a merchant
-/// notification ([`notify::enqueue`]).
+/// Applies `incoming` to `row` and logs the event under `source`. A change that won is written
+/// with its merchant notification's outbox row ([`notify::outbox_entry`]), then pushed to the
+/// order's live-events object ([`live::notify`]) and its notification sent to the queue
+/// ([`notify::dispatch`]).
 pub async fn apply(
     ctx: &Ctx,
     store: &Store,
@@ -165,7 +172,6 @@ pub async fn apply(
     for _ in 0..MAX_ATTEMPTS {
         let current = row.status();
         let transition = state::apply_progress(stored_progress(&row), incoming.progress());
-        let mut changed = None;
         if let Some(next) = transition.new_status() {
             let change = StatusChange {
                 seq: row.status_seq,
@@ -176,17 +182,35 @@ pub async fn apply(
                 fee_minor: incoming.fee.map(Amount::minor),
                 late_payment: matches!(transition, Transition::LatePayment(_)),
             };
-            let Some(seq) = store
-                .change_status_numbered(&row.order_no, change, now)
+            let outcome = change_outcome(&row, transition, incoming);
+            let event = NewEvent {
+                order_no: Some(&row.order_no),
+                source,
+                outcome,
+                status_from: Some(current.code()),
+                status_to: Some(incoming.status.code()),
+                detail: incoming.detail.clone(),
+            };
+            let outbox = notify::outbox_entry(ctx, &change.applied_to(&row, now), now);
+            let Some(after) = store
+                .change_status_numbered(&row.order_no, change, &event, outbox.as_ref(), now)
                 .await?
             else {
-                // Someone changed the row since we read it: read again and decide again.
+                // Someone changed the row since we read it (nothing was written): read again
+                // and decide again.
                 row = store.order(&row.order_no).await?.ok_or_else(|| {
                     EdgeError::Storage(format!("order {} vanished", row.order_no))
                 })?;
                 continue;
             };
-            changed = Some(seq);
+            live::notify(ctx, &after).await;
+            if let Some(entry) = &outbox {
+                notify::dispatch(ctx, store, &after.order_no, entry).await;
+            }
+            return Ok(Applied {
+                outcome,
+                changed: true,
+            });
         }
         let outcome = change_outcome(&row, transition, incoming);
         let event = NewEvent {
@@ -198,13 +222,9 @@ pub async fn apply(
             detail: incoming.detail.clone(),
         };
         store.append_event(event, now).await?;
-        if let Some(seq) = changed {
-            live::notify(ctx, store, &row.order_no, seq).await;
-            notify::enqueue(ctx, store, &row.order_no, seq, now).await;
-        }
         return Ok(Applied {
             outcome,
-            changed: changed.is_some(),
+            changed: false,
         });
     }
     Err(EdgeError::Storage(format!(

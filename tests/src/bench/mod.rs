@@ -145,11 +145,19 @@ pub(crate) fn get(url: String) -> Job {
     }
 }
 
-/// Median and count of the `ms` the Worker logs per request (its `request` log line: from
-/// entry to response, I/O included; workerd's clock only advances across I/O, so this is
-/// close to the time spent waiting on D1 and the gateway), per route.
+/// Per route, from the Worker's `request` log lines: count and median of `ms` (from entry to
+/// response, I/O included; workerd's clock only advances across I/O, so this is close to the
+/// time spent waiting on D1 and the gateway), and the D1 round trips (`d1`, a `batch()` is
+/// one) and Durable Object calls (`do`) per request: median and largest. Round trips do not
+/// depend on the machine.
 pub fn worker_log_times(output: &str) -> Value {
-    let mut routes: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    #[derive(Default)]
+    struct Route {
+        ms: Vec<f64>,
+        d1: Vec<i64>,
+        objects: Vec<i64>,
+    }
+    let mut routes: BTreeMap<&'static str, Route> = BTreeMap::new();
     for line in output.lines() {
         let Some(start) = line.find('{') else {
             continue;
@@ -174,16 +182,35 @@ pub fn worker_log_times(output: &str) -> Value {
             ("GET", "/healthz") => "healthz",
             _ => continue,
         };
-        routes.entry(route).or_default().push(ms);
+        let entry_of = routes.entry(route).or_default();
+        entry_of.ms.push(ms);
+        if let Some(d1) = entry["d1"].as_i64() {
+            entry_of.d1.push(d1);
+        }
+        if let Some(objects) = entry["do"].as_i64() {
+            entry_of.objects.push(objects);
+        }
     }
+    let counts = |mut v: Vec<i64>| {
+        v.sort_unstable();
+        match (v.get(v.len() / 2), v.last()) {
+            (Some(median), Some(max)) => json!({ "median": median, "max": max }),
+            _ => Value::Null,
+        }
+    };
     let map: serde_json::Map<String, Value> = routes
         .into_iter()
-        .map(|(route, mut ms)| {
-            ms.sort_by(f64::total_cmp);
-            let median = ms[ms.len() / 2];
+        .map(|(route, mut r)| {
+            r.ms.sort_by(f64::total_cmp);
+            let median = r.ms[r.ms.len() / 2];
             (
                 route.to_owned(),
-                json!({ "requests": ms.len(), "median_ms": median }),
+                json!({
+                    "requests": r.ms.len(),
+                    "median_ms": median,
+                    "d1_round_trips": counts(r.d1),
+                    "durable_object_calls": counts(r.objects),
+                }),
             )
         })
         .collect();

@@ -24,7 +24,7 @@ async fn edge_integrity() {
     let env = Stack::start_with_merchant_hooks(|vars| {
         vars.set("CLIENT_RESULT_SECRET", RESULT_KEY)
             .set("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET)
-            .set("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS", "0")
+            .set("MERCHANT_WEBHOOK_RETRY_SCHEDULE", "0,0,0,0,0")
     })
     .await;
     let ran = cases!(&env =>

@@ -5,7 +5,9 @@
 //! * the risk-control hook: allow / deny per rule with its event-log entries, and through the
 //!   simulator's payment flow (`risk_control` set: the simulator asks the edge before paying);
 //! * merchant notifications: signed with both secrets during a rotation, retried after a
-//!   failing receiver, dead-lettered after the last try, one id per state change.
+//!   failing receiver, delivered once an endpoint that was down for a while is back, dead after
+//!   the last try of the retry schedule (listed and replayed through the admin routes), sent by
+//!   the cron when its outbox row never got a queue message, one id per state change.
 //!
 //! Stage `edge-merchant`.
 
@@ -25,7 +27,10 @@ const RESULT_KEY: &str = "merchant-e2e-result-secret-0123456789";
 /// `whsec_` + base64("merchant-e2e-webhook-key-current").
 const HOOK_SECRET: &str = "whsec_bWVyY2hhbnQtZTJlLXdlYmhvb2sta2V5LWN1cnJlbnQ=";
 const HOOK_SECRET_PREVIOUS: &str = "merchant-e2e-webhook-raw-previous";
-/// wrangler.toml: `max_retries = 5` on the notification queue.
+/// This suite's `MERCHANT_WEBHOOK_RETRY_SCHEDULE`: five retries a second apart (the default
+/// spreads twelve attempts over ~3 days; the suite compresses the same path into seconds).
+const RETRY_SCHEDULE: &str = "1s,1s,1s,1s,1s";
+/// Attempts in [`RETRY_SCHEDULE`]: the first and one per retry.
 const MAX_DELIVERIES: usize = 6;
 
 /// `(outcome, detail)` of the order's events from `source`, oldest first.
@@ -134,7 +139,7 @@ async fn edge_merchant_integrations() {
             .set("RISK_MAX_ATTEMPTS", "3")
             .set("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET)
             .set("MERCHANT_WEBHOOK_SECRET_PREVIOUS", HOOK_SECRET_PREVIOUS)
-            .set("MERCHANT_WEBHOOK_RETRY_BASE_SECONDS", "0")
+            .set("MERCHANT_WEBHOOK_RETRY_SCHEDULE", RETRY_SCHEDULE)
     })
     .await;
     let ran = cases!(&env =>
@@ -146,6 +151,8 @@ async fn edge_merchant_integrations() {
         notification_no_duplicate_id,
         notification_retried_after_failures,
         notification_dead_lettered,
+        notification_survives_endpoint_outage,
+        notification_outbox_row_sent_by_cron,
     );
     eprintln!("{ran} merchant e2e cases passed");
 
@@ -553,8 +560,9 @@ async fn notification_retried_after_failures(env: &Stack) {
     }
 }
 
-/// The receiver always fails: after the last try the message is dead-lettered, and the event
-/// log says so.
+/// The receiver always fails: after the last try of the schedule the notification is dead
+/// (the outbox row's state; there is no dead-letter queue any more), the event log says so, the
+/// admin route lists it, and a replay delivers it once the receiver is back.
 async fn notification_dead_lettered(env: &Stack) {
     env.new_order("M-DLQ-1", "5.00").await;
     env.receiver().fail_always(true);
@@ -575,4 +583,174 @@ async fn notification_dead_lettered(env: &Stack) {
         .unwrap_or_default();
     assert_eq!(dead, format!("{id} after {MAX_DELIVERIES} attempts"));
     assert_eq!(deliveries_of(env, &id).len(), MAX_DELIVERIES);
+
+    let listed = admin_webhooks(env, "dead").await;
+    let row = listed
+        .iter()
+        .find(|w| w["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed as dead: {listed:?}"));
+    assert_eq!(row["order_no"], "M-DLQ-1");
+    assert_eq!(row["type"], "order.paid");
+    assert_eq!(row["attempts"], MAX_DELIVERIES as u64);
+    assert_eq!(row["last_result"], "http=500");
+    let bad_state = env
+        .edge_get(
+            "/v1/admin/webhooks?state=lost",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await;
+    assert_eq!(bad_state.status, 400, "{}", bad_state.text);
+    let anonymous = env.edge_get("/v1/admin/webhooks?state=dead", &[]).await;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let unknown = replay(env, "evt_00000000000000000000000000000000").await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    let replayed = replay(env, &id).await;
+    assert_eq!(replayed.status, 202, "{}", replayed.text);
+    assert_eq!(replayed.body["state"], "pending");
+    let events =
+        wait_webhook_events(env, "M-DLQ-1", |e| e.iter().any(|(o, _)| o == "delivered")).await;
+    assert!(
+        events
+            .iter()
+            .any(|(o, d)| o == "enqueued" && *d == format!("{id} order.paid replay")),
+        "{events:?}"
+    );
+    let answered: Vec<u16> = deliveries_of(env, &id).iter().map(|d| d.answered).collect();
+    assert_eq!(answered.len(), MAX_DELIVERIES + 1, "{answered:?}");
+    assert_eq!(answered.last(), Some(&204), "{answered:?}");
+    assert!(
+        !admin_webhooks(env, "dead")
+            .await
+            .iter()
+            .any(|w| w["id"] == id.as_str())
+    );
+}
+
+/// `GET /v1/admin/webhooks?state=...`: the rows listed.
+async fn admin_webhooks(env: &Stack, state: &str) -> Vec<Value> {
+    let answer = env
+        .edge_get(
+            &format!("/v1/admin/webhooks?state={state}"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body["webhooks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no webhooks array: {}", answer.text))
+        .clone()
+}
+
+/// `POST /v1/admin/webhooks/{id}/replay`.
+async fn replay(env: &Stack, id: &str) -> Answer {
+    env.edge_post(
+        &format!("/v1/admin/webhooks/{id}/replay"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        &json!({}),
+    )
+    .await
+}
+
+/// The order's paid events the receiver accepted (2xx), one per webhook id.
+fn accepted_paid_ids(env: &Stack, order_no: &str) -> BTreeSet<String> {
+    env.receiver()
+        .deliveries()
+        .into_iter()
+        .filter(|d| (200..300).contains(&d.answered))
+        .filter(|d| {
+            let event: Value = serde_json::from_slice(&d.body).unwrap_or(Value::Null);
+            event["type"] == "order.paid" && event["data"]["order_no"] == order_no
+        })
+        .map(|d| d.id)
+        .collect()
+}
+
+/// The endpoint is down while three orders are paid (their first attempts and some retries
+/// fail) and comes back before the schedule runs out: each order's `order.paid` arrives, once
+/// per order after de-duplication by webhook id.
+async fn notification_survives_endpoint_outage(env: &Stack) {
+    let orders = ["M-DOWN-1", "M-DOWN-2", "M-DOWN-3"];
+    env.receiver().fail_always(true);
+    for order_no in orders {
+        env.new_order(order_no, "5.00").await;
+        env.sim_post(&format!("/_sim/orders/{order_no}/pay"), json!({}))
+            .await;
+    }
+    for order_no in orders {
+        wait_webhook_events(env, order_no, |e| {
+            e.iter().filter(|(o, _)| o == "failed").count() >= 2
+        })
+        .await;
+    }
+    env.receiver().fail_always(false);
+    for order_no in orders {
+        let events =
+            wait_webhook_events(env, order_no, |e| e.iter().any(|(o, _)| o == "delivered")).await;
+        assert!(
+            !events.iter().any(|(o, _)| o == "dead_lettered"),
+            "{events:?}"
+        );
+        let ids = accepted_paid_ids(env, order_no);
+        assert_eq!(
+            ids,
+            BTreeSet::from([webhook::event_id(order_no, 5, 1)]),
+            "{order_no}"
+        );
+        let failed = deliveries_of(env, &webhook::event_id(order_no, 5, 1))
+            .iter()
+            .filter(|d| d.answered == 500)
+            .count();
+        assert!(failed >= 2, "{order_no}: {failed} failed attempts");
+    }
+}
+
+/// A state change whose outbox row was written but whose queue message never went out (the
+/// Worker stopped between the two steps; staged by writing the row straight into D1): nothing
+/// is delivered until the cron runs, which sends it, once.
+async fn notification_outbox_row_sent_by_cron(env: &Stack) {
+    env.new_order("M-CRON-1", "5.00").await;
+    let id = webhook::event_id("M-CRON-1", 5, 1);
+    let body = json!({"id": id, "type": "order.paid", "created_at": now_secs(), "data": {"order_no": "M-CRON-1"}});
+    let sql = format!(
+        "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
+         VALUES ('{id}', 'M-CRON-1', 'order.paid', '{body}', 'pending', 0, 0, 0, 0)"
+    );
+    env.edge
+        .d1_execute(&sql)
+        .unwrap_or_else(|e| panic!("staging the outbox row: {e}"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(deliveries_of(env, &id).is_empty(), "sent without the cron");
+    assert!(
+        admin_webhooks(env, "pending")
+            .await
+            .iter()
+            .any(|w| w["id"] == id.as_str())
+    );
+
+    let cron = env
+        .send(reqwest::Method::GET, &env.edge.scheduled_url(), &[], None)
+        .await;
+    assert_eq!(cron.status, 200, "/__scheduled: {}", cron.text);
+    let events =
+        wait_webhook_events(env, "M-CRON-1", |e| e.iter().any(|(o, _)| o == "delivered")).await;
+    assert!(
+        events[0].1.starts_with(&format!("{id} attempt=1 http=204")),
+        "{events:?}"
+    );
+    // Delivered rows are left alone by later runs.
+    let again = env
+        .send(reqwest::Method::GET, &env.edge.scheduled_url(), &[], None)
+        .await;
+    assert_eq!(again.status, 200, "/__scheduled: {}", again.text);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deliveries = deliveries_of(env, &id);
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].body, body.to_string().into_bytes());
+    assert!(
+        admin_webhooks(env, "delivered")
+            .await
+            .iter()
+            .any(|w| w["id"] == id.as_str())
+    );
 }
