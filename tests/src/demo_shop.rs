@@ -2,6 +2,10 @@
 //! merchant backend, minting checkout intents at the edge (`POST /v1/intents`) with the
 //! merchant bearer token, the way a real shop's server would.
 //!
+//! One order per cart: the cart's intent lives in a cookie (`tp_cart`) until the order is paid
+//! (the shop asks the edge's admin API) or the intent expires, so a reload, Back, or a failed
+//! payment's "Try again" stay on the same order. `?new=1` starts a new cart.
+//!
 //! Dev and test only: it is never part of the deployed edge.
 
 use std::net::SocketAddr;
@@ -161,6 +165,132 @@ impl Shop {
 struct PageQuery {
     locale: Option<String>,
     mode: Option<String>,
+    /// `1`: start a new cart (a new order) instead of the one in the cookie.
+    new: Option<String>,
+}
+
+/// The cart cookie's name.
+const CART_COOKIE: &str = "tp_cart";
+
+/// The shopper's cart: one merchant order, carried in the [`CART_COOKIE`] as
+/// `{order_no}~{expires_at}~{intent}` (all three cookie-safe: intents are base64url and dots).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cart {
+    order_no: String,
+    expires_at: i64,
+    intent: String,
+}
+
+impl Cart {
+    fn from(intent: CreateIntentResponse) -> Cart {
+        Cart {
+            order_no: intent.order_no,
+            expires_at: intent.expires_at,
+            intent: intent.intent,
+        }
+    }
+
+    /// The cart in the request's cookies, if it is well-formed and its intent still has a
+    /// minute to live (`now`: Unix seconds).
+    fn from_cookies(headers: &HeaderMap, now: i64) -> Option<Cart> {
+        let value = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix(CART_COOKIE)?.strip_prefix('='))?;
+        let mut parts = value.splitn(3, '~');
+        let (order_no, expires_at, intent) = (parts.next()?, parts.next()?, parts.next()?);
+        let expires_at: i64 = expires_at.parse().ok()?;
+        let safe = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        (safe(order_no) && safe(intent) && expires_at - now > 60).then(|| Cart {
+            order_no: order_no.to_owned(),
+            expires_at,
+            intent: intent.to_owned(),
+        })
+    }
+
+    /// `Set-Cookie` keeping this cart until its intent expires.
+    fn cookie(&self, now: i64) -> Option<HeaderValue> {
+        let max_age = (self.expires_at - now).max(0);
+        HeaderValue::from_str(&format!(
+            "{CART_COOKIE}={}~{}~{}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
+            self.order_no, self.expires_at, self.intent
+        ))
+        .ok()
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Order states after which a cart is done (money moved): the next page load starts a new one.
+const DONE_STATES: &[&str] = &[
+    "paid",
+    "settled",
+    "underpaid",
+    "refunding",
+    "partially_refunded",
+    "refunded",
+];
+
+impl Shop {
+    /// The cart from the cookie while its order is unpaid, else a new one (a new intent).
+    async fn cart(&self, headers: &HeaderMap, fresh: bool) -> Result<Cart, ShopError> {
+        let now = unix_now();
+        if !fresh
+            && let Some(cart) = Cart::from_cookies(headers, now)
+            && !self.paid(&cart.order_no).await
+        {
+            return Ok(cart);
+        }
+        Ok(Cart::from(self.mint_intent().await?))
+    }
+
+    /// Whether the edge reports money on this order. No order yet (404) or no answer: not paid,
+    /// so the cart stays (the widget shows the order's real state either way).
+    async fn paid(&self, order_no: &str) -> bool {
+        let response = self
+            .http
+            .get(format!("{}/v1/admin/orders/{order_no}", self.config.edge))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.config.merchant_token),
+            )
+            .send()
+            .await;
+        let Ok(response) = response else {
+            return false;
+        };
+        if !response.status().is_success() {
+            return false;
+        }
+        let Ok(bytes) = response.bytes().await else {
+            return false;
+        };
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return false;
+        };
+        body.get("state")
+            .and_then(|s| s.as_str())
+            .is_some_and(|state| DONE_STATES.contains(&state))
+    }
+}
+
+/// Adds the cart cookie to a response.
+fn with_cart(mut response: Response, cart: &Cart) -> Response {
+    if let Some(cookie) = cart.cookie(unix_now()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// Replaces `{{NAME}}` placeholders with HTML-escaped values.
@@ -200,8 +330,9 @@ const LOCALES: &[&str] = &[
 async fn index(
     State(shop): State<Arc<Shop>>,
     Query(q): Query<PageQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ShopError> {
-    let intent = shop.mint_intent().await?;
+    let intent = shop.cart(&headers, q.new.as_deref() == Some("1")).await?;
     let template = shop.template("index.html").await?;
     let price = format!("{} {}", shop.config.price, shop.config.currency);
     let html = render(
@@ -218,7 +349,7 @@ async fn index(
             ),
         ],
     );
-    Ok(shop.page(html))
+    Ok(with_cart(shop.page(html), &intent))
 }
 
 async fn custom(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> {
@@ -236,18 +367,22 @@ async fn baseline(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> 
     Ok(shop.page(render(&template, &[("EDGE", &shop.config.edge)])))
 }
 
-async fn api_intent(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> {
-    let intent = shop.mint_intent().await?;
-    let body =
-        serde_json::json!({ "intent": intent.intent, "order_no": intent.order_no }).to_string();
-    Ok((
+/// The custom page's `fetchIntent`: the cart's intent (one order per cart here too).
+async fn api_intent(
+    State(shop): State<Arc<Shop>>,
+    headers: HeaderMap,
+) -> Result<Response, ShopError> {
+    let cart = shop.cart(&headers, false).await?;
+    let body = serde_json::json!({ "intent": cart.intent, "order_no": cart.order_no }).to_string();
+    let response = (
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-store"),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    Ok(with_cart(response, &cart))
 }
 
 async fn asset(
@@ -289,6 +424,47 @@ mod tests {
             &[("X", "\"><script>"), ("Y", "a&b")],
         );
         assert_eq!(html, "<a data-x=\"&quot;&gt;&lt;script&gt;\">a&amp;b</a>");
+    }
+
+    #[test]
+    fn the_cart_cookie_round_trips_and_expires() {
+        let cart = Cart {
+            order_no: "ord_123".into(),
+            expires_at: 10_000,
+            intent: "v1.eyJhIjoxfQ.c2ln-_".into(),
+        };
+        let cookie = cart.cookie(9_000).expect("header");
+        let text = cookie.to_str().expect("ascii");
+        assert!(
+            text.starts_with("tp_cart=ord_123~10000~v1.eyJhIjoxfQ.c2ln-_;"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Max-Age=1000") && text.contains("HttpOnly"),
+            "{text}"
+        );
+        let mut headers = HeaderMap::new();
+        let pair = text.split(';').next().expect("pair");
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("theme=dark; {pair}")).expect("header"),
+        );
+        assert_eq!(Cart::from_cookies(&headers, 9_000), Some(cart.clone()));
+        assert_eq!(
+            Cart::from_cookies(&headers, 9_950),
+            None,
+            "less than a minute left: a new cart"
+        );
+        for bad in [
+            "tp_cart=a~x~v1.b.c",
+            "tp_cart=a~10000~<script>",
+            "tp_cart=~10000~v1",
+            "other=1",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::COOKIE, HeaderValue::from_static(bad));
+            assert_eq!(Cart::from_cookies(&headers, 9_000), None, "{bad}");
+        }
     }
 
     #[test]
