@@ -1,5 +1,5 @@
-//! `POST /v1/trustpay/risk-control/{token}`: TrustPay's pre-authorisation veto hook (notes §5,
-//! §3.8.8).
+//! `POST /v1/trustpay/risk-control/{token}`: TrustPay's pre-authorisation veto hook
+//! (`docs/protocol.md`, §Risk-control hook).
 //!
 //! TrustPay posts `{orderId, cardPrefix, cardSuffix, cardHolderName}` while the shopper pays by
 //! card and waits for HTTP 200 `text/plain` `allow` or 403 (`deny`). The decision is core's
