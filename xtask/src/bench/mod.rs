@@ -1,6 +1,6 @@
 //! `cargo xtask bench [--quick] [SUITE..]`: measures the project against its performance goals,
 //! prints a table and writes `bench/results.json` (machine-readable, with the raw numbers) and
-//! `bench/results.md` (the table the README's "Performance" section embeds: goal and pass/miss
+//! `bench/results.md` (the table `docs/performance.md` embeds: goal and pass/miss
 //! per figure, then the machine it ran on).
 //!
 //! Suites, in order (each is timed; a suite that fails is reported and the others still run):
