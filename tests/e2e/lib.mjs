@@ -77,11 +77,11 @@ export const GATEWAY_PHRASE = (() => {
   return out;
 })();
 
-/** `text` with `{amount}` filled. */
+/** `text` with `{amount}` filled, the amount isolated (U+2068 … U+2069) as the widget shows it. */
 export const phrase = (locale, key, amount) => {
   const text = PHRASES[locale][key];
   assert.ok(text, `no phrase ${key} in ${locale}`);
-  return amount === undefined ? text : text.replace('{amount}', amount);
+  return amount === undefined ? text : text.replace('{amount}', `\u2068${amount}\u2069`);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -155,8 +155,12 @@ export const buttonText = (page) => page.evaluate(() => {
 /** Waits until the status reads exactly `text`. */
 export async function waitStatus(page, text, timeout = 30000) {
   try {
-    await page.waitForFunction((want) => document.querySelector('#pay')?.shadowRoot
-      ?.querySelector('[role=status]')?.textContent === want, text, { timeout, polling: 100 });
+    // At a final state the widget may add its "you can close the payment window" hint after
+    // the sentence (when the browser refuses to close the cross-origin popup).
+    await page.waitForFunction((want) => {
+      const got = document.querySelector('#pay')?.shadowRoot?.querySelector('[role=status]')?.textContent;
+      return got === want || (typeof got === 'string' && got.startsWith(`${want} `));
+    }, text, { timeout, polling: 100 });
   } catch (e) {
     throw new Error(`status never became ${JSON.stringify(text)}; it is ${JSON.stringify(await statusText(page))}`);
   }
