@@ -145,11 +145,9 @@ mod entry {
             (Method::Get, ["healthz"]) => health::get(ctx),
             (Method::Post, ["v1", "intents"]) => intents::create(req, ctx).await,
             (Method::Post, ["v1", "trustpay", "callback"]) => callback::receive(req, ctx).await,
-            (Method::Post, ["v1", "trustpay", "risk-control"]) => {
-                risk::decide(req, ctx, None).await
-            }
+            // The hook's URL ends with its token; without one there is no such route.
             (Method::Post, ["v1", "trustpay", "risk-control", token]) => {
-                risk::decide(req, ctx, Some(token)).await
+                risk::decide(req, ctx, token).await
             }
             (Method::Post, ["v1", "admin", "refunds"]) => admin::refund(req, ctx).await,
             (Method::Get, ["v1", "admin", "balance"]) => admin::balance(req, ctx).await,
@@ -165,7 +163,7 @@ mod entry {
                 _,
                 ["healthz"]
                 | ["v1", "intents"]
-                | ["v1", "trustpay", "callback" | "risk-control"]
+                | ["v1", "trustpay", "callback"]
                 | ["v1", "trustpay", "risk-control", _]
                 | ["v1", "admin", "refunds" | "balance" | "fees"]
                 | ["v1", "admin", "orders", _]

@@ -16,8 +16,8 @@
 //!
 //! **Authentication.** TrustPay documents no signature for this hook, so the URL registered
 //! with TrustPay carries a secret: its last segment must equal `RISK_HOOK_TOKEN` (or, during a
-//! rotation, `RISK_HOOK_TOKEN_PREVIOUS`), compared in constant time. Without it (no token,
-//! a wrong one, or the hook off because no token is configured) the answer is 401
+//! rotation, `RISK_HOOK_TOKEN_PREVIOUS`), compared in constant time (the path without a token
+//! is no route: 404). With a wrong token, or none configured (the hook is off), the answer is 401
 //! `unauthorized` before the body is read or storage is touched: the same answer, after the
 //! same work, for known and unknown orders, and nothing is written, so junk calls can neither
 //! probe for orders nor use up an order's attempts. Only authenticated, well-formed calls count
@@ -48,21 +48,15 @@ fn outcome(decision: Decision) -> Outcome {
 
 /// Whether `presented` is one of the configured hook tokens. Every configured token is compared
 /// (constant time each), so the time taken does not depend on which one matched.
-fn authenticated(presented: Option<&str>, tokens: &[Secret]) -> bool {
-    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
-        return false;
-    };
-    tokens
-        .iter()
-        .fold(false, |found, token| token.matches(presented) | found)
+fn authenticated(presented: &str, tokens: &[Secret]) -> bool {
+    !presented.is_empty()
+        && tokens
+            .iter()
+            .fold(false, |found, token| token.matches(presented) | found)
 }
 
-/// Handles one risk-control request; `token` is the URL's last segment, if any.
-pub async fn decide(
-    mut req: Request,
-    ctx: &Ctx,
-    token: Option<&str>,
-) -> Result<Response, EdgeError> {
+/// Handles one risk-control request; `token` is the URL's last segment.
+pub async fn decide(mut req: Request, ctx: &Ctx, token: &str) -> Result<Response, EdgeError> {
     let config = ctx.config()?;
     if !authenticated(token, &config.risk.hook_tokens) {
         ctx.log.warn(

@@ -404,9 +404,26 @@ impl Stack {
         .await
     }
 
+    /// The `wrangler dev` output without its own access-log lines (`[wrangler:info] POST
+    /// /v1/... 200 OK (12ms)`): those stand in for Cloudflare's invocation logs, which
+    /// `edge/wrangler.toml` turns off because they record URLs, and the risk hook's URL carries
+    /// its token. Everything the Worker itself prints stays in.
+    pub(crate) fn worker_log(&self) -> String {
+        const METHODS: [&str; 5] = ["GET ", "POST ", "OPTIONS ", "PUT ", "DELETE "];
+        self.edge
+            .output()
+            .lines()
+            .filter(|line| {
+                line.strip_prefix("[wrangler:info] ")
+                    .is_none_or(|rest| !METHODS.iter().any(|m| rest.starts_with(m)))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Asserts the Worker's output so far contains none of `values` (`what` they are).
     pub(crate) fn assert_not_logged(&self, values: &[&str], what: &str) {
-        let output = self.edge.output();
+        let output = self.worker_log();
         for value in values {
             assert!(
                 !output.contains(value),
@@ -415,11 +432,11 @@ impl Stack {
         }
     }
 
-    /// Scans every recorded edge response, the wrangler log and the built assets for the
-    /// canary secrets. Panics on any hit.
+    /// Scans every recorded edge response, the Worker's log ([`Stack::worker_log`]) and the
+    /// built assets for the canary secrets. Panics on any hit.
     pub(crate) fn leak_scan(&self) {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let log = self.edge.output();
+        let log = self.worker_log();
         let root = workspace_root();
         let mut files = Vec::new();
         for dir in [
@@ -431,7 +448,10 @@ impl Stack {
         let mut hits = Vec::new();
         for (name, value) in CANARIES {
             for (n, record) in seen.iter().enumerate() {
-                if record.contains(value) {
+                // A record's first line is the status and the URL we requested (the risk
+                // hook's URL holds its token); the response is the rest.
+                let response = record.split_once('\n').map_or("", |(_, rest)| rest);
+                if response.contains(value) {
                     hits.push(format!("{name} in edge response #{n}: {record}"));
                 }
             }
