@@ -222,9 +222,9 @@ async fn run(args: Args) -> Result<(), String> {
     let edge = tokio::task::spawn_blocking(move || {
         EdgeWorker::start_with_limits(Some(edge_port), &vars, &limits)
     })
-        .await
-        .map_err(|e| format!("edge: {e}"))?
-        .map_err(|e| format!("edge: {e}"))?;
+    .await
+    .map_err(|e| format!("edge: {e}"))?
+    .map_err(|e| format!("edge: {e}"))?;
     let stop_follow = Arc::new(AtomicBool::new(false));
     follow(edge.log_path().to_path_buf(), Arc::clone(&stop_follow));
     let edge_url = edge.base_url.clone();

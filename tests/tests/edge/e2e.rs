@@ -248,9 +248,11 @@ async fn create_and_status(env: &Stack) {
         "no secret",
     );
     // An unknown order answers like a wrong secret: no existence oracle.
-    env.status("e2e-nope", &client_secret)
-        .await
-        .expect(401, "client_secret_invalid", "unknown order");
+    env.status("e2e-nope", &client_secret).await.expect(
+        401,
+        "client_secret_invalid",
+        "unknown order",
+    );
     env.status("bad%20no", &client_secret).await.expect(
         400,
         "order_no_invalid",
