@@ -112,7 +112,7 @@ fn intents() -> Value {
         ),
         (
             "two_parts",
-            good.rsplitn(2, '.').nth(1).unwrap_or_default().to_owned(),
+            good.rsplit_once('.').map(|(head, _)| head).unwrap_or_default().to_owned(),
             now,
             "intent_malformed",
         ),
@@ -356,7 +356,7 @@ fn result_tokens() -> Value {
         ("truncated", paid[..paid.len() - 3].to_owned(), now),
         (
             "two_parts",
-            paid.rsplitn(2, '.').nth(1).unwrap_or_default().to_owned(),
+            paid.rsplit_once('.').map(|(head, _)| head).unwrap_or_default().to_owned(),
             now,
         ),
     ];
