@@ -2,7 +2,7 @@
 //
 // The stack (dev-stack: trustpay-sim + edge under wrangler dev + demo shop) is started by
 // `cargo xtask test browser-e2e`, which passes its URLs and per-run credentials:
-//   E2E_SHOP, E2E_EDGE, E2E_SIM, E2E_MERCHANT_TOKEN, E2E_SECRETS (comma-separated values that
+//   E2E_SHOP, E2E_EDGE, E2E_SIM, E2E_MERCHANT_TOKEN, E2E_REFUND_TOKEN, E2E_SECRETS (comma-separated values that
 //   must never appear in anything the page sends: TrustPay API key + secret, intent key, token).
 //
 // Every shopper context records: CSP violations (a `securitypolicyviolation` listener added
@@ -32,6 +32,8 @@ export const SHOP = need('E2E_SHOP');
 export const EDGE = need('E2E_EDGE');
 export const SIM = need('E2E_SIM');
 export const TOKEN = need('E2E_MERCHANT_TOKEN');
+// Refunds take their own bearer (MERCHANT_REFUND_TOKEN).
+export const REFUND_TOKEN = need('E2E_REFUND_TOKEN');
 export const SECRETS = need('E2E_SECRETS').split(',').filter(Boolean);
 
 /** node:assert/strict, counting every assertion made through it (reported per file). */
@@ -228,7 +230,10 @@ export const simOrders = async (order) => (await sim('/_sim/orders', undefined, 
 export async function admin(pathname, body) {
   const res = await fetch(`${EDGE}${pathname}`, {
     method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${pathname.startsWith('/v1/admin/refunds') ? REFUND_TOKEN : TOKEN}`,
+      'content-type': 'application/json',
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };

@@ -64,7 +64,7 @@ const STAGES: &[Stage] = &[
     },
     Stage {
         name: "edge-e2e",
-        what: "cargo test -p tests --test edge -- e2e:: --include-ignored (trustpay-sim + wrangler dev)",
+        what: "cargo test -p tests --test edge -- e2e:: attempts::payment_attempts --include-ignored (trustpay-sim + wrangler dev)",
         run: edge_e2e,
     },
     Stage {
@@ -74,7 +74,7 @@ const STAGES: &[Stage] = &[
     },
     Stage {
         name: "edge-merchant",
-        what: "cargo test -p tests --test edge -- merchant:: integrity:: --include-ignored (notifications via local Queues, risk hook, client results, payment-state integrity)",
+        what: "cargo test -p tests --test edge -- merchant:: integrity:: attempts::attempt_notifications --include-ignored (notifications via local Queues, risk hook, client results, payment-state integrity)",
         run: edge_merchant,
     },
     Stage {
@@ -189,6 +189,7 @@ fn edge_e2e(env: &Env) -> Result<()> {
         "edge",
         "--",
         "e2e::",
+        "attempts::payment_attempts",
         "--include-ignored",
     ]))
 }
@@ -225,6 +226,7 @@ fn edge_merchant(env: &Env) -> Result<()> {
         "--",
         "merchant::",
         "integrity::",
+        "attempts::attempt_notifications",
         "--include-ignored",
         // One Worker at a time: the suites time webhook retries.
         "--test-threads=1",
@@ -354,11 +356,12 @@ fn browser_e2e(env: &Env) -> Result<()> {
         h.write(label.as_bytes());
         format!("e2e-{label}-{:016x}{:08x}", h.finish(), std::process::id())
     };
-    let (api_key, trustpay_secret, intent_secret, token) = (
+    let (api_key, trustpay_secret, intent_secret, token, refund_token) = (
         secret("key"),
         secret("secret"),
         secret("intent"),
         secret("token"),
+        secret("refund"),
     );
 
     let log_file = std::fs::File::create(&log)?;
@@ -382,6 +385,7 @@ fn browser_e2e(env: &Env) -> Result<()> {
     .env("TRUSTPAY_SECRET", &trustpay_secret)
     .env("INTENT_SECRET", &intent_secret)
     .env("MERCHANT_API_TOKEN", &token)
+    .env("MERCHANT_REFUND_TOKEN", &refund_token)
     .stdout(log_file.try_clone()?)
     .stderr(log_file);
     let mut stack = crate::proc::Group::spawn("dev-stack", cmd)?;
@@ -420,11 +424,18 @@ fn browser_e2e(env: &Env) -> Result<()> {
             .env("E2E_EDGE", url("edge"))
             .env("E2E_SIM", url("sim"))
             .env("E2E_MERCHANT_TOKEN", &token)
+            .env("E2E_REFUND_TOKEN", &refund_token)
             .env(
                 "E2E_SECRETS",
-                [&api_key, &trustpay_secret, &intent_secret, &token]
-                    .map(String::as_str)
-                    .join(","),
+                [
+                    &api_key,
+                    &trustpay_secret,
+                    &intent_secret,
+                    &token,
+                    &refund_token,
+                ]
+                .map(String::as_str)
+                .join(","),
             ),
     );
     stack.stop();

@@ -62,6 +62,9 @@ struct Args {
     /// The merchant bearer token of /v1/intents and /v1/admin/* (default: generated, printed).
     #[arg(long, env = "MERCHANT_API_TOKEN", hide_env_values = true)]
     merchant_token: Option<String>,
+    /// The bearer that may refund (`MERCHANT_REFUND_TOKEN`); generated when absent.
+    #[arg(long, env = "MERCHANT_REFUND_TOKEN", hide_env_values = true)]
+    refund_token: Option<String>,
     /// The demo product's price (decimal text).
     #[arg(long, default_value = "24.00")]
     price: String,
@@ -211,7 +214,12 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         ("INTENT_SECRET", intent_secret),
         ("MERCHANT_API_TOKEN", merchant_token.clone()),
-        ("MERCHANT_REFUND_TOKEN", generated("refund")),
+        (
+            "MERCHANT_REFUND_TOKEN",
+            args.refund_token
+                .clone()
+                .unwrap_or_else(|| generated("refund")),
+        ),
         ("CLIENT_RESULT_SECRET", generated("result")),
     ];
     if let Some(public) = &args.public_base_url {
