@@ -112,7 +112,10 @@ fn intents() -> Value {
         ),
         (
             "two_parts",
-            good.rsplit_once('.').map(|(head, _)| head).unwrap_or_default().to_owned(),
+            good.rsplit_once('.')
+                .map(|(head, _)| head)
+                .unwrap_or_default()
+                .to_owned(),
             now,
             "intent_malformed",
         ),
@@ -356,7 +359,10 @@ fn result_tokens() -> Value {
         ("truncated", paid[..paid.len() - 3].to_owned(), now),
         (
             "two_parts",
-            paid.rsplit_once('.').map(|(head, _)| head).unwrap_or_default().to_owned(),
+            paid.rsplit_once('.')
+                .map(|(head, _)| head)
+                .unwrap_or_default()
+                .to_owned(),
             now,
         ),
     ];
