@@ -28,6 +28,10 @@ pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 10_000;
 pub const DEFAULT_RECONCILE_MIN_AGE_SECONDS: u32 = 120;
 /// Default number of orders queried per cron run.
 pub const DEFAULT_RECONCILE_BATCH: u32 = 25;
+/// Default of `MAX_ATTEMPTS`.
+pub const DEFAULT_MAX_ATTEMPTS_PER_ORDER: u32 = 5;
+/// Default of `ATTEMPT_ABANDON_SECONDS`.
+pub const DEFAULT_ATTEMPT_ABANDON_SECONDS: u32 = 600;
 /// Default heartbeat period of the live-events stream.
 pub const DEFAULT_EVENTS_HEARTBEAT_SECONDS: u32 = 15;
 /// The callback path under `PUBLIC_BASE_URL`.
@@ -137,6 +141,14 @@ variables! {
     /// Optional (`15`): a comment line goes on a quiet live-events stream after this long,
     /// seconds.
     var EVENTS_HEARTBEAT_SECONDS;
+    /// Optional (`5`): payment attempts one merchant order may have (1 = no retry).
+    var MAX_ATTEMPTS;
+    /// Optional (`600`): an attempt still pending this long after its creation counts as
+    /// abandoned, and the shopper may start a new one, seconds.
+    var ATTEMPT_ABANDON_SECONDS;
+    /// Optional (`off`): `on` refunds the extra attempt of a merchant order paid twice, in
+    /// full, as soon as the second payment is known.
+    var AUTO_REFUND_DUPLICATES;
 }
 
 /// The risk-control hook's settings.
@@ -207,6 +219,12 @@ pub struct Config {
     pub reconcile_batch: u32,
     /// Heartbeat period of the live-events stream, seconds.
     pub events_heartbeat_seconds: u32,
+    /// Payment attempts one merchant order may have.
+    pub max_attempts: u32,
+    /// A pending attempt this old may be replaced by a new one, seconds.
+    pub attempt_abandon_seconds: u32,
+    /// Refund the extra payment of a merchant order paid twice, automatically.
+    pub auto_refund_duplicates: bool,
 }
 
 /// Why the configuration is unusable. Each names the variable; none holds a secret's value.
@@ -290,6 +308,18 @@ impl Config {
                 DEFAULT_EVENTS_HEARTBEAT_SECONDS,
                 1..=300,
             )?,
+            max_attempts: read.number(
+                var::MAX_ATTEMPTS,
+                DEFAULT_MAX_ATTEMPTS_PER_ORDER,
+                1..=checkout_core::attempt::MAX_ATTEMPT,
+            )?,
+            attempt_abandon_seconds: read.number(
+                var::ATTEMPT_ABANDON_SECONDS,
+                DEFAULT_ATTEMPT_ABANDON_SECONDS,
+                0..=7 * 86_400,
+            )?,
+            auto_refund_duplicates: read
+                .parsed_or(var::AUTO_REFUND_DUPLICATES, on_off, || false)?,
         })
     }
 
@@ -463,6 +493,15 @@ fn too_short(secret: SecretName) -> ConfigError {
 }
 
 /// A TrustPay merchant id: a positive integer, digits only.
+/// `on` / `off`.
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("expected `on` or `off`".into()),
+    }
+}
+
 fn merchant_id(text: &str) -> Result<i64, String> {
     match text.parse::<i64>() {
         Ok(id) if id > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
@@ -690,6 +729,10 @@ mod tests {
             ("RECONCILE_BATCH", "0"),
             ("RECONCILE_BATCH", "501"),
             ("EVENTS_HEARTBEAT_SECONDS", "0"),
+            ("MAX_ATTEMPTS", "0"),
+            ("MAX_ATTEMPTS", "100"),
+            ("ATTEMPT_ABANDON_SECONDS", "-1"),
+            ("AUTO_REFUND_DUPLICATES", "yes"),
         ] {
             let mut vars = full();
             vars.insert(name, value);

@@ -55,6 +55,15 @@ pub enum EdgeError {
     /// An intent-less amount while `OPEN_AMOUNT` is off or doesn't cover it.
     #[error("open amount not allowed")]
     AmountNotAllowed,
+    /// A merchant order number ending like a derived attempt number (`__<digits>`).
+    #[error("order number ending reserved for payment attempts")]
+    OrderNoReserved,
+    /// No further payment attempt: `MAX_ATTEMPTS` reached or the number would be too long.
+    #[error("attempt limit reached")]
+    AttemptLimit,
+    /// A new payment attempt is not allowed now (paid, or the current one still running).
+    #[error("attempt not allowed")]
+    AttemptNotAllowed,
     /// No such order.
     #[error("order not found")]
     OrderNotFound,
@@ -121,7 +130,9 @@ impl EdgeError {
             EdgeError::Unauthorized => ApiErrorCode::Unauthorized,
             EdgeError::OriginNotAllowed => ApiErrorCode::OriginNotAllowed,
             EdgeError::Money(e) => ApiErrorCode::from(e),
-            EdgeError::OrderNo(_) => ApiErrorCode::OrderNoInvalid,
+            EdgeError::OrderNo(_) | EdgeError::OrderNoReserved => ApiErrorCode::OrderNoInvalid,
+            EdgeError::AttemptLimit => ApiErrorCode::AttemptLimit,
+            EdgeError::AttemptNotAllowed => ApiErrorCode::AttemptNotAllowed,
             EdgeError::Intent(e) => ApiErrorCode::from(e),
             EdgeError::IntentConflictsWithOrder => ApiErrorCode::IntentInvalid,
             EdgeError::IntentMissing => ApiErrorCode::IntentMissing,

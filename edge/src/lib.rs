@@ -9,6 +9,7 @@
 //! | `POST /v1/intents` | Bearer `MERCHANT_API_TOKEN` | mint a checkout intent |
 //! | `POST /v1/orders` | intent (CORS: `ALLOWED_ORIGINS`); throttled per IP and order | create the TrustPay cashier order, idempotent per intent |
 //! | `GET /v1/orders/{order_no}` | `X-Client-Secret` (CORS); throttled per IP | status, refreshed from TrustPay when pending and stale |
+//! | `POST /v1/orders/{order_no}/attempts` | `X-Client-Secret` (CORS); throttled per IP | a new payment attempt after a failed, expired or abandoned one |
 //! | `GET /v1/orders/{order_no}/events?token=` | events token (CORS); throttled per IP | live state, Server-Sent Events ([`live`]) until the token expires |
 //! | `POST /v1/trustpay/callback` | TrustPay `sign` | callbacks |
 //! | `POST /v1/trustpay/risk-control/{token}` | `RISK_HOOK_TOKEN` in the path (TrustPay documents no signature) | risk-control veto: `allow` / 403 `deny` |
@@ -136,10 +137,14 @@ mod entry {
     ) -> Result<Response, EdgeError> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         if let ["v1", "orders", rest @ ..] = segments.as_slice()
-            && (rest.len() <= 1 || matches!(rest, [_, "events"]))
+            && (rest.len() <= 1 || matches!(rest, [_, "events" | "attempts"]))
         {
-            let events = rest.len() == 2;
-            return widget(req, ctx, method, rest.first().copied(), events).await;
+            let sub = match rest {
+                [_, "events"] => Sub::Events,
+                [_, "attempts"] => Sub::Attempts,
+                _ => Sub::Order,
+            };
+            return widget(req, ctx, method, rest.first().copied(), sub).await;
         }
         match (method, segments.as_slice()) {
             (Method::Get, ["healthz"]) => health::get(ctx),
@@ -174,13 +179,24 @@ mod entry {
         }
     }
 
-    /// `/v1/orders` and `/v1/orders/{order_no}`: origin check, preflight, then the route.
+    /// Which widget route under `/v1/orders/{order_no}`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Sub {
+        /// The order itself (or `/v1/orders`).
+        Order,
+        /// `.../events`.
+        Events,
+        /// `.../attempts`.
+        Attempts,
+    }
+
+    /// `/v1/orders`, `/v1/orders/{order_no}` and below: origin check, preflight, then the route.
     async fn widget(
         req: Request,
         ctx: &Ctx,
         method: &Method,
         order_no: Option<&str>,
-        events: bool,
+        sub: Sub,
     ) -> Result<Response, EdgeError> {
         let origin = http::header(&req, "Origin");
         let allowed = match &origin {
@@ -188,7 +204,7 @@ mod entry {
                 Ok(allowed) => allowed,
                 // The page must be able to read why (`origin_not_allowed`).
                 Err(error) => {
-                    let path = req_path(order_no, events);
+                    let path = req_path(order_no, sub);
                     let refusal = refuse(ctx, method, &path, &error);
                     return Ok(cors::refused(from, *method == Method::Options, refusal));
                 }
@@ -205,17 +221,25 @@ mod entry {
                 Ok(()) => orders::create(req, ctx).await,
                 Err(e) => Err(e),
             },
-            (Method::Get, Some(order_no)) => match limit::check(ctx, Limiter::ReadByIp, &ip).await {
-                Ok(()) if events => live::events(req, ctx, order_no).await,
-                Ok(()) => orders::status(req, ctx, order_no).await,
-                Err(e) => Err(e),
-            },
+            (Method::Post, Some(order_no)) if sub == Sub::Attempts => {
+                match limit::check(ctx, Limiter::CreateByIp, &ip).await {
+                    Ok(()) => orders::new_attempt(req, ctx, order_no).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (Method::Get, Some(order_no)) if sub != Sub::Attempts => {
+                match limit::check(ctx, Limiter::ReadByIp, &ip).await {
+                    Ok(()) if sub == Sub::Events => live::events(req, ctx, order_no).await,
+                    Ok(()) => orders::status(req, ctx, order_no).await,
+                    Err(e) => Err(e),
+                }
+            }
             _ => Err(EdgeError::MethodNotAllowed),
         };
         // Errors are decorated too, so the widget can read their codes.
         let mut response = match result {
             Ok(response) => response,
-            Err(error) => refuse(ctx, method, &req_path(order_no, events), &error),
+            Err(error) => refuse(ctx, method, &req_path(order_no, sub), &error),
         };
         if let Some(origin) = &allowed {
             cors::decorate(&mut response, origin);
@@ -223,11 +247,12 @@ mod entry {
         Ok(response)
     }
 
-    fn req_path(order_no: Option<&str>, events: bool) -> String {
-        match order_no {
-            Some(no) if events => format!("/v1/orders/{no}/events"),
-            Some(no) => format!("/v1/orders/{no}"),
-            None => "/v1/orders".to_owned(),
+    fn req_path(order_no: Option<&str>, sub: Sub) -> String {
+        match (order_no, sub) {
+            (Some(no), Sub::Events) => format!("/v1/orders/{no}/events"),
+            (Some(no), Sub::Attempts) => format!("/v1/orders/{no}/attempts"),
+            (Some(no), Sub::Order) => format!("/v1/orders/{no}"),
+            (None, Sub::Order | Sub::Events | Sub::Attempts) => "/v1/orders".to_owned(),
         }
     }
 }

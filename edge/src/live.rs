@@ -14,6 +14,9 @@
 //!   order view after the change goes to the object, which keeps it (for the next subscriber)
 //!   and writes it to every open stream. Changes older than what it has (lower `status_seq`)
 //!   are ignored, so each subscriber sees every state at most once and in order.
+//! * **Attempts**: the object is keyed by the merchant order number, and what it gets is the
+//!   merchant view (core's `attempt::merchant_state` over every attempt); a change of any
+//!   attempt is pushed to it, its `seq` summed over the attempts.
 //!
 //! Why SSE and not WebSocket with hibernation: the channel is one-way and short-lived (a
 //! checkout lasts minutes and the stream ends at a final state), `EventSource` is built into
@@ -44,7 +47,7 @@ use worker::{
 use crate::ctx::Ctx;
 use crate::error::EdgeError;
 use crate::store::OrderRow;
-use crate::view::shopper_view;
+use crate::view::shopper_view_of;
 
 /// The Durable Object namespace binding.
 pub const BINDING: &str = "ORDER_EVENTS";
@@ -67,17 +70,21 @@ struct Snapshot {
     until_ms: i64,
 }
 
+/// The snapshot of a merchant order from all its attempts (`rows`). Its `seq` is the sum of
+/// the attempts' `status_seq` plus one per attempt after the first: it grows with every change
+/// of any attempt and with every new attempt, so the object orders them like one row's.
 fn snapshot(
     ctx: &Ctx,
-    row: &OrderRow,
+    rows: &[OrderRow],
     heartbeat_ms: u64,
     until_ms: i64,
 ) -> Result<Snapshot, EdgeError> {
-    let order = shopper_view(ctx, row)?;
+    let order = shopper_view_of(ctx, rows)?;
     let data = serde_json::to_string(&order)
         .map_err(|e| EdgeError::Storage(format!("order view: {e}")))?;
+    let attempts = i64::try_from(rows.len()).unwrap_or(1).max(1);
     Ok(Snapshot {
-        seq: row.status_seq,
+        seq: rows.iter().map(|r| r.status_seq).sum::<i64>() + attempts - 1,
         data,
         is_final: OrderState::parse(&order.state).is_final(),
         heartbeat_ms,
@@ -104,8 +111,17 @@ async fn send(ctx: &Ctx, order_no: &str, path: &str, body: &Snapshot) -> worker:
 /// Tells the order's object about a status change that just won (`row` = the order as the
 /// change left it). Failures are logged, never raised: the change itself is stored.
 pub async fn notify(ctx: &Ctx, row: &OrderRow) {
-    let order_no = row.order_no.as_str();
-    let sent = match snapshot(ctx, row, 0, 0) {
+    notify_attempts(ctx, std::slice::from_ref(row)).await;
+}
+
+/// [`notify`] for a merchant order with several attempts (`rows` = every attempt, the changed
+/// one as the change left it): the merchant order's object gets the merchant view.
+pub async fn notify_attempts(ctx: &Ctx, rows: &[OrderRow]) {
+    let Some(first) = rows.first() else {
+        return;
+    };
+    let order_no = first.merchant_no();
+    let sent = match snapshot(ctx, rows, 0, 0) {
         Ok(snap) => send(ctx, order_no, "/notify", &snap)
             .await
             .map_err(|e| e.to_string()),
@@ -135,13 +151,13 @@ pub async fn events(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
     let exp = events_token::verify(&token, &order_no, &config.intent_secret, ctx.now_secs())
         .map_err(|_| EdgeError::ClientSecretInvalid)?;
     let store = ctx.store()?;
-    let row = store
-        .order(order_no.as_str())
-        .await?
-        .ok_or(EdgeError::OrderNotFound)?;
+    let rows = store.attempts(order_no.as_str()).await?;
+    if rows.is_empty() {
+        return Err(EdgeError::OrderNotFound);
+    }
     let snap = snapshot(
         ctx,
-        &row,
+        &rows,
         u64::from(config.events_heartbeat_seconds) * 1000,
         exp.saturating_mul(1000),
     )?;

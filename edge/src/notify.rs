@@ -79,6 +79,45 @@ pub fn outbox_entry(ctx: &Ctx, after: &OrderRow, now: i64) -> Option<NewOutbox> 
     })
 }
 
+/// [`outbox_entry`] for a change of one attempt of a merchant order with several (`before` /
+/// `after`: every attempt, the changed one before and after the change). The notification is
+/// about the merchant order: `data` is the merchant view (`order_no` = the merchant number,
+/// the derived state) plus `attempt` (the attempt that decides it) and `duplicate_payment`.
+/// Its type is `order.duplicate_payment` when this change paid a second attempt, else
+/// `order.<state>`; `None` when the merchant order's state and deciding attempt stay the same
+/// (e.g. an extra attempt refunded), or notifications are off. The id is that of the
+/// attempt's change (its TrustPay number, status and `status_seq`).
+pub fn attempt_outbox_entry(
+    ctx: &Ctx,
+    changed: &OrderRow,
+    before: &[OrderRow],
+    after: &[OrderRow],
+    now: i64,
+) -> Option<NewOutbox> {
+    ctx.config().ok()?.webhook.as_ref()?;
+    let (_, was) = crate::view::merchant(before).ok()?;
+    let (_, is) = crate::view::merchant(after).ok()?;
+    let kind = if is.duplicate_payment && !was.duplicate_payment {
+        "order.duplicate_payment".to_owned()
+    } else if (was.state, was.attempt) == (is.state, is.attempt) {
+        return None;
+    } else {
+        webhook::event_type(is.state.as_str())
+    };
+    let order = crate::view::merchant_view(after).ok()?;
+    let id = webhook::event_id(&changed.order_no, changed.status, changed.status_seq);
+    let mut body: serde_json::Value =
+        serde_json::from_str(&webhook::event_body(&id, now / 1000, &order)).ok()?;
+    body["type"] = kind.clone().into();
+    body["data"]["attempt"] = is.attempt.into();
+    body["data"]["duplicate_payment"] = is.duplicate_payment.into();
+    Some(NewOutbox {
+        kind,
+        body: body.to_string(),
+        id,
+    })
+}
+
 async fn send(ctx: &Ctx, notes: &[Notification]) -> Result<(), String> {
     let queue = ctx
         .env()

@@ -68,6 +68,19 @@ pub struct OrderRow {
     /// Why creating the order at TrustPay can never succeed (`order_number_taken`).
     #[serde(default)]
     pub create_refused: Option<String>,
+    /// The merchant order this attempt belongs to; `None` = `order_no` itself (attempt 1).
+    #[serde(default)]
+    pub merchant_order_no: Option<String>,
+    /// The attempt's number (1-based).
+    #[serde(default = "first_attempt")]
+    pub attempt: i64,
+    /// On attempt 1: how many attempts the merchant order has.
+    #[serde(default = "first_attempt")]
+    pub attempts: i64,
+}
+
+fn first_attempt() -> i64 {
+    1
 }
 
 impl OrderRow {
@@ -80,6 +93,16 @@ impl OrderRow {
     pub fn amount(&self) -> Result<Amount, EdgeError> {
         Amount::from_minor(self.amount_minor)
             .ok_or_else(|| EdgeError::Storage(format!("negative amount in {}", self.order_no)))
+    }
+
+    /// The merchant order number this row is an attempt of.
+    pub fn merchant_no(&self) -> &str {
+        self.merchant_order_no.as_deref().unwrap_or(&self.order_no)
+    }
+
+    /// The attempt number as core counts it.
+    pub fn attempt_no(&self) -> u32 {
+        u32::try_from(self.attempt).unwrap_or(1)
     }
 
     /// The currency.
@@ -386,6 +409,9 @@ fn db_err(what: &str) -> impl Fn(worker::Error) -> EdgeError + '_ {
     move |e| EdgeError::Storage(format!("{what}: {e}"))
 }
 
+/// Every attempt of the merchant order `?1`, by attempt number.
+const ATTEMPTS: &str =
+    "SELECT * FROM orders WHERE order_no = ?1 OR merchant_order_no = ?1 ORDER BY attempt";
 /// Inserts an event only when the statement before it (in the same batch) changed a row.
 const EVENT_IF_CHANGED: &str = "INSERT INTO order_events (order_no, at, source, outcome, status_from, status_to, detail) \
      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE changes() = 1";
@@ -525,11 +551,12 @@ impl Store {
         .await
     }
 
-    /// One order (if it exists) and every client-secret hash it has, in one round trip.
-    pub async fn order_and_secrets(
+    /// Every attempt of a merchant order (by attempt number; empty when it doesn't exist) and
+    /// every client-secret hash it has, in one round trip.
+    pub async fn attempts_and_secrets(
         &self,
         order_no: &str,
-    ) -> Result<(Option<OrderRow>, Vec<String>), EdgeError> {
+    ) -> Result<(Vec<OrderRow>, Vec<String>), EdgeError> {
         #[derive(Deserialize)]
         struct Hash {
             secret_hash: String,
@@ -538,10 +565,7 @@ impl Store {
             .batch(
                 "select order and secrets",
                 vec![
-                    self.stmt(
-                        "SELECT * FROM orders WHERE order_no = ?1",
-                        &[text(order_no)],
-                    )?,
+                    self.stmt(ATTEMPTS, &[text(order_no)])?,
                     self.stmt(
                         "SELECT secret_hash FROM client_secrets WHERE order_no = ?1",
                         &[text(order_no)],
@@ -554,13 +578,80 @@ impl Store {
                 "select order and secrets: wrong result count".into(),
             ));
         };
-        let row = orders
-            .results::<OrderRow>()
-            .map_err(db_err("read order"))?
-            .into_iter()
-            .next();
+        let rows = orders.results::<OrderRow>().map_err(db_err("read order"))?;
         let hashes: Vec<Hash> = hashes.results().map_err(db_err("read secrets"))?;
-        Ok((row, hashes.into_iter().map(|h| h.secret_hash).collect()))
+        Ok((rows, hashes.into_iter().map(|h| h.secret_hash).collect()))
+    }
+
+    /// Every attempt of a merchant order, by attempt number (empty when it doesn't exist).
+    pub async fn attempts(&self, merchant_order_no: &str) -> Result<Vec<OrderRow>, EdgeError> {
+        self.all(
+            "select attempts",
+            self.stmt(ATTEMPTS, &[text(merchant_order_no)])?,
+        )
+        .await
+    }
+
+    /// The merchant order of `row` as its attempts make it: `row` alone when it is the only
+    /// attempt (no round trip), else every attempt read again.
+    pub async fn siblings(&self, row: &OrderRow) -> Result<Vec<OrderRow>, EdgeError> {
+        if row.merchant_order_no.is_none() && row.attempts <= 1 {
+            return Ok(vec![row.clone()]);
+        }
+        self.attempts(row.merchant_no()).await
+    }
+
+    /// Inserts attempt `attempt` (its TrustPay number `order_no`) of the merchant order whose
+    /// first attempt is `first`, in phase "creating" (lease until `lease_until`), with its
+    /// `create`/`inserted` event, and raises the first attempt's counter, in one batch.
+    /// `false` (and nothing written) when that attempt exists already: a concurrent request
+    /// won.
+    pub async fn insert_attempt(
+        &self,
+        first: &OrderRow,
+        order_no: &str,
+        attempt: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool, EdgeError> {
+        let event = NewEvent {
+            order_no: Some(order_no),
+            source: Source::Create,
+            outcome: Outcome::Inserted,
+            status_from: None,
+            status_to: Some(OrderStatus::Pending.code()),
+            detail: Some(format!("attempt {attempt} of {}", first.order_no)),
+        };
+        let results = self
+            .batch(
+                "insert attempt",
+                vec![
+                    self.stmt(
+                        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, merchant_order_no, attempt) \
+                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                        &[
+                            text(order_no),
+                            num(first.amount_minor),
+                            text(&first.currency),
+                            num(first.merchant_id),
+                            num(lease_until),
+                            num(now),
+                            text(&first.order_no),
+                            num(i64::from(attempt)),
+                        ],
+                    )?,
+                    self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
+                    self.stmt(
+                        "UPDATE orders SET attempts = MAX(attempts, ?2) WHERE order_no = ?1 AND changes() = 1",
+                        &[text(&first.order_no), num(i64::from(attempt))],
+                    )?,
+                ],
+            )
+            .await?;
+        match results.first() {
+            Some(result) => Ok(changed(result, "insert attempt")? == 1),
+            None => Err(EdgeError::Storage("insert attempt: no result".into())),
+        }
     }
 
     /// Takes over creation of an order nobody is creating (lease expired or released).

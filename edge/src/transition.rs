@@ -18,12 +18,18 @@ use checkout_core::money::Amount;
 use checkout_core::state::{self, OrderState, PaidAmount, Progress, Transition};
 use checkout_core::wire::OrderQueryData;
 
+use checkout_core::wire::RefundRequest;
+use sha2::{Digest as _, Sha256};
+
+use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::error::EdgeError;
 use crate::event::{Outcome, Source};
+use crate::gateway::{Gateway, GatewayError};
 use crate::live;
 use crate::notify;
-use crate::store::{NewEvent, OrderRow, StatusChange, Store};
+use crate::store::{NewEvent, NewRefund, OrderRow, Reserved, StatusChange, Store};
+use crate::view;
 
 /// How many times a lost race is retried before giving up (the sender retries later).
 const MAX_ATTEMPTS: usize = 4;
@@ -191,7 +197,35 @@ pub async fn apply(
                 status_to: Some(incoming.status.code()),
                 detail: incoming.detail.clone(),
             };
-            let outbox = notify::outbox_entry(ctx, &change.applied_to(&row, now), now);
+            let applied = change.applied_to(&row, now);
+            // An attempt of a merchant order with several: it is reported as the merchant order
+            // (one more read, only for such orders).
+            let attempts = if row.merchant_order_no.is_some() || row.attempts > 1 {
+                Some(store.siblings(&row).await?)
+            } else {
+                None
+            };
+            let replaced = |rows: &[OrderRow], by: &OrderRow| -> Vec<OrderRow> {
+                rows.iter()
+                    .map(|r| {
+                        if r.order_no == by.order_no {
+                            by.clone()
+                        } else {
+                            r.clone()
+                        }
+                    })
+                    .collect()
+            };
+            let outbox = match &attempts {
+                Some(before) => notify::attempt_outbox_entry(
+                    ctx,
+                    &applied,
+                    before,
+                    &replaced(before, &applied),
+                    now,
+                ),
+                None => notify::outbox_entry(ctx, &applied, now),
+            };
             let Some(after) = store
                 .change_status_numbered(&row.order_no, change, &event, outbox.as_ref(), now)
                 .await?
@@ -203,7 +237,14 @@ pub async fn apply(
                 })?;
                 continue;
             };
-            live::notify(ctx, &after).await;
+            match &attempts {
+                Some(before) => {
+                    let now_rows = replaced(before, &after);
+                    live::notify_attempts(ctx, &now_rows).await;
+                    refund_duplicates(ctx, store, before, &now_rows).await;
+                }
+                None => live::notify(ctx, &after).await,
+            }
             if let Some(entry) = &outbox {
                 notify::dispatch(ctx, store, &after.order_no, entry).await;
             }
@@ -231,6 +272,107 @@ pub async fn apply(
         "order {}: lost {MAX_ATTEMPTS} update races",
         row.order_no
     )))
+}
+
+/// With `AUTO_REFUND_DUPLICATES`, when this change paid a second attempt of a merchant order
+/// (`before` / `after`: its attempts), refunds every paid attempt other than the one that
+/// decides the order, in full, through TrustPay's refund endpoint, under a refund number
+/// derived from the attempt (so it is reserved once however often this runs). Failures are
+/// logged and recorded as events, never raised: the change itself is stored.
+async fn refund_duplicates(ctx: &Ctx, store: &Store, before: &[OrderRow], after: &[OrderRow]) {
+    let Ok(config) = ctx.config() else {
+        return;
+    };
+    if !config.auto_refund_duplicates {
+        return;
+    }
+    let (Ok((_, was)), Ok((decides, is))) = (view::merchant(before), view::merchant(after)) else {
+        return;
+    };
+    if !is.duplicate_payment || was.duplicate_payment {
+        return;
+    }
+    let deciding = decides.order_no.clone();
+    for extra in after.iter().filter(|r| r.order_no != deciding) {
+        let paid = matches!(
+            view::order_state(extra),
+            Ok(OrderState::Paid | OrderState::Settled)
+        );
+        if !paid {
+            continue;
+        }
+        if let Err(e) = refund_in_full(ctx, config, store, extra).await {
+            ctx.log.error(
+                "duplicate_refund_failed",
+                &[
+                    ("order_no", extra.order_no.as_str().into()),
+                    ("detail", e.to_string().into()),
+                ],
+            );
+        }
+    }
+}
+
+/// Reserves and requests a full refund of `row` (a duplicate payment).
+async fn refund_in_full(
+    ctx: &Ctx,
+    config: &Config,
+    store: &Store,
+    row: &OrderRow,
+) -> Result<(), EdgeError> {
+    const REASON: &str = "duplicate payment";
+    let digest = Sha256::new()
+        .chain_update(row.order_no.as_bytes())
+        .chain_update([0u8])
+        .chain_update(REASON.as_bytes())
+        .finalize();
+    let refund_no = format!("rf_{}", hex::encode(&digest[..12]));
+    let amount = Amount::from_minor(row.paid_amount_minor.unwrap_or(row.amount_minor))
+        .ok_or_else(|| EdgeError::Storage(format!("negative amount in {}", row.order_no)))?;
+    let reservation = NewRefund {
+        merchant_refund_no: &refund_no,
+        order_no: &row.order_no,
+        amount,
+        reason: REASON,
+        idempotency_key: None,
+    };
+    match store.reserve_refund(reservation, ctx.now_ms).await? {
+        Reserved::Reserved => {}
+        Reserved::Exists(_) | Reserved::Exceeds => return Ok(()),
+    }
+    let request = RefundRequest {
+        order_no: row.order_no.clone(),
+        merchant_refund_no: refund_no.clone(),
+        refund_amount: amount,
+        reason: REASON.to_owned(),
+    };
+    let result = Gateway::new(config, &ctx.log).call(&request).await;
+    let (outcome, detail) = match &result {
+        Ok(_) => (Outcome::RefundRequested, format!("{refund_no} {REASON}")),
+        Err(e) => (
+            Outcome::RefundFailed,
+            format!("{refund_no} {REASON} {}", e.code().as_str()),
+        ),
+    };
+    let event = NewEvent {
+        order_no: Some(&row.order_no),
+        source: Source::Admin,
+        outcome,
+        status_from: Some(row.status),
+        status_to: None,
+        detail: Some(detail),
+    };
+    store.append_event(event, ctx.now_ms).await?;
+    match result {
+        Ok(data) => store.set_refund_status(&refund_no, data.status).await,
+        Err(e) => {
+            // A refusal means no refund exists: free the number (a timeout keeps it).
+            if matches!(e, GatewayError::Rejected { .. }) {
+                store.delete_refund(&refund_no).await?;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Whether an order query answer is about our order (every field it carries matches); a

@@ -3,6 +3,7 @@
 //! order, the events token of a live one). Routes, the live channel and merchant
 //! notifications all build their views here, so they can't disagree.
 
+use checkout_core::attempt::{self, MerchantOrder};
 use checkout_core::client_result::{self, ClientResult};
 use checkout_core::contract::OrderView;
 use checkout_core::events_token;
@@ -41,14 +42,50 @@ pub fn view(row: &OrderRow) -> Result<OrderView, EdgeError> {
     })
 }
 
+/// The merchant order as its attempts (`rows`, every attempt of one merchant order) make it
+/// ([`attempt::merchant_state`]): the attempt whose state decides, and the derived facts.
+pub fn merchant(rows: &[OrderRow]) -> Result<(&OrderRow, MerchantOrder), EdgeError> {
+    let states = rows
+        .iter()
+        .map(|row| Ok((row.attempt_no(), order_state(row)?)))
+        .collect::<Result<Vec<_>, EdgeError>>()?;
+    let order = attempt::merchant_state(&states)
+        .ok_or_else(|| EdgeError::Internal("a merchant order without attempts".into()))?;
+    let row = rows
+        .iter()
+        .find(|row| row.attempt_no() == order.attempt)
+        .ok_or_else(|| EdgeError::Internal("the deciding attempt is missing".into()))?;
+    Ok((row, order))
+}
+
+/// The view of a merchant order from its attempts: the deciding attempt's view under the
+/// merchant order number, last changed when any attempt last changed.
+pub fn merchant_view(rows: &[OrderRow]) -> Result<OrderView, EdgeError> {
+    let (row, order) = merchant(rows)?;
+    let mut view = view(row)?;
+    view.order_no = row.merchant_no().to_owned();
+    view.state = order.state.as_str().to_owned();
+    view.updated_at = rows
+        .iter()
+        .map(|r| r.updated_at)
+        .max()
+        .unwrap_or(row.updated_at);
+    Ok(view)
+}
+
 /// The view a page that proved it may see the order gets (status route, live stream): with
 /// the signed result once final, with a fresh events token while not.
 pub fn shopper_view(ctx: &Ctx, row: &OrderRow) -> Result<OrderView, EdgeError> {
+    shopper_view_of(ctx, std::slice::from_ref(row))
+}
+
+/// [`shopper_view`] of a merchant order from all its attempts.
+pub fn shopper_view_of(ctx: &Ctx, rows: &[OrderRow]) -> Result<OrderView, EdgeError> {
     let config = ctx.config()?;
-    let mut order = view(row)?;
+    let mut order = merchant_view(rows)?;
     let state = OrderState::parse(&order.state);
     order.result_token = result_token(config, state, &order, ctx.now_secs());
-    order.events_token = events_token(ctx, state, &row.order_no);
+    order.events_token = events_token(ctx, state, &order.order_no);
     Ok(order)
 }
 

@@ -316,7 +316,7 @@ struct AdminOrder {
     #[serde(flatten)]
     view: checkout_core::contract::OrderView,
     /// Flags a merchant must act on (`underpaid`, `overpaid`, `late_payment`,
-    /// `order_number_taken`), empty when there are none.
+    /// `order_number_taken`, `duplicate_payment`), empty when there are none.
     state_detail: Vec<&'static str>,
     pay_url: Option<String>,
     platform_order_no: Option<String>,
@@ -326,6 +326,26 @@ struct AdminOrder {
     last_query_at: Option<i64>,
     refunds: Vec<RefundRow>,
     events: Vec<EventRow>,
+    /// Every payment attempt of the merchant order, when it has more than one (the other
+    /// fields are then the merchant order's view and its first attempt's details).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attempts: Vec<AdminAttempt>,
+}
+
+/// One payment attempt in the admin view.
+#[derive(Debug, Serialize)]
+struct AdminAttempt {
+    /// The attempt's number (1 = the merchant order number itself).
+    attempt: u32,
+    /// Its TrustPay order number.
+    order_no: String,
+    status: checkout_core::codes::OrderStatus,
+    state: String,
+    paid_amount: Option<Amount>,
+    refund_amount: Option<Amount>,
+    pay_url: Option<String>,
+    created_at: i64,
+    updated_at: i64,
 }
 
 /// `GET /v1/admin/orders/{order_no}`: the order, its refunds and its event log.
@@ -337,9 +357,46 @@ pub async fn order(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response, 
         .order(order_no.as_str())
         .await?
         .ok_or(EdgeError::OrderNotFound)?;
+    let rows = store.siblings(&row).await?;
+    let (order_view, duplicate_payment, attempts) = if rows.len() > 1 {
+        let (_, merchant) = view::merchant(&rows)?;
+        let attempts = rows
+            .iter()
+            .map(|attempt| {
+                Ok(AdminAttempt {
+                    attempt: attempt.attempt_no(),
+                    order_no: attempt.order_no.clone(),
+                    status: attempt.status(),
+                    state: view::order_state(attempt)?.as_str().to_owned(),
+                    paid_amount: attempt.paid_amount_minor.and_then(Amount::from_minor),
+                    refund_amount: attempt.refund_amount_minor.and_then(Amount::from_minor),
+                    pay_url: attempt.pay_url.clone(),
+                    created_at: attempt.created_at,
+                    updated_at: attempt.updated_at,
+                })
+            })
+            .collect::<Result<Vec<_>, EdgeError>>()?;
+        (
+            view::merchant_view(&rows)?,
+            merchant.duplicate_payment,
+            attempts,
+        )
+    } else {
+        (view(&row)?, false, Vec::new())
+    };
+    // Asked by a derived attempt number: that attempt's own view.
+    let order_view = if row.attempt > 1 {
+        view(&row)?
+    } else {
+        order_view
+    };
+    let mut flags = state_detail(&row)?;
+    if duplicate_payment {
+        flags.push("duplicate_payment");
+    }
     let answer = AdminOrder {
-        view: view(&row)?,
-        state_detail: state_detail(&row)?,
+        view: order_view,
+        state_detail: flags,
         pay_url: row.pay_url.clone(),
         platform_order_no: row.platform_order_no.clone(),
         fee: row.fee_minor.and_then(Amount::from_minor),
@@ -348,6 +405,7 @@ pub async fn order(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response, 
         last_query_at: row.last_query_at,
         refunds: store.refunds(order_no.as_str()).await?,
         events: store.events(order_no.as_str()).await?,
+        attempts,
     };
     http::json(200, &answer)
 }

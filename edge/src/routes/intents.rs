@@ -24,7 +24,12 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     let currency = Currency::parse(&body.currency)?;
     let money = Money::parse(&body.amount, currency, MoneyLimits::default())?;
     let order_no = match body.order_no {
-        Some(text) => OrderNo::parse(&text)?,
+        Some(text) => {
+            let order_no = OrderNo::parse(&text)?;
+            checkout_core::attempt::check_merchant_order_no(&order_no)
+                .map_err(|_| EdgeError::OrderNoReserved)?;
+            order_no
+        }
         None => new_order_no()?,
     };
     let expires_in = body.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);

@@ -16,11 +16,12 @@
 //! we started (lease expired or released, answer lost) it is probably our own: the order is
 //! queried and adopted only if type, merchant, amount and currency are all present and equal.
 
+use checkout_core::attempt::{self, AttemptError};
 use checkout_core::callback::{ExpectedOrder, QueryMatch};
 use checkout_core::client_secret;
 use checkout_core::codes::OrderStatus;
 use checkout_core::contract::{
-    CLIENT_SECRET_HEADER, CreateOrderRequest, CreateOrderResponse, check_pay_url,
+    AttemptResponse, CLIENT_SECRET_HEADER, CreateOrderRequest, CreateOrderResponse, check_pay_url,
 };
 use checkout_core::intent::Intent;
 use checkout_core::money::{Currency, Money, MoneyLimits};
@@ -61,6 +62,8 @@ fn wanted(body: CreateOrderRequest, config: &Config, now_secs: i64) -> Result<Wa
                 now_secs,
                 MoneyLimits::default(),
             )?;
+            attempt::check_merchant_order_no(&intent.order_no)
+                .map_err(|_| EdgeError::OrderNoReserved)?;
             Ok(Wanted {
                 order_no: intent.order_no,
                 money: intent.money,
@@ -117,7 +120,9 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         secret_hash: &secret_hash,
     };
     if store.insert_creating(new_order, now, lease_until).await? {
-        return create_at_gateway(ctx, config, &store, &wanted, secret, Attempt::First).await;
+        let (row, pay_url) =
+            create_at_gateway(ctx, config, &store, &wanted, Attempt::First).await?;
+        return respond_created(ctx, 201, &row, pay_url, secret);
     }
 
     // The order number exists: the same intent again (or a concurrent duplicate).
@@ -165,7 +170,8 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             now,
         )
         .await?;
-    create_at_gateway(ctx, config, &store, &wanted, secret, Attempt::Retry).await
+    let (row, pay_url) = create_at_gateway(ctx, config, &store, &wanted, Attempt::Retry).await?;
+    respond_created(ctx, 201, &row, pay_url, secret)
 }
 
 /// Whether a creation may already have reached TrustPay.
@@ -189,15 +195,15 @@ async fn add_secret_capped(
     store.add_client_secret(order_no, secret_hash, now).await
 }
 
-/// Creates the cashier order at TrustPay for a row this request holds the lease of.
+/// Creates the cashier order at TrustPay for a row this request holds the lease of: the row
+/// as created, and its pay page.
 async fn create_at_gateway(
     ctx: &Ctx,
     config: &Config,
     store: &Store,
     wanted: &Wanted,
-    secret: String,
     attempt: Attempt,
-) -> Result<Response, EdgeError> {
+) -> Result<(OrderRow, String), EdgeError> {
     let order_no = wanted.order_no.as_str();
     let gateway = Gateway::new(config, &ctx.log);
     let request = CashierPayinRequest {
@@ -236,7 +242,7 @@ async fn create_at_gateway(
                     ("amount", wanted.money.to_string().into()),
                 ],
             );
-            respond_created(ctx, 201, &row, pay_url, secret)
+            Ok((row, pay_url))
         }
         Err(e) => {
             // The row stays (pending, no pay page); releasing the lease lets a retry re-attempt.
@@ -267,7 +273,11 @@ fn checked_pay_page(url: &str) -> Result<String, GatewayError> {
 
 /// 880012 on the first attempt: TrustPay holds a different order under our number. The order
 /// is marked, the shopper gets `order_number_taken`, and nothing is queried or adopted.
-async fn refuse_taken(ctx: &Ctx, store: &Store, order_no: &str) -> Result<Response, EdgeError> {
+async fn refuse_taken(
+    ctx: &Ctx,
+    store: &Store,
+    order_no: &str,
+) -> Result<(OrderRow, String), EdgeError> {
     let now = ctx.now_ms;
     store
         .refuse_creation(order_no, Outcome::OrderNumberTaken.as_str(), now)
@@ -377,13 +387,127 @@ pub async fn status(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
     let order_no = OrderNo::parse(order_no)?;
     let config = ctx.config()?;
     let store = ctx.store()?;
-    let (row, hashes) = store.order_and_secrets(order_no.as_str()).await?;
+    let (mut rows, hashes) = store.attempts_and_secrets(order_no.as_str()).await?;
     let verified = client_secret::verify(&presented, hashes.iter().map(String::as_str));
-    let Some(row) = row.filter(|_| verified) else {
+    if !verified || rows.is_empty() {
+        return Err(EdgeError::ClientSecretInvalid);
+    }
+    // The latest attempt is the one that may be running (and stale).
+    if let Some(latest) = rows.pop() {
+        rows.push(refresh_if_stale(ctx, config, &store, latest).await?);
+    }
+    http::json(200, &view::shopper_view_of(ctx, &rows)?)
+}
+
+/// `POST /v1/orders/{order_no}/attempts` with `X-Client-Secret` (of the merchant order): a
+/// new payment attempt, its own TrustPay order, once the latest one failed, expired or was
+/// abandoned (pending `ATTEMPT_ABANDON_SECONDS` after its creation) and no attempt was paid.
+///
+/// The attempt's row is inserted first with a creation lease (its TrustPay number is its key,
+/// so of two concurrent requests only one inserts; the other is answered
+/// `attempt_not_allowed`, the attempt now running), then created at TrustPay exactly like a
+/// first creation (880012 = `order_number_taken`). An attempt whose creation failed
+/// transiently is re-created by the next call once its lease is over. An unknown order and a
+/// wrong secret answer the same, like the status route.
+pub async fn new_attempt(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response, EdgeError> {
+    let presented =
+        http::header(&req, CLIENT_SECRET_HEADER).ok_or(EdgeError::ClientSecretInvalid)?;
+    let merchant = OrderNo::parse(order_no)?;
+    let config = ctx.config()?;
+    let store = ctx.store()?;
+    let (rows, hashes) = store.attempts_and_secrets(merchant.as_str()).await?;
+    let verified = client_secret::verify(&presented, hashes.iter().map(String::as_str));
+    let (Some(first), Some(latest)) = (rows.first(), rows.last()) else {
         return Err(EdgeError::ClientSecretInvalid);
     };
-    let row = refresh_if_stale(ctx, config, &store, row).await?;
-    http::json(200, &view::shopper_view(ctx, &row)?)
+    if !verified || first.attempt != 1 {
+        return Err(EdgeError::ClientSecretInvalid);
+    }
+    let now = ctx.now_ms;
+    let lease_until = now + i64::from(config.gateway_timeout_ms) + LEASE_MARGIN_MS;
+    let money = Money {
+        amount: first.amount()?,
+        currency: first.currency()?,
+    };
+    let (_, order) = view::merchant(&rows)?;
+
+    // The latest attempt never reached TrustPay (its creation failed): create it again.
+    if latest.attempt > 1 && latest.pay_url.is_none() && latest.create_refused.is_none() {
+        if order.state.is_paid()
+            || latest.creating_until > now
+            || !store
+                .claim_creation(&latest.order_no, latest.creating_until, lease_until)
+                .await?
+        {
+            return Err(EdgeError::AttemptNotAllowed);
+        }
+        let wanted = Wanted {
+            order_no: OrderNo::parse(&latest.order_no)?,
+            money,
+            from_intent: true,
+        };
+        let (row, pay_url) =
+            create_at_gateway(ctx, config, &store, &wanted, Attempt::Retry).await?;
+        return respond_attempt(ctx, &merchant, &row, pay_url);
+    }
+
+    let abandoned = now - latest.created_at >= i64::from(config.attempt_abandon_seconds) * 1000;
+    if !attempt::may_retry(&order, abandoned) {
+        return Err(EdgeError::AttemptNotAllowed);
+    }
+    let next = latest.attempt_no().saturating_add(1);
+    if next > config.max_attempts {
+        return Err(EdgeError::AttemptLimit);
+    }
+    let trustpay_no = match attempt::trustpay_order_no(&merchant, next) {
+        Ok(no) => no,
+        Err(AttemptError::TooLong | AttemptError::OutOfRange) => {
+            return Err(EdgeError::AttemptLimit);
+        }
+        Err(AttemptError::Reserved) => return Err(EdgeError::OrderNoReserved),
+    };
+    if !store
+        .insert_attempt(first, trustpay_no.as_str(), next, now, lease_until)
+        .await?
+    {
+        return Err(EdgeError::AttemptNotAllowed);
+    }
+    let wanted = Wanted {
+        order_no: trustpay_no,
+        money,
+        from_intent: true,
+    };
+    let (row, pay_url) = create_at_gateway(ctx, config, &store, &wanted, Attempt::First).await?;
+    ctx.log.info(
+        "attempt_created",
+        &[
+            ("order_no", merchant.as_str().into()),
+            ("attempt", i64::from(next).into()),
+        ],
+    );
+    respond_attempt(ctx, &merchant, &row, pay_url)
+}
+
+fn respond_attempt(
+    ctx: &Ctx,
+    merchant: &OrderNo,
+    row: &OrderRow,
+    pay_url: String,
+) -> Result<Response, EdgeError> {
+    let state = view::order_state(row)?;
+    http::json(
+        201,
+        &AttemptResponse {
+            order_no: merchant.as_str().to_owned(),
+            attempt: row.attempt_no(),
+            pay_url,
+            status: row.status(),
+            state: state.as_str().to_owned(),
+            amount: row.amount()?,
+            currency: row.currency()?,
+            events_token: view::events_token(ctx, state, merchant.as_str()),
+        },
+    )
 }
 
 /// A pending order whose last news is older than `STATUS_REFRESH_SECONDS` is queried at

@@ -7,9 +7,9 @@
 //!
 //! | stage | filter |
 //! | --- | --- |
-//! | `edge-e2e` | `e2e::` |
+//! | `edge-e2e` | `e2e:: attempts::payment_attempts` |
 //! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults:: abuse::` (one at a time) |
-//! | `edge-merchant` | `merchant:: integrity::` |
+//! | `edge-merchant` | `merchant:: integrity:: attempts::attempt_notifications` |
 //! | `edge-live` | `live::` |
 //! | `merchant-kit` | `merchant_kit::` |
 //!
@@ -22,6 +22,7 @@
 mod support;
 
 mod abuse;
+mod attempts;
 mod bad_inputs;
 mod callback_attacks;
 mod e2e;

@@ -215,6 +215,7 @@ fn normalize(path: &str) -> String {
 const WIDGET_HANDLERS: &[(&str, &str, &str)] = &[
     ("orders::create", "post", "/v1/orders"),
     ("orders::status", "get", "/v1/orders/{}"),
+    ("orders::new_attempt", "post", "/v1/orders/{}/attempts"),
     ("live::events", "get", "/v1/orders/{}/events"),
 ];
 
