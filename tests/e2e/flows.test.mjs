@@ -202,6 +202,39 @@ describe('full flows', { concurrency: 4 }, () => {
     }
   });
 
+  test('declined, Try again: a new payment attempt pays the same order (en)', async (t) => {
+    const s = await L.shopper(browser);
+    try {
+      const { order } = await L.openShop(s.page, { locale: 'en' });
+      // Attempt 1 is declined; attempt 2 (TrustPay order `<order>__2`, not created yet) pays.
+      await L.sim(`/_sim/orders/${order}/auto`, { outcome: 'decline', after_ms: 1000 });
+      await L.sim(`/_sim/orders/${order}__2/auto`, { outcome: 'pay', after_ms: 1000 });
+      const popupP = s.ctx.waitForEvent('page');
+      await L.clickPay(s.page);
+      const popup = await popupP;
+      await L.waitStatus(s.page, L.phrase('en', 'Failed'));
+      assert.equal(await L.buttonText(s.page), L.phrase('en', 'Retry'), 'Try again offered');
+      if (!popup.isClosed()) await popup.close();
+      const retryP = s.ctx.waitForEvent('page');
+      const attemptP = s.page.waitForResponse((r) => r.url() === `${L.EDGE}/v1/orders/${order}/attempts`);
+      await L.clickPay(s.page);
+      const attempt = await attemptP;
+      assert.equal(attempt.status(), 201, 'the attempts route created attempt 2');
+      assert.equal((await attempt.json()).attempt, 2);
+      const retry = await retryP;
+      await L.waitStatus(s.page, L.phrase('en', 'Paid'));
+      assert.equal((await L.simOrders(order)).length, 1, 'attempt 1 at TrustPay under the order number');
+      assert.equal((await L.simOrders(`${order}__2`)).length, 1, 'attempt 2 under <order>__2');
+      const seen = (await L.admin(`/v1/admin/orders/${order}`)).body;
+      assert.equal(seen.state, 'paid', 'the merchant order is paid');
+      assert.deepEqual(seen.attempts.map((a) => a.state), ['failed', 'paid']);
+      if (!retry.isClosed()) await retry.close();
+      await L.finalState(t, s, 'en-declined-try-again-paid');
+    } finally {
+      await s.ctx.close();
+    }
+  });
+
   test('edge down: network error after retries, then Try again pays (ar)', async (t) => {
     const s = await L.shopper(browser);
     try {

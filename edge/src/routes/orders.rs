@@ -26,6 +26,7 @@ use checkout_core::contract::{
 use checkout_core::intent::Intent;
 use checkout_core::money::{Currency, Money, MoneyLimits};
 use checkout_core::order_no::OrderNo;
+use checkout_core::state::OrderState;
 use checkout_core::wire::{CashierPayinRequest, OrderQueryRequest};
 use worker::{Request, Response};
 
@@ -147,6 +148,9 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         add_secret_capped(&store, order_no, &secret_hash, now).await?;
         ctx.log
             .info("order_reopened", &[("order_no", order_no.into())]);
+        if row.attempts > 1 {
+            return respond_reopened(ctx, &store, &row, secret).await;
+        }
         return respond_created(ctx, 200, &row, pay_url, secret);
     }
     if row.creating_until > now
@@ -351,6 +355,37 @@ async fn recover_existing(
         .as_deref()
         .filter(|url| check_pay_url(url).is_ok())
         .map(|url| (url.to_owned(), data.platform_order_no.clone())))
+}
+
+/// The same intent again for a merchant order with several attempts: the merchant order's
+/// state, and the pay page of its latest attempt that has one.
+async fn respond_reopened(
+    ctx: &Ctx,
+    store: &Store,
+    first: &OrderRow,
+    client_secret: String,
+) -> Result<Response, EdgeError> {
+    let rows = store.siblings(first).await?;
+    let view = view::merchant_view(&rows)?;
+    let latest = rows
+        .iter()
+        .rev()
+        .find(|row| row.pay_url.is_some())
+        .unwrap_or(first);
+    let state = OrderState::parse(&view.state);
+    http::json(
+        200,
+        &CreateOrderResponse {
+            order_no: view.order_no.clone(),
+            pay_url: latest.pay_url.clone().unwrap_or_default(),
+            status: view.status,
+            state: view.state.clone(),
+            amount: view.amount,
+            currency: view.currency,
+            client_secret,
+            events_token: view::events_token(ctx, state, &view.order_no),
+        },
+    )
 }
 
 fn respond_created(

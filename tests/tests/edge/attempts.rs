@@ -82,9 +82,33 @@ async fn new_attempt(env: &Stack, order_no: &str, secret: &str, n: u64) -> Value
 
 async fn decline_then_retry_then_paid(env: &Stack) {
     let order = "att-retry";
-    let secret = env.new_order(order, "12.00").await;
+    let intent = env.mint(order, "12.00").await;
+    let created = env.create(&intent).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let secret = created.body["client_secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     decline(env, order, order, &secret).await;
-    new_attempt(env, order, &secret, 2).await;
+    let second = new_attempt(env, order, &secret, 2).await;
+    // The page reloaded (same intent): the merchant order, on its latest attempt's pay page.
+    let reopened = env.create(&intent).await;
+    assert_eq!(
+        (
+            reopened.status,
+            reopened.body["order_no"].as_str(),
+            reopened.body["state"].as_str(),
+            reopened.body["pay_url"].as_str(),
+        ),
+        (
+            200,
+            Some(order),
+            Some("pending"),
+            second["pay_url"].as_str()
+        ),
+        "{}",
+        reopened.text
+    );
     // TrustPay holds the second attempt under the derived number, for the same amount.
     let sim = env.sim_get("/_sim/orders/att-retry__2").await;
     assert_eq!(sim.status, 200, "{}", sim.text);
