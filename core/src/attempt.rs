@@ -107,7 +107,9 @@ pub struct MerchantOrder {
 /// The merchant order's state from its attempts' `(attempt, state)`:
 ///
 /// 1. any paid attempt (paid, settled, or refunded since): the *first* such attempt (lowest
-///    number) decides, and a second paid attempt is a duplicate payment;
+///    number) decides, and a second paid attempt is a duplicate payment; an attempt refunded
+///    in full decides only when every paid attempt was (a refunded duplicate must not make an
+///    order that still holds a payment read refunded);
 /// 2. else any underpaid attempt (money arrived, short): underpaid;
 /// 3. else the latest attempt (highest number): pending, failed, expired or unknown.
 ///
@@ -118,7 +120,12 @@ pub fn merchant_state(attempts: &[(u32, OrderState)]) -> Option<MerchantOrder> {
         .copied()
         .filter(|(_, state)| state.is_paid())
         .collect();
-    let first_paid = paid.iter().copied().min_by_key(|(n, _)| *n);
+    let first_paid = paid
+        .iter()
+        .copied()
+        .filter(|(_, state)| *state != OrderState::Refunded)
+        .min_by_key(|(n, _)| *n)
+        .or_else(|| paid.iter().copied().min_by_key(|(n, _)| *n));
     let underpaid = attempts
         .iter()
         .copied()
@@ -223,6 +230,10 @@ mod tests {
         // The duplicate refunded: still paid by attempt 1, still flagged.
         let refunded = of(&[(1, Paid), (2, Refunded)]);
         assert_eq!((refunded.state, refunded.duplicate_payment), (Paid, true));
+        // The merchant refunded attempt 1 in full; attempt 2's payment is still held.
+        let kept = of(&[(1, Refunded), (2, Paid)]);
+        assert_eq!((kept.state, kept.attempt, kept.duplicate_payment), (Paid, 2, true));
+        assert_eq!(of(&[(1, Refunded), (2, Refunded)]).state, Refunded);
         assert_eq!(of(&[(1, Underpaid), (2, Pending)]).state, Underpaid);
         assert_eq!(of(&[(1, Underpaid), (2, Paid)]).state, Paid);
     }

@@ -296,12 +296,21 @@ impl OrderState {
     ];
 
     /// The state of an order with TrustPay `status`, order `amount` and reported `paid`.
+    ///
+    /// A short payment stays [`OrderState::Underpaid`] through refunds too (refund messages
+    /// carry no `paid_amount`, the short one stays stored): refunding part of a short payment
+    /// never makes the order read paid.
     pub fn of(status: OrderStatus, amount: Amount, paid: Option<Amount>) -> Self {
         let state = OrderState::from_status(status);
         match (state, PaidAmount::compare(amount, paid)) {
-            (OrderState::Paid | OrderState::Settled, PaidAmount::Short { .. }) => {
-                OrderState::Underpaid
-            }
+            (
+                OrderState::Paid
+                | OrderState::Settled
+                | OrderState::Refunding
+                | OrderState::PartiallyRefunded
+                | OrderState::Refunded,
+                PaidAmount::Short { .. },
+            ) => OrderState::Underpaid,
             (state, PaidAmount::Full | PaidAmount::Short { .. } | PaidAmount::Over { .. }) => state,
         }
     }
@@ -533,6 +542,22 @@ mod tests {
             OrderState::Paid
         );
         assert_eq!(OrderState::of(Paid, order, None), OrderState::Paid);
+        // Refunding part of a short payment never makes it read paid.
+        for refund in [
+            OrderStatus::Refunding,
+            OrderStatus::PartiallyRefunded,
+            OrderStatus::Refunded,
+        ] {
+            assert_eq!(
+                OrderState::of(refund, order, Some(amount(1))),
+                OrderState::Underpaid,
+                "{refund:?}"
+            );
+            assert_eq!(
+                OrderState::of(refund, order, Some(amount(3000))),
+                OrderState::from_status(refund)
+            );
+        }
         // Over-payment is paid, and reported as such.
         assert_eq!(
             OrderState::of(Paid, order, Some(amount(3001))),
