@@ -232,7 +232,10 @@ mod tests {
         assert_eq!((refunded.state, refunded.duplicate_payment), (Paid, true));
         // The merchant refunded attempt 1 in full; attempt 2's payment is still held.
         let kept = of(&[(1, Refunded), (2, Paid)]);
-        assert_eq!((kept.state, kept.attempt, kept.duplicate_payment), (Paid, 2, true));
+        assert_eq!(
+            (kept.state, kept.attempt, kept.duplicate_payment),
+            (Paid, 2, true)
+        );
         assert_eq!(of(&[(1, Refunded), (2, Refunded)]).state, Refunded);
         assert_eq!(of(&[(1, Underpaid), (2, Pending)]).state, Underpaid);
         assert_eq!(of(&[(1, Underpaid), (2, Paid)]).state, Paid);

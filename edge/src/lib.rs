@@ -104,9 +104,16 @@ mod entry {
     /// The path as logged: the risk hook's token segment is replaced (query strings, which
     /// hold the events token, are never part of `path`).
     fn logged_path(path: &str) -> String {
-        match path.strip_prefix(RISK_HOOK_PREFIX) {
-            Some(_) => format!("{RISK_HOOK_PREFIX}<token>"),
-            None => path.to_owned(),
+        // By segments, as routing reads them: `//v1/trustpay/risk-control/<token>` (a base URL
+        // with a trailing slash) is routed too and must be masked as well.
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
+        let hook = ["v1", "trustpay", "risk-control"]
+            .iter()
+            .all(|want| segments.next() == Some(*want));
+        if hook && segments.next().is_some() {
+            format!("{RISK_HOOK_PREFIX}<token>")
+        } else {
+            path.to_owned()
         }
     }
 

@@ -269,7 +269,9 @@ async fn deliver(
     hook: Option<&WebhookConfig>,
     note: &Notification,
 ) -> Result<Next, EdgeError> {
-    let now = ctx.now_ms;
+    // This message's own time, not the batch's: a batch of slow deliveries must neither claim
+    // with an expired lease nor sign with a stale `webhook-timestamp`.
+    let now = i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX);
     let lease = hook.map_or(0, |h| i64::from(h.timeout_ms));
     let Some(claim) = store
         .claim_delivery(&note.id, now + CLAIM_SLACK_MS, now + lease, now)
@@ -293,7 +295,7 @@ async fn deliver(
         return Ok(Next::Ack);
     };
     let attempt = u32::try_from(claim.attempts).unwrap_or(u32::MAX);
-    let outcome = post(hook, &note.id, &claim.body, ctx.now_secs()).await;
+    let outcome = post(hook, &note.id, &claim.body, now / 1000).await;
     let (delivered, result) = match &outcome {
         Ok(status) => ((200..300).contains(status), format!("http={status}")),
         Err(e) => (false, format!("error={e}")),

@@ -627,8 +627,12 @@ impl Store {
                 "insert attempt",
                 vec![
                     self.stmt(
+                        // Never once money arrived on any attempt (a late callback may have
+                        // landed since the caller decided): checked in the insert itself.
                         "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, merchant_order_no, attempt) \
-                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                         SELECT ?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, ?7, ?8 WHERE NOT EXISTS \
+                         (SELECT 1 FROM orders WHERE (order_no = ?7 OR merchant_order_no = ?7) AND status IN (5, 6, 7, 8, 9)) \
+                         ON CONFLICT DO NOTHING",
                         &[
                             text(order_no),
                             num(first.amount_minor),

@@ -468,7 +468,9 @@ pub async fn new_attempt(req: Request, ctx: &Ctx, order_no: &str) -> Result<Resp
 
     // The latest attempt never reached TrustPay (its creation failed): create it again.
     if latest.attempt > 1 && latest.pay_url.is_none() && latest.create_refused.is_none() {
-        if order.state.is_paid()
+        // Never once money arrived (paid or underpaid): the same rule as a new attempt.
+        if matches!(order.state, OrderState::Underpaid)
+            || order.state.is_paid()
             || latest.creating_until > now
             || !store
                 .claim_creation(&latest.order_no, latest.creating_until, lease_until)
