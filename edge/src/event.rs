@@ -53,8 +53,6 @@ pub enum Outcome {
     /// TrustPay already holds a different order under our number (880012 on the first
     /// attempt): this order can't be paid.
     OrderNumberTaken,
-    /// TrustPay answered with a pay page we won't send a shopper to.
-    PayUrlRefused,
 
     // Status reports (callbacks, queries), one per state-machine outcome.
     /// The status advanced.
@@ -116,7 +114,6 @@ impl Outcome {
             Outcome::Created => "created",
             Outcome::GatewayFailed => "gateway_failed",
             Outcome::OrderNumberTaken => "order_number_taken",
-            Outcome::PayUrlRefused => "pay_url_refused",
             Outcome::Accepted => "accepted",
             Outcome::LatePayment => "late_payment",
             Outcome::Underpaid => "underpaid",

@@ -7,8 +7,7 @@
 use std::time::{Duration, Instant};
 
 use checkout_core::intent::Intent;
-use checkout_core::money::{Amount, AmountRendering, Currency, MoneyLimits};
-use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
+use checkout_core::money::MoneyLimits;
 use serde_json::{Value, json};
 use tests::forge::{callback_body, now_secs};
 use tests::wait::eventually;
@@ -400,25 +399,7 @@ async fn create_retries_after_gateway_failures(env: &Stack) {
     // 880012 on our first attempt: TrustPay holds a different order under this number (we
     // never sent it before), even a paid one. The order fails with `order_number_taken`; the
     // edge never queries or adopts that order.
-    let request = CashierPayinRequest {
-        merchant_id: MERCHANT,
-        order_no: "e2e-exists".into(),
-        order_amount: Amount::from_minor(300).unwrap_or(Amount::ZERO),
-        currency: Currency::Usd,
-        notify_url: env.edge.url("/v1/trustpay/callback"),
-    };
-    let body = request
-        .fields(AmountRendering::TwoDecimals)
-        .signed_body(&secret(SECRET));
-    let direct = env
-        .send(
-            reqwest::Method::POST,
-            &env.sim.url(CashierPayinRequest::PATH),
-            &[("Content-Type", "application/json"), ("X-Api-Key", API_KEY)],
-            Some(body.into_bytes()),
-        )
-        .await;
-    assert_eq!(direct.body["code"], 880001, "{}", direct.text);
+    env.create_at_trustpay("e2e-exists", 300).await;
     env.sim_post(
         "/_sim/faults/callbacks",
         json!({"kind": "drop", "order_no": "e2e-exists", "count": 10}),

@@ -6,12 +6,10 @@
 
 use std::time::Duration;
 
-use checkout_core::money::{Amount, AmountRendering, Currency};
-use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
 use serde_json::{Value, json};
 use tests::wait::eventually;
 
-use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, refund_auth, secret};
+use crate::support::{API_KEY, POLL, SECRET, Stack, TOKEN, cases, refund_auth};
 
 /// The signed client result's key.
 const RESULT_KEY: &str = "rkey-CANARY-integrity-0123456789abcdef";
@@ -196,25 +194,7 @@ async fn payout_event_is_refused(env: &Stack) {
 /// callbacks never make ours paid.
 async fn order_number_taken_on_the_first_attempt_is_never_adopted(env: &Stack) {
     let order_no = "int-taken";
-    let foreign = CashierPayinRequest {
-        merchant_id: MERCHANT,
-        order_no: order_no.into(),
-        order_amount: Amount::from_minor(2_000).unwrap_or(Amount::ZERO),
-        currency: Currency::Usd,
-        notify_url: env.edge.url("/v1/trustpay/callback"),
-    };
-    let body = foreign
-        .fields(AmountRendering::TwoDecimals)
-        .signed_body(&secret(SECRET));
-    let created = env
-        .send(
-            reqwest::Method::POST,
-            &env.sim.url(CashierPayinRequest::PATH),
-            &[("Content-Type", "application/json"), ("X-Api-Key", API_KEY)],
-            Some(body.into_bytes()),
-        )
-        .await;
-    assert_eq!(created.body["code"], 880001, "{}", created.text);
+    env.create_at_trustpay(order_no, 2_000).await;
 
     let intent = env.mint(order_no, "20.00").await;
     env.create(&intent)

@@ -13,12 +13,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use checkout_core::money::{Amount, AmountRendering, Currency};
-use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
 use serde_json::{Value, json};
 use tests::wait::eventually;
 
-use crate::support::{API_KEY, MERCHANT, POLL, SECRET, Stack, TOKEN, cases, refund_auth, secret};
+use crate::support::{POLL, Stack, TOKEN, cases, refund_auth};
 
 /// The edge's gateway timeout in this suite.
 /// Small, yet with room for a loaded 2-core CI machine answering a normal call.
@@ -243,30 +241,6 @@ async fn status_refresh_faults(env: &Stack) {
     assert_eq!(env.outcomes("flt-refresh", "query").await, ["accepted"]);
 }
 
-/// Creates `order_no` at the simulator directly, as someone else (or our own lost attempt)
-/// would, with `minor` as its amount.
-async fn create_at_trustpay(env: &Stack, order_no: &str, minor: i64) {
-    let request = CashierPayinRequest {
-        merchant_id: MERCHANT,
-        order_no: order_no.into(),
-        order_amount: Amount::from_minor(minor).unwrap_or(Amount::ZERO),
-        currency: Currency::Usd,
-        notify_url: env.edge.url("/v1/trustpay/callback"),
-    };
-    let body = request
-        .fields(AmountRendering::TwoDecimals)
-        .signed_body(&secret(SECRET));
-    let direct = env
-        .send(
-            reqwest::Method::POST,
-            &env.sim.url(CashierPayinRequest::PATH),
-            &[("Content-Type", "application/json"), ("X-Api-Key", API_KEY)],
-            Some(body.into_bytes()),
-        )
-        .await;
-    assert_eq!(direct.body["code"], 880001, "{}", direct.text);
-}
-
 /// 880012 means two things. On our *first* attempt TrustPay holds someone else's order under
 /// the number: `order_number_taken`, never queried. On a *retry* of a creation we started
 /// (its answer lost after TrustPay created it) the edge queries the order and adopts its
@@ -274,7 +248,7 @@ async fn create_at_trustpay(env: &Stack, order_no: &str, minor: i64) {
 /// ours.
 async fn order_number_taken_at_trustpay(env: &Stack) {
     // First attempt: someone else's order.
-    create_at_trustpay(env, "flt-exists", 500).await;
+    env.create_at_trustpay("flt-exists", 500).await;
     FAULTS.fetch_add(1, Ordering::Relaxed); // the duplicate order number itself
     let intent = env.mint("flt-exists", "5.00").await;
     env.create(&intent)
@@ -292,7 +266,7 @@ async fn order_number_taken_at_trustpay(env: &Stack) {
         .await
         .expect(503, "gateway_unavailable", "the lost answer");
     assert_kept(env, order_no).await;
-    create_at_trustpay(env, order_no, 500).await;
+    env.create_at_trustpay(order_no, 500).await;
     // The shopper paid on the page of the lost answer; the callback is lost too.
     env.sim_post(
         "/_sim/faults/callbacks",
@@ -332,7 +306,7 @@ async fn order_number_taken_at_trustpay(env: &Stack) {
     env.create(&intent)
         .await
         .expect(503, "gateway_unavailable", "first attempt refused");
-    create_at_trustpay(env, order_no, 700).await;
+    env.create_at_trustpay(order_no, 700).await;
     env.sim_post(&format!("/_sim/orders/{order_no}/pay"), json!({}))
         .await;
     env.create(&intent)

@@ -274,6 +274,33 @@ impl Stack {
             .await
     }
 
+    /// Creates `order_no` (amount in minor units, USD, our callback URL) at the simulator
+    /// directly, signed with the stack's credentials, as someone else (or a lost attempt of
+    /// ours) would; asserts TrustPay accepted it.
+    pub(crate) async fn create_at_trustpay(&self, order_no: &str, minor: i64) {
+        use checkout_core::money::{Amount, AmountRendering, Currency};
+        use checkout_core::wire::{CashierPayinRequest, TrustPayRequest};
+        let request = CashierPayinRequest {
+            merchant_id: MERCHANT,
+            order_no: order_no.into(),
+            order_amount: Amount::from_minor(minor).unwrap_or(Amount::ZERO),
+            currency: Currency::Usd,
+            notify_url: self.edge.url("/v1/trustpay/callback"),
+        };
+        let body = request
+            .fields(AmountRendering::TwoDecimals)
+            .signed_body(&secret(SECRET));
+        let created = self
+            .send(
+                reqwest::Method::POST,
+                &self.sim.url(CashierPayinRequest::PATH),
+                &[("Content-Type", "application/json"), ("X-Api-Key", API_KEY)],
+                Some(body.into_bytes()),
+            )
+            .await;
+        assert_eq!(created.body["code"], 880001, "{}", created.text);
+    }
+
     /// A POST to the simulator's control API; asserts it succeeded.
     pub(crate) async fn sim_post(&self, path: &str, body: Value) -> Answer {
         let answer = self
