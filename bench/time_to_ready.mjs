@@ -67,12 +67,18 @@ async function load(kind, url) {
       throw new Error(`${kind}: ${url} answered ${response && response.status()}: ${response && await response.text()}`);
     }
     const key = kind === 'widget' ? '__tpReadyAt' : '__baselineReadyAt';
-    await page.waitForFunction((k) => window[k] !== undefined || window.__tpError !== undefined, key,
-      { timeout: 20000, polling: 20 });
-    if (kind === 'widget') {
-      await page.waitForFunction(() => window.__tpHandoverAt !== undefined || window.__tpError !== undefined, null,
-        { timeout: 20000, polling: 20 });
-    }
+    // Wait with a bare CDP Runtime.evaluate rather than page.waitForFunction, which first
+    // evaluates playwright's injected script (a large one) in the page while it is loading.
+    const done = kind === 'widget' ? '__tpHandoverAt' : '__baselineReadyAt';
+    const waited = await cdp.send('Runtime.evaluate', {
+      expression: `new Promise((done) => { const t0 = Date.now(); (function poll() {
+        if (window.${done} !== undefined || window.__tpError !== undefined) done('ok');
+        else if (Date.now() - t0 > 20000) done('timeout');
+        else setTimeout(poll, 20);
+      })(); })`,
+      awaitPromise: true, returnByValue: true,
+    });
+    if (waited.result.value !== 'ok') throw new Error(`${kind}: not ready within 20 s`);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     return await page.evaluate((k) => {
       if (window.__tpError !== undefined) throw new Error(`widget error event: ${window.__tpError}`);
@@ -86,6 +92,7 @@ async function load(kind, url) {
         js_start: js && js.startTime, js_end: js && js.responseEnd,
         wasm_start: wasm && wasm.startTime, wasm_end: wasm && wasm.responseEnd,
         js_url: js && js.name, wasm_url: wasm && wasm.name,
+        html_end: nav.responseEnd, dom_interactive: nav.domInteractive,
       };
     }, key);
   } finally {
@@ -136,7 +143,7 @@ const summary = (list) => ({
   max_cls: Math.max(...list.map((s) => s.cls)),
 });
 // Where the widget's time goes (resource timing, ms from navigation start; medians).
-const waterfall = (list) => Object.fromEntries(['js_start', 'js_end', 'wasm_start', 'wasm_end', 'handover']
+const waterfall = (list) => Object.fromEntries(['html_end', 'dom_interactive', 'js_start', 'js_end', 'wasm_start', 'wasm_end', 'handover']
   .filter((key) => list.every((s) => typeof s[key] === 'number'))
   .map((key) => [`median_${key}_ms`, median(list.map((s) => s[key]))]));
 const out = {

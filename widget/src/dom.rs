@@ -291,25 +291,3 @@ impl Dom {
 fn hide(el: &Element, hidden: bool) {
     let _ = el.toggle_attribute_with_force("hidden", hidden);
 }
-
-/// `Intl.NumberFormat(locale, {style: "currency", currency})` of minor units.
-pub(crate) fn format_amount(locale: Locale, minor: i64, currency: &str) -> String {
-    let opts = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&opts, &"style".into(), &"currency".into());
-    let _ = js_sys::Reflect::set(&opts, &"currency".into(), &currency.into());
-    let fmt = js_sys::Intl::NumberFormat::new(&js_sys::Array::of1(&locale.tag().into()), &opts);
-    fmt.format()
-        .call1(&JsValue::NULL, &JsValue::from_f64(minor as f64 / 100.0))
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_else(|| {
-            let cents = crate::decimal(100 + minor.rem_euclid(100));
-            crate::cat(&[
-                currency,
-                " ",
-                &crate::decimal(minor / 100),
-                ".",
-                cents.get(1..).unwrap_or("00"),
-            ])
-        })
-}

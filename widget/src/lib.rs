@@ -2,6 +2,7 @@
 //! redirect), and live order status, in 15 locales, from one script tag.
 //!
 //! Pure modules (build and test natively, no browser types):
+//! - [`amount`]: money as each locale writes it (the pay button's label), without `Intl`.
 //! - [`i18n`]: compile-time message tables, `Msg` → `Phrase` → text per locale.
 //! - [`negotiate`]: `navigator.languages` → locale, with the zh-HK → zh-TW → zh-CN → en chain.
 //! - [`reducer`]: the UI state machine; events in, state + effects out.
@@ -17,6 +18,7 @@
 //! (wiring: runs the reducer's effects).
 #![forbid(unsafe_code)]
 
+pub mod amount;
 pub mod backoff;
 pub mod i18n;
 pub mod negotiate;

@@ -12,8 +12,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 
+use crate::amount::format as format_amount;
 use crate::api::Edge;
-use crate::dom::{Dom, TextCtx, format_amount};
+use crate::dom::{Dom, TextCtx};
 use crate::flow::{self, Session};
 use crate::i18n::{Locale, Msg, Overrides, Phrase};
 use crate::push::PushTracker;

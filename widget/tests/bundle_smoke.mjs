@@ -55,6 +55,7 @@ const pages = {
 <script src="/widget/v1/checkout.js" data-edge="ORIGIN" data-intent="${intent}" data-target="#pay" data-locale="en" async></script>`),
   '/rtl': page(CSP_OK, `<div id="pay"></div>
 <script src="/widget/v1/checkout.js" data-edge="ORIGIN" data-intent="${intent}" data-target="#pay" data-locale="ar" async></script>`),
+  '/money': page(CSP_OK, `<script src="/widget/v1/checkout.js" data-edge="ORIGIN"></script><script src="/money.js"></script>`),
   '/blocked': page(CSP_NO_WASM, `<div id="pay"></div>
 <script src="/widget/v1/checkout.js" data-edge="ORIGIN" data-intent="${intent}" data-target="#pay" data-locale="zh-CN" async></script>`),
 };
@@ -64,12 +65,27 @@ var h = TrustPayCheckout.mount('#pay', { intent: ${JSON.stringify(intent)}, loca
 h.on('ready', function () { window.readyViaOn = true; });
 window.handle = h;`;
 
+// Every locale × both gateway currencies × amounts that show each grouping rule: one widget
+// each, the label's amount next to what the browser's Intl prints for it.
+const moneyJs = `window.money = [];
+var b64 = function (s) { return btoa(s).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, ''); };
+['en', 'zh-CN', 'zh-TW', 'es', 'fr', 'de', 'pt-BR', 'ja', 'ko', 'hi', 'ar', 'ru', 'id', 'tr', 'vi'].forEach(function (tag) {
+  [['USD', '24.00'], ['INR', '1234567.89'], ['USD', '1234.50'], ['INR', '12345.05'], ['USD', '0.5']].forEach(function (c) {
+    var el = document.createElement('div');
+    document.body.append(el);
+    var intent = 'v1.' + b64(JSON.stringify({ order_no: 'M-1', amount: c[1], currency: c[0], exp: 4102444800 })) + '.sig';
+    window.money.push({ el: el, h: TrustPayCheckout.mount(el, { intent: intent, locale: tag }),
+      want: tag + ' ' + new Intl.NumberFormat(tag, { style: 'currency', currency: c[0] }).format(Number(c[1])) });
+  });
+});`;
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   const origin = `http://127.0.0.1:${server.address().port}`;
   const send = (status, type, body) => { res.writeHead(status, { 'Content-Type': type }); res.end(body); };
   if (pages[url.pathname]) return send(200, 'text/html', pages[url.pathname].replaceAll('ORIGIN', origin));
   if (url.pathname === '/api.js') return send(200, 'text/javascript', apiJs);
+  if (url.pathname === '/money.js') return send(200, 'text/javascript', moneyJs);
   const json = (status, body) => send(status, 'application/json', JSON.stringify(body));
   const view = (no) => ({ order_no: no, status: { pending: 1, failed: 3, paid: 5 }[journey[no].state],
     state: journey[no].state, amount: '5.00', currency: 'USD', updated_at: 1 });
@@ -287,6 +303,26 @@ try {
   check('the queued click pays exactly once (one order, the popup opens)', creates.length - createsBefore === 1 && !!opened, `${creates.length - createsBefore} creates, popup ${!!opened}`);
   check('`ready` fired once, state idle', (await p.evaluate(() => window.readies.join())) === 'idle', await p.evaluate(() => window.readies.join()));
   await opened?.close();
+  await p.close();
+
+  // 3f. Amounts without Intl: the script's first label and the wasm's are what Intl prints.
+  p = await newPage();
+  let releaseMoney;
+  const moneyHeld = new Promise((r) => { releaseMoney = r; });
+  await p.route('**/checkout_bg.wasm', async (r) => { await moneyHeld; await r.continue(); });
+  await p.goto(`${base}/money`);
+  const amounts = () => p.evaluate(() => window.money.map((m) => {
+    const b = m.el.shadowRoot && m.el.shadowRoot.querySelector('button');
+    const t = b ? b.textContent : '';
+    return [m.want, m.want.split(' ')[0] + ' ' + t.slice(t.indexOf('\u2068') + 1, t.indexOf('\u2069'))];
+  }));
+  await p.waitForFunction(() => window.money && window.money.every((m) => m.el.shadowRoot && m.el.shadowRoot.querySelector('button')), null, { timeout: 8000 });
+  const drawn = (await amounts()).filter(([want, got]) => want !== got);
+  check('first label: every locale and currency as Intl writes it (75 amounts)', drawn.length === 0, JSON.stringify(drawn.slice(0, 5)));
+  releaseMoney();
+  await p.evaluate(() => Promise.all(window.money.map((m) => m.h.ready)));
+  const taken = (await amounts()).filter(([want, got]) => want !== got);
+  check('the wasm\'s label: the same amounts', taken.length === 0, JSON.stringify(taken.slice(0, 5)));
   await p.close();
 
   // 4. CSP without 'wasm-unsafe-eval': localized plain fallback + error event.

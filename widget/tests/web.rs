@@ -311,7 +311,7 @@ async fn mount_renders_accessibly_and_tracks_to_paid() {
         log.borrow()
     );
 
-    // Shadow DOM, constructed stylesheet, live region, lang/dir, amount via Intl.
+    // Shadow DOM, constructed stylesheet, live region, lang/dir, the amount (`amount.rs`).
     let shadow = el.shadow_root().expect("shadow root");
     assert_eq!(shadow.adopted_style_sheets().length(), 1);
     assert!(shadow.query_selector("style").expect("query").is_none());

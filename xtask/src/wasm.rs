@@ -98,7 +98,7 @@ pub(crate) fn locale_files() -> Vec<LocaleFile> {
 
 /// The glue's constants (see `widget/js/boot.js`): the stylesheet, the locale manifest
 /// (`tag → base64url sha256`, which names the file and checks it), which table entries it
-/// shows itself, and those in English.
+/// shows itself, those in English, and how each locale writes money (`widget::amount`).
 fn glue_constants(locales: &[LocaleFile]) -> Vec<(&'static str, String)> {
     let manifest: serde_json::Map<String, serde_json::Value> = locales
         .iter()
@@ -107,6 +107,22 @@ fn glue_constants(locales: &[LocaleFile]) -> Vec<(&'static str, String)> {
     let pick = [Phrase::PayAmount, Phrase::PayNow, Phrase::LoadFailed];
     let en: Vec<&str> = pick.iter().map(|p| Locale::En.phrase_text(*p)).collect();
     let indices: Vec<usize> = pick.iter().map(|p| *p as usize).collect();
+    let money: serde_json::Map<String, serde_json::Value> = Locale::ALL
+        .into_iter()
+        .map(|locale| {
+            let s = widget::amount::style(locale);
+            let flags = u8::from(s.indian) | (u8::from(s.min_two) << 1);
+            let mut row = vec![
+                serde_json::json!(s.decimal),
+                serde_json::json!(s.group),
+                serde_json::json!(flags),
+            ];
+            for (before, after) in s.affixes {
+                row.extend([serde_json::json!(before), serde_json::json!(after)]);
+            }
+            (locale.tag().to_owned(), serde_json::Value::Array(row))
+        })
+        .collect();
     vec![
         (
             "__TP_CSS__",
@@ -118,6 +134,11 @@ fn glue_constants(locales: &[LocaleFile]) -> Vec<(&'static str, String)> {
         ),
         ("__TP_PICK__", serde_json::json!(indices).to_string()),
         ("__TP_EN__", serde_json::json!(en).to_string()),
+        ("__TP_MONEY__", serde_json::Value::Object(money).to_string()),
+        (
+            "__TP_CUR__",
+            serde_json::json!(widget::amount::CURRENCIES).to_string(),
+        ),
     ]
 }
 
