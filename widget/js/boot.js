@@ -41,14 +41,14 @@ function styles() {
 }
 
 var api = window.TrustPayCheckout;
+// The edge for mounts that name none: the script's data-edge, else where it was loaded from.
+var defaultEdge = (script && script.getAttribute('data-edge')) || (src ? new URL(src).origin : '');
 
 function load() {
   if (!loading) {
     loading = compiled.then(function (module) {
       return wasm_bindgen({ module_or_path: module });
     }).then(function () {
-      var edge = (script && script.getAttribute('data-edge')) || (src ? new URL(src).origin : '');
-      wasm_bindgen.setDefaultEdge(edge);
       wasm_bindgen.setStyles(styles());
       api.version = wasm_bindgen.version();
       loaded = true;
@@ -177,9 +177,10 @@ function fallback(host, texts) {
   emit(host, 'error', { code: 'load_failed' });
 }
 
-// One mount, whichever way it was asked for: draws at once, hands over to the wasm (`attach`)
-// once the wasm and the shopper's locale are in. The handle works from the start.
-function start(host, o, attach) {
+// One mount, whichever way it was asked for (`o`: edge, intent | fetchIntent, locale, mode,
+// theme, messages, onEvent): draws at once, hands over to the wasm once the wasm and the
+// shopper's locale are in. The handle works from the start.
+function start(host, o, selector) {
   var real = null, dead = false, early = null, subs = [];
   var h = {
     on: function (e, f) {
@@ -208,10 +209,18 @@ function start(host, o, attach) {
   });
   h.ready = Promise.all([load(), text, drawn]).then(function (r) {
     if (dead) return h;
-    if (r[1]) {
-      try { wasm_bindgen.addLocale(tag, r[1]); } catch (e) { /* refused: English */ }
+    if (!host) {
+      throw new Error(selector ? 'TrustPayCheckout.mount: no element matches `' + selector + '`'
+        : 'TrustPayCheckout.mount: target must be an element or a selector');
     }
-    real = attach();
+    var table = false;
+    if (r[1]) {
+      try { wasm_bindgen.addLocale(tag, r[1]); table = true; } catch (e) { /* refused: English */ }
+    }
+    real = wasm_bindgen.mount(host, {
+      edge: o.edge || defaultEdge, intent: o.intent, fetchIntent: o.fetchIntent,
+      locale: table ? tag : 'en', mode: o.mode, theme: o.theme, messages: o.messages
+    });
     if (early) early.handOver();
     return h;
   }, function (err) {
@@ -222,22 +231,21 @@ function start(host, o, attach) {
   return h;
 }
 
-function target(t) { return typeof t === 'string' ? document.querySelector(t) : t; }
+// The attributes a script tag (`data-` prefix) or `<trustpay-checkout>` mounts with.
+function attrs(el, prefix) {
+  var o = {};
+  ['edge', 'intent', 'locale', 'mode', 'theme'].forEach(function (n) { o[n] = el.getAttribute(prefix + n); });
+  return o;
+}
 
 // TrustPayCheckout.mount(): returns a handle at once.
 function mount(t, opts) {
-  opts = opts || {};
-  var rest = {};
-  for (var k in opts) if (k !== 'onEvent') rest[k] = opts[k];
-  var host = target(t);
-  return start(host, opts, function () { return wasm_bindgen.mount(host || t, rest); });
+  var host = typeof t === 'string' ? document.querySelector(t) : t instanceof Element ? t : null;
+  return start(host, opts || {}, typeof t === 'string' ? t : null);
 }
 
 function mountElement(el) {
-  var a = function (n) { return el.getAttribute(n); };
-  return start(el, { locale: a('locale'), theme: a('theme'), intent: a('intent') }, function () {
-    return wasm_bindgen.mountElement(el);
-  });
+  return start(el, attrs(el, ''));
 }
 
 if (!api) {
@@ -251,10 +259,7 @@ if (!api) {
     var sel = script && script.getAttribute('data-target');
     var host = sel && document.querySelector(sel);
     if (!host) return load();
-    var a = function (n) { return script.getAttribute('data-' + n); };
-    api.handle = start(host, { locale: a('locale'), theme: a('theme'), intent: a('intent') }, function () {
-      return wasm_bindgen.autoMount(script);
-    });
+    api.handle = start(host, attrs(script, 'data-'));
     return api.handle.ready;
   }).then(function () { return api; });
   api.ready.catch(function () {});

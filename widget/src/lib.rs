@@ -81,9 +81,7 @@ pub fn decimal(n: i64) -> String {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(target_arch = "wasm32")]
-pub use js_api::{
-    Handle, add_locale, auto_mount, mount, mount_element, set_default_edge, set_styles, version,
-};
+pub use js_api::{Handle, add_locale, mount, set_styles, version};
 
 /// The JavaScript API (`TrustPayCheckout.*` once the boot glue has run); typed in
 /// `widget/js/checkout.d.ts`.
@@ -94,7 +92,7 @@ mod js_api {
     use wasm_bindgen::prelude::*;
     use web_sys::Element;
 
-    use crate::widget::{EVENTS, Inner};
+    use crate::widget::Inner;
 
     /// A mounted widget.
     #[wasm_bindgen]
@@ -108,22 +106,6 @@ mod js_api {
             self.0.destroy();
         }
 
-        /// Calls `listener(detail)` for `ready`, `state`, `error`, `redirect` or `close`.
-        pub fn on(&self, event: &str, listener: js_sys::Function) -> Result<(), JsValue> {
-            if !EVENTS.contains(&event) {
-                return Err(js_sys::Error::new(&crate::cat(&[
-                    "unknown event `",
-                    event,
-                    "`; events: ready, state, error, redirect, close",
-                ]))
-                .into());
-            }
-            self.0.on(event, move |detail| {
-                let _ = listener.call1(&JsValue::NULL, detail);
-            });
-            Ok(())
-        }
-
         /// The current state name (`idle`, `waiting`, `final`, ..., or `destroyed`).
         #[wasm_bindgen(getter)]
         pub fn state(&self) -> String {
@@ -131,35 +113,15 @@ mod js_api {
         }
     }
 
-    /// `TrustPayCheckout.mount(target, opts)`.
+    /// Mounts on `target` with the options the boot glue has settled (`TrustPayCheckout.mount`,
+    /// the script tag's `data-*` and `<trustpay-checkout>`'s attributes all end here): `edge`,
+    /// `intent` or `fetchIntent`, `locale` (an exact tag; the glue negotiates it), `mode`,
+    /// `theme`, `messages`. Events go to the host as `trustpay:*` DOM events, which the glue's
+    /// handle (`on`, `onEvent`) listens to.
     #[wasm_bindgen]
-    pub fn mount(target: JsValue, opts: JsValue) -> Result<Handle, JsValue> {
-        let (host, cfg) = crate::mount::from_options(&target, &opts)?;
-        Inner::mount(host, cfg).map(Handle)
-    }
-
-    /// Auto-mount from the loading `<script>`'s `data-*` attributes (called by the boot glue
-    /// with `document.currentScript`). `undefined` when the tag has no `data-target`.
-    #[wasm_bindgen(js_name = autoMount)]
-    pub fn auto_mount(script: Element) -> Result<Option<Handle>, JsValue> {
-        match crate::mount::from_script(&script) {
-            Some((host, cfg)) => Inner::mount(host, cfg).map(|w| Some(Handle(w))),
-            None => Ok(None),
-        }
-    }
-
-    /// Mount on a `<trustpay-checkout>` element from its attributes (called by the element's
-    /// `connectedCallback`).
-    #[wasm_bindgen(js_name = mountElement)]
-    pub fn mount_element(element: Element) -> Result<Handle, JsValue> {
-        let cfg = crate::mount::from_attributes(&element, "");
-        Inner::mount(element, cfg).map(Handle)
-    }
-
-    /// The edge used when a mount names none (the boot glue sets the script's).
-    #[wasm_bindgen(js_name = setDefaultEdge)]
-    pub fn set_default_edge(edge: &str) {
-        crate::mount::set_default_edge(edge);
+    pub fn mount(target: Element, opts: JsValue) -> Result<Handle, JsValue> {
+        let cfg = crate::mount::from_options(&opts)?;
+        Inner::mount(target, cfg).map(Handle)
     }
 
     /// A locale's texts, fetched by the boot glue (`locales/<tag>.<hash>.txt`, checked against

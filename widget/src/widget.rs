@@ -8,7 +8,7 @@ use std::rc::{Rc, Weak};
 use checkout_core::contract::{ApiErrorCode, AttemptResponse, CreateOrderResponse};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 
@@ -33,11 +33,7 @@ pub(crate) struct Config {
     pub(crate) mode: Mode,
     pub(crate) theme: String,
     pub(crate) overrides: Overrides,
-    pub(crate) on_event: Option<js_sys::Function>,
 }
-
-/// The event names a page can listen to (`trustpay:<name>` DOM events on the host).
-pub(crate) const EVENTS: [&str; 5] = ["ready", "state", "error", "redirect", "close"];
 
 pub(crate) struct Inner {
     host: Element,
@@ -124,14 +120,6 @@ impl Inner {
             announced: early.drawn,
             host,
         });
-        if let Some(f) = cfg.on_event {
-            for name in EVENTS {
-                let f = f.clone();
-                inner.on(name, move |detail| {
-                    let _ = f.call1(&JsValue::NULL, detail);
-                });
-            }
-        }
         inner.listen();
         inner.render();
         LIVE.with(|live| live.borrow_mut().push(inner.clone()));
@@ -239,18 +227,6 @@ impl Inner {
     }
 
     /// `handle.on(name, fn)`: a listener for `trustpay:<name>` on the host, dropped on destroy.
-    pub(crate) fn on(self: &Rc<Self>, name: &str, f: impl Fn(&JsValue) + 'static) {
-        if self.destroyed.get() {
-            return;
-        }
-        let listener =
-            EventListener::new(&self.host, crate::cat(&["trustpay:", name]), move |event| {
-                // Only our own `trustpay:*` events; a plain Event gives `undefined` detail.
-                f(&event.unchecked_ref::<CustomEvent>().detail());
-            });
-        self.listeners.borrow_mut().push(listener);
-    }
-
     pub(crate) fn state_name(&self) -> &'static str {
         if self.destroyed.get() {
             "destroyed"

@@ -254,12 +254,14 @@ fn opts(edge: &str, intent: &str, locale: &str) -> JsValue {
 
 type Log = Rc<RefCell<Vec<String>>>;
 
-/// Records `type:state[:status|code]` for every event the handle emits.
-fn record(handle: &widget::Handle) -> Log {
+/// Records `type:state[:status|code]` for every `trustpay:*` event on the host (what the
+/// boot glue's `handle.on` and `onEvent` pass on).
+fn record(host: &Element) -> Log {
     let log: Log = Rc::default();
     for name in ["ready", "state", "error", "redirect", "close"] {
         let log = log.clone();
-        let f = Closure::<dyn Fn(JsValue)>::new(move |detail: JsValue| {
+        let f = Closure::<dyn Fn(web_sys::CustomEvent)>::new(move |event: web_sys::CustomEvent| {
+            let detail = event.detail();
             let get = |k: &str| {
                 js_sys::Reflect::get(&detail, &k.into())
                     .ok()
@@ -280,9 +282,11 @@ fn record(handle: &widget::Handle) -> Log {
                 token
             ));
         });
-        handle
-            .on(name, f.as_ref().unchecked_ref::<js_sys::Function>().clone())
-            .expect("on");
+        host.add_event_listener_with_callback(
+            &format!("trustpay:{name}"),
+            f.as_ref().unchecked_ref(),
+        )
+        .expect("listen");
         f.forget();
     }
     log
@@ -300,11 +304,11 @@ async fn mount_renders_accessibly_and_tracks_to_paid() {
     install_stub(vec![1, 5], JsValue::UNDEFINED, 0);
     let el = host("pay-1");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-1.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     assert!(
         until(1000, || log.borrow().iter().any(|e| e == "ready:idle")).await,
         "{:?}",
@@ -383,7 +387,7 @@ async fn destroy_removes_listeners_and_stops_polling() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let el = host("pay-2");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-2.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
@@ -415,44 +419,21 @@ async fn destroy_removes_listeners_and_stops_polling() {
 }
 
 #[wasm_bindgen_test]
-async fn auto_mounts_from_script_data_attributes_in_zh_cn() {
-    install_stub(vec![1], JsValue::UNDEFINED, 0);
-    let el = host("pay-3");
-    let script = document().create_element("script").expect("script");
-    for (k, v) in [
-        ("data-edge", "https://edge-3.test"),
-        ("data-target", "#pay-3"),
-        ("data-locale", "zh-CN"),
-    ] {
-        script.set_attribute(k, v).expect("attr");
-    }
-    script
-        .set_attribute("data-intent", &intent("100.00", "INR"))
-        .expect("attr");
-    let handle = widget::auto_mount(script.clone())
-        .expect("auto mount")
-        .expect("has data-target");
-    assert!(until(1000, || handle.state() == "idle").await);
-    let label = text(&el, "button");
-    assert!(label.starts_with("支付 "), "{label}");
-    assert!(label.contains("100.00"), "{label}");
-    assert_eq!(
-        shadow_q(&el, ".tp")
-            .and_then(|r| r.get_attribute("lang"))
-            .as_deref(),
-        Some("zh-CN")
-    );
-    // No data-target: nothing mounted (the page calls mount itself).
-    script.remove_attribute("data-target").expect("remove");
-    assert!(widget::auto_mount(script).expect("ok").is_none());
-    handle.destroy();
-}
-
-#[wasm_bindgen_test]
 async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
+    // What the boot glue's mountElement does: the element's attributes as the mount options.
     let mount =
-        Closure::<dyn Fn(Element) -> Result<widget::Handle, JsValue>>::new(widget::mount_element);
+        Closure::<dyn Fn(Element) -> Result<widget::Handle, JsValue>>::new(|el: Element| {
+            let o = js_sys::Object::new();
+            for name in ["edge", "intent", "locale"] {
+                let value = el
+                    .get_attribute(name)
+                    .map(JsValue::from)
+                    .unwrap_or_default();
+                js_sys::Reflect::set(&o, &name.into(), &value).expect("set");
+            }
+            widget::mount(el, o.into())
+        });
     prepare();
     define_element(mount.as_ref().unchecked_ref());
     mount.forget();
@@ -506,7 +487,7 @@ async fn popup_blocked_shows_reopen_link() {
     block_popups();
     let el = host("pay-5");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-5.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
@@ -544,11 +525,11 @@ async fn edge_errors_become_shopper_messages_and_stable_codes() {
     install_stub(vec![1], js_sys::Array::of2(&410.into(), &body).into(), 0);
     let el = host("pay-6");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-6.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     assert!(until(2000, || handle.state() == "error").await);
@@ -584,7 +565,7 @@ async fn messages_option_overrides_text() {
     )
     .expect("set");
     js_sys::Reflect::set(&o, &"messages".into(), &messages).expect("set");
-    let handle = widget::mount(el.clone().into(), o).expect("mount");
+    let handle = widget::mount(el.clone(), o).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     assert_eq!(text(&el, "button"), "Buy now for \u{2068}$5.00\u{2069}");
     handle.destroy();
@@ -595,11 +576,8 @@ async fn network_failures_retry_the_same_intent_without_duplicates() {
     install_stub(vec![1], JsValue::UNDEFINED, 2);
     let el = host("pay-8");
     let the_intent = intent("5.00", "USD");
-    let handle = widget::mount(
-        el.clone().into(),
-        opts("https://edge-8.test", &the_intent, "en"),
-    )
-    .expect("mount");
+    let handle =
+        widget::mount(el.clone(), opts("https://edge-8.test", &the_intent, "en")).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     // Two failures (retried after ≤ 0.6 s and ≤ 1.2 s), then the order.
@@ -640,7 +618,7 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
     ] {
         let o = opts(edge, &the_intent, "en");
         js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
-        let h = widget::mount(host(id).into(), o).expect("mount");
+        let h = widget::mount(host(id), o).expect("mount");
         assert!(
             until(1000, || h.state() == "idle").await,
             "{edge}: {}",
@@ -652,8 +630,8 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
     let el = host("pay-9");
     let o = opts("https://edge-9.test", &the_intent, "en");
     js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
-    let handle = widget::mount(el.clone().into(), o).expect("mount");
-    let log = record(&handle);
+    let handle = widget::mount(el.clone(), o).expect("mount");
+    let log = record(&el);
     assert!(
         until(3000, || text(&el, "[role=status]") == EN_PAID).await,
         "{}",
@@ -682,7 +660,7 @@ async fn offline_is_announced() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let el = host("pay-10");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-10.test", &intent("5.00", "USD"), "es"),
     )
     .expect("mount");
@@ -719,7 +697,7 @@ async fn fetch_intent_is_called_on_click_and_its_intent_is_used() {
     js_sys::Reflect::set(&o, &"locale".into(), &"en".into()).expect("set");
     js_sys::Reflect::set(&o, &"fetchIntent".into(), fetch.as_ref()).expect("set");
     fetch.forget();
-    let handle = widget::mount(el.clone().into(), o.into()).expect("mount");
+    let handle = widget::mount(el.clone(), o.into()).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     assert_eq!(
         text(&el, "button"),
@@ -747,11 +725,11 @@ async fn push_channel_tracks_to_paid_without_polling() {
     install_event_source();
     let el = host("pay-push");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-push.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     assert!(
@@ -787,11 +765,11 @@ async fn push_failure_falls_back_to_polling_silently() {
     install_event_source();
     let el = host("pay-push-fail");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-push-fail.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     assert!(until(2000, || es_count() == 1).await);
@@ -819,11 +797,11 @@ async fn underpaid_order_is_final_and_never_shown_as_paid() {
     install_stub(vec![1, UNDERPAID, 5], JsValue::UNDEFINED, 0);
     let el = host("pay-underpaid");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-underpaid.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     assert!(
@@ -859,7 +837,7 @@ async fn pushed_underpaid_closes_the_stream_in_zh_cn() {
     install_event_source();
     let el = host("pay-push-underpaid");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts(
             "https://edge-push-underpaid.test",
             &intent("5.00", "USD"),
@@ -867,7 +845,7 @@ async fn pushed_underpaid_closes_the_stream_in_zh_cn() {
         ),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     assert!(until(2000, || es_count() == 1).await);
@@ -912,8 +890,8 @@ async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
     let el = host(&format!("pay-again-{n}"));
     let edge = format!("https://edge-again-{n}.test");
     let handle =
-        widget::mount(el.clone().into(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
-    let log = record(&handle);
+        widget::mount(el.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+    let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     // A keyboard shopper: focus on the pay button (it moves to the status while paying).
     shadow_q(&el, "button")
@@ -1012,7 +990,7 @@ async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
     // A reload (a new mount on the same element) shows the payment, not a pay button.
     handle.destroy();
     let again =
-        widget::mount(el.clone().into(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+        widget::mount(el.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
     assert!(
         until(3000, || text(&el, "[role=status]") == paid).await,
         "after a reload: {}",
@@ -1021,11 +999,8 @@ async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
     assert!(is_hidden(&el, "button"));
     // Another element on the same page keeps its own slot: no order there.
     let other = host(&format!("pay-again-{n}-other"));
-    let h2 = widget::mount(
-        other.clone().into(),
-        opts(&edge, &intent("24.00", "USD"), tag),
-    )
-    .expect("mount");
+    let h2 =
+        widget::mount(other.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
     assert!(until(1000, || h2.state() == "idle").await, "{}", h2.state());
     again.destroy();
     h2.destroy();
@@ -1052,7 +1027,7 @@ async fn the_amount_is_one_isolated_unit_in_the_ar_button() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let el = host("pay-ar-bidi");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-ar-bidi.test", &intent("24.00", "USD"), "ar"),
     )
     .expect("mount");
@@ -1078,7 +1053,7 @@ async fn a_popup_the_browser_keeps_open_gets_the_close_hint() {
     fake_popups(false);
     let el = host("pay-hint");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-hint.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
@@ -1117,8 +1092,8 @@ async fn attempt_limit_says_too_many_attempts_and_offers_nothing() {
     let el = host("pay-limit");
     let o = opts("https://edge-limit.test", &the_intent, "en");
     js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
-    let handle = widget::mount(el.clone().into(), o).expect("mount");
-    let log = record(&handle);
+    let handle = widget::mount(el.clone(), o).expect("mount");
+    let log = record(&el);
     assert!(
         until(3000, || text(&el, "[role=status]")
             == says(Locale::En, Phrase::Failed))
@@ -1157,11 +1132,11 @@ async fn a_disallowed_origin_is_reported_within_a_second() {
     capture_console();
     let el = host("pay-origin");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-origin.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
-    let log = record(&handle);
+    let log = record(&el);
     let seen: Rc<RefCell<Vec<String>>> = Rc::default();
     let dom_log = seen.clone();
     let listener = Closure::<dyn Fn(web_sys::CustomEvent)>::new(move |e: web_sys::CustomEvent| {
@@ -1215,11 +1190,11 @@ async fn a_missing_or_malformed_intent_is_refused_at_mount() {
     ] {
         let el = host(&format!("pay-bad-{n}"));
         let handle = widget::mount(
-            el.clone().into(),
+            el.clone(),
             opts(&format!("https://edge-bad-{n}.test"), the_intent, "en"),
         )
         .expect("mount");
-        let log = record(&handle);
+        let log = record(&el);
         assert!(
             until(1000, || handle.state() == "error").await,
             "{n}: {}",
@@ -1251,7 +1226,7 @@ async fn focus_stays_in_the_widget_when_the_open_link_goes() {
     block_popups();
     let el = host("pay-focus");
     let handle = widget::mount(
-        el.clone().into(),
+        el.clone(),
         opts("https://edge-focus.test", &intent("5.00", "USD"), "en"),
     )
     .expect("mount");
