@@ -85,7 +85,9 @@ pub fn outbox_entry(ctx: &Ctx, after: &OrderRow, now: i64) -> Option<NewOutbox> 
 /// the derived state) plus `attempt` (the attempt that decides it) and `duplicate_payment`.
 /// Its type is `order.duplicate_payment` when this change paid a second attempt, else
 /// `order.<state>`; `None` when the merchant order's state and deciding attempt stay the same
-/// (e.g. an extra attempt refunded), or notifications are off. The id is that of the
+/// and the change was to another attempt (e.g. an extra attempt refunded), or notifications
+/// are off. A change of the deciding attempt is always told (a second partial refund leaves
+/// the state `partially_refunded` but changes the refunded amount), as for a single attempt. The id is that of the
 /// attempt's change (its TrustPay number, status and `status_seq`).
 pub fn attempt_outbox_entry(
     ctx: &Ctx,
@@ -99,7 +101,10 @@ pub fn attempt_outbox_entry(
     let (_, is) = crate::view::merchant(after).ok()?;
     let kind = if is.duplicate_payment && !was.duplicate_payment {
         "order.duplicate_payment".to_owned()
-    } else if (was.state, was.attempt) == (is.state, is.attempt) {
+    } else if (was.state, was.attempt) == (is.state, is.attempt)
+        && changed.attempt_no() != is.attempt
+    {
+        // Another attempt changed (e.g. an extra one refunded): the merchant order didn't.
         return None;
     } else {
         webhook::event_type(is.state.as_str())

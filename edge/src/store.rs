@@ -77,6 +77,10 @@ pub struct OrderRow {
     /// On attempt 1: how many attempts the merchant order has.
     #[serde(default = "first_attempt")]
     pub attempts: i64,
+    /// On attempt 1: the merchant order's version, raised by every status change of any of
+    /// its attempts and by every new attempt ([`MerchantSeq`]).
+    #[serde(default)]
+    pub merchant_seq: i64,
 }
 
 fn first_attempt() -> i64 {
@@ -238,6 +242,41 @@ pub struct StatusChange {
     pub late_payment: bool,
 }
 
+/// The merchant order's version a change was decided on: `seq` as read on its first attempt's
+/// row `first`. [`Store::change_status_numbered`] writes only while it is unchanged (and
+/// raises it), so a decision that looked at every attempt can't miss a concurrent change of
+/// another one.
+#[derive(Debug, Clone, Copy)]
+pub struct MerchantSeq<'a> {
+    /// The first attempt's order number (the merchant order number).
+    pub first: &'a str,
+    /// Its `merchant_seq` when the attempts were read.
+    pub seq: i64,
+}
+
+/// The merchant notification of a change decided on an assumed row
+/// ([`Store::change_if_fresh`]): the body for each currency the order could be in (the
+/// notification body carries the currency, which a callback doesn't), the row picks one.
+#[derive(Debug, Clone)]
+pub struct FreshOutbox {
+    /// The event id (`webhook-id`).
+    pub id: String,
+    /// `order.<state>`.
+    pub kind: String,
+    /// `(currency code, body)` for every supported currency.
+    pub bodies: Vec<(&'static str, String)>,
+}
+
+/// What [`Store::change_if_fresh`] found.
+#[derive(Debug, Clone)]
+pub enum Fresh {
+    /// The order was as assumed, and is now changed: the row after the change.
+    Changed(Box<OrderRow>),
+    /// It was not (or doesn't exist): nothing was written; every attempt of its merchant
+    /// order as they are (empty for an unknown order), read in the same round trip.
+    Read(Vec<OrderRow>),
+}
+
 /// D1 round trips and Durable Object calls of one request (or queue batch, or cron run),
 /// shared by every [`Store`] the request opens; its `request` log line reports them.
 #[derive(Debug, Clone, Default)]
@@ -376,6 +415,7 @@ impl StatusChange {
             updated_at: now,
             status_seq: row.status_seq + 1,
             refund_count: self.refund_count.or(row.refund_count),
+            merchant_seq: row.merchant_seq + i64::from(row.merchant_order_no.is_none()),
             ..row.clone()
         }
     }
@@ -412,6 +452,40 @@ fn db_err(what: &str) -> impl Fn(worker::Error) -> EdgeError + '_ {
 /// Every attempt of the merchant order `?1`, by attempt number.
 const ATTEMPTS: &str =
     "SELECT * FROM orders WHERE order_no = ?1 OR merchant_order_no = ?1 ORDER BY attempt";
+/// Every attempt of the merchant order that the attempt `?1` belongs to, by attempt number
+/// (empty when `?1` doesn't exist). `{only}` is a further condition on reading at all.
+macro_rules! family {
+    ($only:literal) => {
+        concat!(
+            "SELECT o.* FROM orders o, (SELECT COALESCE(merchant_order_no, order_no) AS no FROM orders WHERE order_no = ?1",
+            $only,
+            ") m WHERE o.order_no = m.no OR o.merchant_order_no = m.no ORDER BY o.attempt"
+        )
+    };
+}
+/// A status change of the row `?1` (`?3`..`?9`, see [`status_args`]; `status_seq` raised),
+/// without its `WHERE`.
+const SET_STATUS: &str = "UPDATE orders SET status = ?3, paid_amount_minor = COALESCE(?4, paid_amount_minor), \
+     refund_amount_minor = COALESCE(?5, refund_amount_minor), fee_minor = COALESCE(?6, fee_minor), \
+     late_payment = MAX(late_payment, ?7), updated_at = ?8, status_seq = status_seq + 1, \
+     refund_count = COALESCE(?9, refund_count)";
+/// Raises the merchant order's version along with a status change of its first attempt.
+const AND_MERCHANT_SEQ: &str = ", merchant_seq = merchant_seq + 1";
+
+/// `?1`..`?9` of [`SET_STATUS`]: the order, the `status_seq` it must have, the change.
+fn status_args(order_no: &str, change: &StatusChange, now: i64) -> Vec<JsValue> {
+    vec![
+        text(order_no),
+        num(change.seq),
+        num(change.to),
+        opt_num(change.paid_minor),
+        opt_num(change.refund_minor),
+        opt_num(change.fee_minor),
+        num(i64::from(change.late_payment)),
+        num(now),
+        opt_num(change.refund_count),
+    ]
+}
 /// Inserts an event only when the statement before it (in the same batch) changed a row.
 const EVENT_IF_CHANGED: &str = "INSERT INTO order_events (order_no, at, source, outcome, status_from, status_to, detail) \
      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE changes() = 1";
@@ -429,6 +503,18 @@ fn event_args(event: &NewEvent<'_>, now: i64) -> [JsValue; 7] {
         opt_num(event.status_to),
         opt_text(event.detail.as_deref()),
     ]
+}
+
+/// The `webhook`/`enqueued` event of an outbox row written with a change to `status`.
+fn enqueued<'a>(order_no: &'a str, status: i64, id: &str, kind: &str) -> NewEvent<'a> {
+    NewEvent {
+        order_no: Some(order_no),
+        source: Source::Webhook,
+        outcome: Outcome::Enqueued,
+        status_from: None,
+        status_to: Some(status),
+        detail: Some(format!("{id} {kind}")),
+    }
 }
 
 fn changed(result: &D1Result, what: &str) -> Result<usize, EdgeError> {
@@ -646,7 +732,8 @@ impl Store {
                     )?,
                     self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
                     self.stmt(
-                        "UPDATE orders SET attempts = MAX(attempts, ?2) WHERE order_no = ?1 AND changes() = 1",
+                        // A new attempt changes the merchant order: its version goes up.
+                        "UPDATE orders SET attempts = MAX(attempts, ?2), merchant_seq = merchant_seq + 1 WHERE order_no = ?1 AND changes() = 1",
                         &[text(&first.order_no), num(i64::from(attempt))],
                     )?,
                 ],
@@ -760,40 +847,48 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.secret_hash).collect())
     }
 
-    /// Applies a status change if the row is still at `change.seq`, in one batch with its
-    /// event and (when given) the merchant notification's outbox row and `webhook`/`enqueued`
-    /// event: all of them when the conditional update won, none when it lost. `Some(row)` (the
-    /// order after the change) when it won, `None` when someone else changed the row first
-    /// (re-read and decide again).
+    /// Applies a status change if the row is still at `change.seq` and its merchant order
+    /// still at `merchant.seq` (raising both), in one batch with its event and (when given)
+    /// the merchant notification's outbox row and `webhook`/`enqueued` event: all of them when
+    /// the conditional update won, none when it lost. `Some(row)` (the order after the change)
+    /// when it won, `None` when someone else changed the row or another attempt of its merchant
+    /// order first (re-read and decide again).
     pub async fn change_status_numbered(
         &self,
         order_no: &str,
         change: StatusChange,
+        merchant: MerchantSeq<'_>,
         event: &NewEvent<'_>,
         outbox: Option<&NewOutbox>,
         now: i64,
     ) -> Result<Option<OrderRow>, EdgeError> {
-        let mut statements = vec![
-            self.stmt(
-                "UPDATE orders SET status = ?3, paid_amount_minor = COALESCE(?4, paid_amount_minor), \
-                 refund_amount_minor = COALESCE(?5, refund_amount_minor), fee_minor = COALESCE(?6, fee_minor), \
-                 late_payment = MAX(late_payment, ?7), updated_at = ?8, status_seq = status_seq + 1, \
-                 refund_count = COALESCE(?9, refund_count) \
-                 WHERE order_no = ?1 AND status_seq = ?2 RETURNING *",
-                &[
-                    text(order_no),
-                    num(change.seq),
-                    num(change.to),
-                    opt_num(change.paid_minor),
-                    opt_num(change.refund_minor),
-                    opt_num(change.fee_minor),
-                    num(i64::from(change.late_payment)),
-                    num(now),
-                    opt_num(change.refund_count),
-                ],
-            )?,
-            self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?,
-        ];
+        let mut args = status_args(order_no, &change, now);
+        let mut statements = Vec::new();
+        if merchant.first == order_no {
+            // The merchant order's own row: one statement checks and raises both versions.
+            args.push(num(merchant.seq));
+            statements.push(self.stmt(
+                &format!(
+                    "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 AND merchant_seq = ?10 RETURNING *"
+                ),
+                &args,
+            )?);
+        } else {
+            // Another attempt: its merchant order's version first; the change only if that
+            // still held. (A raised version whose change then lost costs others a re-read.)
+            statements.push(self.stmt(
+                "UPDATE orders SET merchant_seq = merchant_seq + 1 WHERE order_no = ?1 AND merchant_seq = ?2",
+                &[text(merchant.first), num(merchant.seq)],
+            )?);
+            statements.push(self.stmt(
+                &format!(
+                    "{SET_STATUS} WHERE order_no = ?1 AND status_seq = ?2 AND changes() = 1 RETURNING *"
+                ),
+                &args,
+            )?);
+        }
+        let changed_at = statements.len() - 1;
+        statements.push(self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?);
         if let Some(outbox) = outbox {
             statements.push(self.stmt(
                 "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
@@ -806,18 +901,16 @@ impl Store {
                     num(now),
                 ],
             )?);
-            let enqueued = NewEvent {
-                order_no: Some(order_no),
-                source: Source::Webhook,
-                outcome: Outcome::Enqueued,
-                status_from: None,
-                status_to: Some(change.to),
-                detail: Some(format!("{} {}", outbox.id, outbox.kind)),
-            };
-            statements.push(self.stmt(EVENT_IF_CHANGED, &event_args(&enqueued, now))?);
+            statements.push(self.stmt(
+                EVENT_IF_CHANGED,
+                &event_args(
+                    &enqueued(order_no, change.to, &outbox.id, &outbox.kind),
+                    now,
+                ),
+            )?);
         }
         let results = self.batch("change status", statements).await?;
-        match results.first() {
+        match results.get(changed_at) {
             Some(result) => Ok(result
                 .results::<OrderRow>()
                 .map_err(db_err("read changed order"))?
@@ -825,6 +918,102 @@ impl Store {
                 .next()),
             None => Err(EdgeError::Storage("change status: no result".into())),
         }
+    }
+
+    /// A status change decided on an assumed row: the order as creating it left it (pending,
+    /// `status_seq` 0, nothing paid or refunded, TrustPay accepted it, the only attempt of its
+    /// merchant order) with this merchant and amount. One batch: the change, conditional on
+    /// every one of those facts, with its event and outbox row, as
+    /// [`Store::change_status_numbered`] writes them; and, only when the order was not as
+    /// assumed, a read of every attempt of its merchant order. So a first callback for a fresh
+    /// order costs one round trip, and anything else one round trip more than deciding on
+    /// what it read.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_if_fresh(
+        &self,
+        order_no: &str,
+        merchant_id: i64,
+        amount_minor: i64,
+        change: StatusChange,
+        event: &NewEvent<'_>,
+        outbox: Option<&FreshOutbox>,
+        now: i64,
+    ) -> Result<Fresh, EdgeError> {
+        let fresh = StatusChange { seq: 0, ..change };
+        let mut args = status_args(order_no, &fresh, now);
+        args.extend([
+            num(merchant_id),
+            num(amount_minor),
+            num(OrderStatus::Pending.code()),
+        ]);
+        let mut statements = vec![self.stmt(
+            &format!(
+                "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 \
+                 AND merchant_id = ?10 AND amount_minor = ?11 AND status = ?12 \
+                 AND paid_amount_minor IS NULL AND refund_amount_minor IS NULL AND refund_count IS NULL \
+                 AND create_refused IS NULL AND merchant_order_no IS NULL AND attempts = 1 RETURNING *"
+            ),
+            &args,
+        )?];
+        statements.push(self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?);
+        if let Some(outbox) = outbox {
+            // The body for the row's currency.
+            let mut choose = String::from("CASE currency");
+            let mut args = vec![
+                text(&outbox.id),
+                text(order_no),
+                text(&outbox.kind),
+                num(now),
+            ];
+            for (code, body) in &outbox.bodies {
+                let n = args.len();
+                choose.push_str(&format!(" WHEN ?{} THEN ?{}", n + 1, n + 2));
+                args.extend([text(code), text(body)]);
+            }
+            choose.push_str(" END");
+            statements.push(self.stmt(
+                &format!(
+                    "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
+                     SELECT ?1, ?2, ?3, {choose}, 'pending', 0, ?4, ?4, ?4 FROM orders WHERE order_no = ?2 AND changes() = 1"
+                ),
+                &args,
+            )?);
+            statements.push(self.stmt(
+                EVENT_IF_CHANGED,
+                &event_args(
+                    &enqueued(order_no, change.to, &outbox.id, &outbox.kind),
+                    now,
+                ),
+            )?);
+        }
+        // The last statement wrote a row exactly when the change won.
+        statements.push(self.stmt(family!(" AND changes() = 0"), &[text(order_no)])?);
+        let results = self.batch("change if fresh", statements).await?;
+        let (Some(first), Some(last)) = (results.first(), results.last()) else {
+            return Err(EdgeError::Storage("change if fresh: no result".into()));
+        };
+        let changed = first
+            .results::<OrderRow>()
+            .map_err(db_err("read changed order"))?
+            .into_iter()
+            .next();
+        Ok(match changed {
+            Some(row) => Fresh::Changed(Box::new(row)),
+            None => Fresh::Read(
+                last.results::<OrderRow>()
+                    .map_err(db_err("read attempts"))?,
+            ),
+        })
+    }
+
+    /// Every attempt of the merchant order that the attempt `order_no` belongs to, by attempt
+    /// number, in one statement (empty when `order_no` doesn't exist).
+    pub async fn order_with_attempts(&self, order_no: &str) -> Result<Vec<OrderRow>, EdgeError> {
+        self.all(
+            "select attempts",
+            self.stmt(family!(""), &[text(order_no)])?,
+        )
+        .await
     }
 
     /// The order whose `order_no` or TrustPay `platform_order_no` is `id` (ours first).

@@ -6,15 +6,23 @@
 //! the outcome. Callers check first that the message is about *our* order (core's
 //! `check_order`); an order TrustPay refused to create for us is never changed here.
 //!
+//! An attempt of a merchant order with several is decided with every attempt in view, and its
+//! change is also conditional on the merchant order's version (`merchant_seq`, on attempt 1's
+//! row): two attempts paid at the same instant can't both be decided on a view that misses the
+//! other (the loser re-reads, sees a duplicate payment, and says so).
+//!
 //! D1 round trips: a change is one batch (conditional update + its event + the merchant
 //! notification's outbox row and `enqueued` event, all or nothing: [`Store::change_status_numbered`]);
-//! a decision that changes nothing is one event insert. A lost race costs one re-read and
-//! another attempt. After a change won: one Durable Object call ([`live::notify`], with the row
-//! the batch returned, no re-read) and one queue send ([`notify::dispatch`]).
+//! a decision that changes nothing is one event insert. A lost race costs one re-read (every
+//! attempt, one statement) and another attempt. The first callback of a fresh order is decided
+//! on the row as creating it left it and written in the same single batch, conditional on every
+//! fact the decision read ([`apply_if_fresh`]): one round trip in all. After a change won: one
+//! Durable Object call ([`live::notify`], with the row the batch returned, no re-read) and one
+//! queue send ([`notify::dispatch`]).
 
 use checkout_core::callback::{ExpectedOrder, QueryMatch, VerifiedCallback};
-use checkout_core::codes::OrderStatus;
-use checkout_core::money::Amount;
+use checkout_core::codes::{OrderStatus, TransactionType};
+use checkout_core::money::{Amount, Currency};
 use checkout_core::state::{self, OrderState, PaidAmount, Progress, Transition};
 use checkout_core::wire::OrderQueryData;
 
@@ -28,7 +36,10 @@ use crate::event::{Outcome, Source};
 use crate::gateway::{Gateway, GatewayError};
 use crate::live;
 use crate::notify;
-use crate::store::{NewEvent, NewRefund, OrderRow, Reserved, StatusChange, Store};
+use crate::store::{
+    Fresh, FreshOutbox, MerchantSeq, NewEvent, NewOutbox, NewRefund, OrderRow, Reserved,
+    StatusChange, Store,
+};
 use crate::view;
 
 /// How many times a lost race is retried before giving up (the sender retries later).
@@ -149,110 +160,68 @@ fn change_outcome(row: &OrderRow, transition: Transition, incoming: &Incoming) -
 /// Applies `incoming` to `row` and logs the event under `source`. A change that won is written
 /// with its merchant notification's outbox row ([`notify::outbox_entry`]), then pushed to the
 /// order's live-events object ([`live::notify`]) and its notification sent to the queue
-/// ([`notify::dispatch`]).
+/// ([`notify::dispatch`]). An attempt of a merchant order with several is decided with all of
+/// them in view (one more read).
 pub async fn apply(
     ctx: &Ctx,
     store: &Store,
-    mut row: OrderRow,
+    row: OrderRow,
     incoming: &Incoming,
     source: Source,
     now: i64,
 ) -> Result<Applied, EdgeError> {
-    if row.create_refused.is_some() {
-        // TrustPay holds someone else's order under this number: nothing it says about that
-        // order is about ours.
-        let event = NewEvent {
-            order_no: Some(&row.order_no),
-            source,
-            outcome: Outcome::OrderNumberTaken,
-            status_from: Some(row.status),
-            status_to: Some(incoming.status.code()),
-            detail: incoming.detail.clone(),
-        };
-        store.append_event(event, now).await?;
-        return Ok(Applied {
-            outcome: Outcome::OrderNumberTaken,
-            changed: false,
-        });
-    }
+    let order_no = row.order_no.clone();
+    let attempts = store.siblings(&row).await?;
+    apply_to_attempts(ctx, store, &order_no, attempts, incoming, source, now).await
+}
+
+/// [`apply`] to the attempt `order_no`, given every attempt of its merchant order as just
+/// read (`attempts`, it among them). The change is written only while neither the attempt
+/// nor its merchant order changed since ([`MerchantSeq`]); otherwise every attempt is read
+/// again (one statement) and the decision taken again.
+pub async fn apply_to_attempts(
+    ctx: &Ctx,
+    store: &Store,
+    order_no: &str,
+    mut attempts: Vec<OrderRow>,
+    incoming: &Incoming,
+    source: Source,
+    now: i64,
+) -> Result<Applied, EdgeError> {
     for _ in 0..MAX_ATTEMPTS {
-        let current = row.status();
-        let transition = state::apply_progress(stored_progress(&row), incoming.progress());
-        if let Some(next) = transition.new_status() {
-            let change = StatusChange {
-                seq: row.status_seq,
-                to: next.code(),
-                refund_count: incoming.refund_count.and_then(|n| i64::try_from(n).ok()),
-                paid_minor: incoming.paid.map(Amount::minor),
-                refund_minor: incoming.refund.map(Amount::minor),
-                fee_minor: incoming.fee.map(Amount::minor),
-                late_payment: matches!(transition, Transition::LatePayment(_)),
-            };
-            let outcome = change_outcome(&row, transition, incoming);
+        let vanished = || EdgeError::Storage(format!("order {order_no} vanished"));
+        let row = attempts
+            .iter()
+            .find(|r| r.order_no == order_no)
+            .cloned()
+            .ok_or_else(vanished)?;
+        let first = attempts
+            .iter()
+            .find(|r| r.merchant_order_no.is_none())
+            .ok_or_else(vanished)?;
+        let merchant = MerchantSeq {
+            first: &first.order_no,
+            seq: first.merchant_seq,
+        };
+        if row.create_refused.is_some() {
+            // TrustPay holds someone else's order under this number: nothing it says about
+            // that order is about ours.
             let event = NewEvent {
                 order_no: Some(&row.order_no),
                 source,
-                outcome,
-                status_from: Some(current.code()),
+                outcome: Outcome::OrderNumberTaken,
+                status_from: Some(row.status),
                 status_to: Some(incoming.status.code()),
                 detail: incoming.detail.clone(),
             };
-            let applied = change.applied_to(&row, now);
-            // An attempt of a merchant order with several: it is reported as the merchant order
-            // (one more read, only for such orders).
-            let attempts = if row.merchant_order_no.is_some() || row.attempts > 1 {
-                Some(store.siblings(&row).await?)
-            } else {
-                None
-            };
-            let replaced = |rows: &[OrderRow], by: &OrderRow| -> Vec<OrderRow> {
-                rows.iter()
-                    .map(|r| {
-                        if r.order_no == by.order_no {
-                            by.clone()
-                        } else {
-                            r.clone()
-                        }
-                    })
-                    .collect()
-            };
-            let outbox = match &attempts {
-                Some(before) => notify::attempt_outbox_entry(
-                    ctx,
-                    &applied,
-                    before,
-                    &replaced(before, &applied),
-                    now,
-                ),
-                None => notify::outbox_entry(ctx, &applied, now),
-            };
-            let Some(after) = store
-                .change_status_numbered(&row.order_no, change, &event, outbox.as_ref(), now)
-                .await?
-            else {
-                // Someone changed the row since we read it (nothing was written): read again
-                // and decide again.
-                row = store.order(&row.order_no).await?.ok_or_else(|| {
-                    EdgeError::Storage(format!("order {} vanished", row.order_no))
-                })?;
-                continue;
-            };
-            match &attempts {
-                Some(before) => {
-                    let now_rows = replaced(before, &after);
-                    live::notify_attempts(ctx, &now_rows).await;
-                    refund_duplicates(ctx, store, before, &now_rows).await;
-                }
-                None => live::notify(ctx, &after).await,
-            }
-            if let Some(entry) = &outbox {
-                notify::dispatch(ctx, store, &after.order_no, entry).await;
-            }
+            store.append_event(event, now).await?;
             return Ok(Applied {
-                outcome,
-                changed: true,
+                outcome: Outcome::OrderNumberTaken,
+                changed: false,
             });
         }
+        let current = row.status();
+        let transition = state::apply_progress(stored_progress(&row), incoming.progress());
         let outcome = change_outcome(&row, transition, incoming);
         let event = NewEvent {
             order_no: Some(&row.order_no),
@@ -262,16 +231,209 @@ pub async fn apply(
             status_to: Some(incoming.status.code()),
             detail: incoming.detail.clone(),
         };
-        store.append_event(event, now).await?;
+        let Some(next) = transition.new_status() else {
+            store.append_event(event, now).await?;
+            return Ok(Applied {
+                outcome,
+                changed: false,
+            });
+        };
+        let change = status_change(&row, next, transition, incoming);
+        let applied = change.applied_to(&row, now);
+        // An attempt of a merchant order with several is reported as the merchant order.
+        let several = attempts.len() > 1;
+        let after_change = replaced(&attempts, &applied);
+        let outbox = if several {
+            notify::attempt_outbox_entry(ctx, &applied, &attempts, &after_change, now)
+        } else {
+            notify::outbox_entry(ctx, &applied, now)
+        };
+        let Some(after) = store
+            .change_status_numbered(order_no, change, merchant, &event, outbox.as_ref(), now)
+            .await?
+        else {
+            // Someone changed the attempt or another attempt since we read them (nothing was
+            // written): read them again and decide again.
+            attempts = store.order_with_attempts(order_no).await?;
+            continue;
+        };
+        if several {
+            let now_rows = replaced(&attempts, &after);
+            live::notify_attempts(ctx, &now_rows).await;
+            refund_duplicates(ctx, store, &attempts, &now_rows).await;
+        } else {
+            live::notify(ctx, &after).await;
+        }
+        if let Some(entry) = &outbox {
+            notify::dispatch(ctx, store, &after.order_no, entry).await;
+        }
         return Ok(Applied {
             outcome,
-            changed: false,
+            changed: true,
         });
     }
     Err(EdgeError::Storage(format!(
-        "order {}: lost {MAX_ATTEMPTS} update races",
-        row.order_no
+        "order {order_no}: lost {MAX_ATTEMPTS} update races"
     )))
+}
+
+/// What [`apply_if_fresh`] did.
+#[derive(Debug, Clone)]
+pub enum FirstTry {
+    /// The order was fresh: `incoming` is applied (one round trip).
+    Applied(Applied),
+    /// It was not, or doesn't exist: nothing written; every attempt of its merchant order as
+    /// read in the same round trip (empty: unknown order), for [`apply_to_attempts`].
+    Read(Vec<OrderRow>),
+}
+
+/// The first callback of an order in one D1 round trip (source `callback`): decides on the row as creating it
+/// left it (pending, version 0, nothing paid or refunded, its merchant order's only attempt,
+/// `merchant_id` and `amount` as the verified message says) and writes the change, event and
+/// outbox row conditional on every one of those facts ([`Store::change_if_fresh`]). When the
+/// row was as assumed, the outcome is the one [`apply_to_attempts`] reaches on the row it
+/// reads; when it was not, nothing is written and the caller decides on what was read.
+pub async fn apply_if_fresh(
+    ctx: &Ctx,
+    store: &Store,
+    verified: &VerifiedCallback,
+    now: i64,
+) -> Result<FirstTry, EdgeError> {
+    let callback = &verified.callback;
+    let order_no = callback.order_no.as_str();
+    match callback.r#type {
+        TransactionType::Payin => {}
+        // Refused by `check_order` on the row: read it.
+        TransactionType::Payout | TransactionType::Unknown(_) => {
+            return Ok(FirstTry::Read(store.order_with_attempts(order_no).await?));
+        }
+    }
+    let (merchant_id, amount) = (callback.merchant_id, callback.order_amount);
+    let incoming = &Incoming::from_callback(verified);
+    let source = Source::Callback;
+    // Only the fields the decision, the event and the notification read matter; the batch
+    // pins each of them. The rest stay empty: this row is never written.
+    let assumed = OrderRow {
+        order_no: order_no.to_owned(),
+        amount_minor: amount.minor(),
+        currency: String::new(),
+        merchant_id,
+        status: OrderStatus::Pending.code(),
+        pay_url: None,
+        platform_order_no: None,
+        creating_until: 0,
+        paid_amount_minor: None,
+        refund_amount_minor: None,
+        fee_minor: None,
+        late_payment: 0,
+        last_query_at: None,
+        created_at: 0,
+        updated_at: 0,
+        status_seq: 0,
+        refund_count: None,
+        create_refused: None,
+        merchant_order_no: None,
+        attempt: 1,
+        attempts: 1,
+        merchant_seq: 0,
+    };
+    let transition = state::apply_progress(stored_progress(&assumed), incoming.progress());
+    let Some(next) = transition.new_status() else {
+        // Nothing to write even for a fresh order (e.g. "still pending"): just read.
+        return Ok(FirstTry::Read(store.order_with_attempts(order_no).await?));
+    };
+    let outcome = change_outcome(&assumed, transition, incoming);
+    let event = NewEvent {
+        order_no: Some(order_no),
+        source,
+        outcome,
+        status_from: Some(assumed.status),
+        status_to: Some(incoming.status.code()),
+        detail: incoming.detail.clone(),
+    };
+    let change = status_change(&assumed, next, transition, incoming);
+    let applied = change.applied_to(&assumed, now);
+    let mut outbox: Option<FreshOutbox> = None;
+    for currency in Currency::ALL {
+        let in_currency = OrderRow {
+            currency: currency.code().to_owned(),
+            ..applied.clone()
+        };
+        if let Some(entry) = notify::outbox_entry(ctx, &in_currency, now) {
+            let fresh = outbox.get_or_insert_with(|| FreshOutbox {
+                id: entry.id.clone(),
+                kind: entry.kind.clone(),
+                bodies: Vec::new(),
+            });
+            fresh.bodies.push((currency.code(), entry.body));
+        }
+    }
+    let written = store
+        .change_if_fresh(
+            order_no,
+            merchant_id,
+            amount.minor(),
+            change,
+            &event,
+            outbox.as_ref(),
+            now,
+        )
+        .await?;
+    let after = match written {
+        Fresh::Changed(after) => *after,
+        Fresh::Read(attempts) => return Ok(FirstTry::Read(attempts)),
+    };
+    live::notify(ctx, &after).await;
+    let sent = outbox.and_then(|fresh| {
+        let body = fresh
+            .bodies
+            .into_iter()
+            .find(|(code, _)| *code == after.currency)?
+            .1;
+        Some(NewOutbox {
+            id: fresh.id,
+            kind: fresh.kind,
+            body,
+        })
+    });
+    if let Some(entry) = &sent {
+        notify::dispatch(ctx, store, &after.order_no, entry).await;
+    }
+    Ok(FirstTry::Applied(Applied {
+        outcome,
+        changed: true,
+    }))
+}
+
+/// The change `transition` (to `next`) makes to `row`.
+fn status_change(
+    row: &OrderRow,
+    next: OrderStatus,
+    transition: Transition,
+    incoming: &Incoming,
+) -> StatusChange {
+    StatusChange {
+        seq: row.status_seq,
+        to: next.code(),
+        refund_count: incoming.refund_count.and_then(|n| i64::try_from(n).ok()),
+        paid_minor: incoming.paid.map(Amount::minor),
+        refund_minor: incoming.refund.map(Amount::minor),
+        fee_minor: incoming.fee.map(Amount::minor),
+        late_payment: matches!(transition, Transition::LatePayment(_)),
+    }
+}
+
+/// `rows` with the one of `by`'s order number replaced by `by`.
+fn replaced(rows: &[OrderRow], by: &OrderRow) -> Vec<OrderRow> {
+    rows.iter()
+        .map(|r| {
+            if r.order_no == by.order_no {
+                by.clone()
+            } else {
+                r.clone()
+            }
+        })
+        .collect()
 }
 
 /// With `AUTO_REFUND_DUPLICATES`, when this change paid a second attempt of a merchant order

@@ -1,7 +1,9 @@
 //! `POST /v1/trustpay/callback`: TrustPay's payment notifications.
 //!
 //! The raw body is read first and verified by core (every allowed rendering); only then is it
-//! trusted. The order must exist, and the callback must be a pay-in (`type` 0) matching its
+//! trusted. The first callback of a fresh order is decided and stored in one D1 round trip
+//! ([`transition::apply_if_fresh`]); any other is decided on the order as read in that same
+//! round trip, and stored with a second. The order must exist, and the callback must be a pay-in (`type` 0) matching its
 //! `merchant_id` and `order_amount` (core's `check_order`); the transition is core's state
 //! machine, applied with a conditional update. Every *signed* callback, refused ones included
 //! (unknown order, mismatch), is appended to `order_events`; an unsigned, badly signed or
@@ -14,6 +16,7 @@
 //! callback over a header would only make TrustPay retry it.
 
 use checkout_core::callback::{ExpectedOrder, OrderMismatch, verify_callback};
+use checkout_core::codes::OrderStatus;
 use checkout_core::order_no::OrderNo;
 use checkout_core::wire::CALLBACK_ACK_BODY;
 use worker::{Request, Response};
@@ -23,7 +26,7 @@ use crate::error::EdgeError;
 use crate::event::{Outcome, Source};
 use crate::http;
 use crate::store::{NewEvent, Store};
-use crate::transition::{self, Incoming};
+use crate::transition::{self, Applied, FirstTry, Incoming};
 
 /// Handles one callback.
 pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> {
@@ -43,7 +46,13 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
     };
     let callback = &verified.callback;
     let order_no = callback.order_no.as_str();
-    let Some(row) = store.order(order_no).await? else {
+    // The common case (the first callback of a fresh order) is decided and written in one
+    // round trip; anything else was read in that same round trip and is decided below.
+    let attempts = match transition::apply_if_fresh(ctx, &store, &verified, now).await? {
+        FirstTry::Applied(applied) => return stored(ctx, order_no, callback.status, applied),
+        FirstTry::Read(attempts) => attempts,
+    };
+    let Some(row) = attempts.iter().find(|r| r.order_no == order_no) else {
         let known = OrderNo::parse(order_no).ok().map(|o| o.as_str().to_owned());
         record_refusal(
             &store,
@@ -96,12 +105,31 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
     }
 
     let incoming = Incoming::from_callback(&verified);
-    let applied = transition::apply(ctx, &store, row, &incoming, Source::Callback, now).await?;
+    let applied = transition::apply_to_attempts(
+        ctx,
+        &store,
+        order_no,
+        attempts,
+        &incoming,
+        Source::Callback,
+        now,
+    )
+    .await?;
+    stored(ctx, order_no, callback.status, applied)
+}
+
+/// The answer to a stored callback (and its log line).
+fn stored(
+    ctx: &Ctx,
+    order_no: &str,
+    status: OrderStatus,
+    applied: Applied,
+) -> Result<Response, EdgeError> {
     ctx.log.info(
         "callback_stored",
         &[
             ("order_no", order_no.into()),
-            ("status", callback.status.code().into()),
+            ("status", status.code().into()),
             ("outcome", applied.outcome.as_str().into()),
         ],
     );

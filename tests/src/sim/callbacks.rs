@@ -159,12 +159,14 @@ pub(crate) fn dispatch(sim: &Arc<Sim>, event: CallbackEvent) {
 }
 
 /// Stops holding `scope` (one order, or all) and delivers its held callbacks one after the
-/// other, oldest first or, with `reverse`, newest first. Returns how many were released.
+/// other, oldest first or, with `reverse`, newest first; with `together`, all at the same
+/// time (two callbacks racing at the receiver). Returns how many were released.
 pub(crate) fn release(
     sim: &Arc<Sim>,
     scope: Option<&str>,
     reverse: bool,
     order: Option<&[usize]>,
+    together: bool,
 ) -> usize {
     let mut events = sim.lock().faults.release(scope);
     if let Some(order) = order {
@@ -176,6 +178,13 @@ pub(crate) fn release(
         events.reverse();
     }
     let count = events.len();
+    if together {
+        for event in events {
+            let sim = Arc::clone(sim);
+            tokio::spawn(async move { deliver(&sim, event).await });
+        }
+        return count;
+    }
     let sim = Arc::clone(sim);
     tokio::spawn(async move {
         for event in events {

@@ -10,7 +10,7 @@
 //! | `POST /_sim/faults/requests` | `{"kind":"code","code":880007}` / `http` + `status` / `garbage` / `delay` + `ms`; `count`, `path` |
 //! | `POST /_sim/faults/callbacks` | `{"kind":"duplicate"}` / `drop` / `delay` + `ms`; `count`, `order_no` |
 //! | `POST /_sim/callbacks/hold` | `{"order_no":..}` (or `{}` for all): keep callbacks back |
-//! | `POST /_sim/callbacks/release` | `{"order_no":..,"reverse":true}` or `"order":[2,0]` (indexes, oldest = 0; left out = dropped): send the held ones, one by one |
+//! | `POST /_sim/callbacks/release` | `{"order_no":..,"reverse":true}` or `"order":[2,0]` (indexes, oldest = 0; left out = dropped): send the held ones, one by one (`"together":true`: all at once) |
 //! | `POST /_sim/auto` | `{"outcome":"pay","after_ms":0}` for every new order (`"off"` clears) |
 //! | `GET /_sim/orders`, `GET /_sim/orders/{order_no}` | the orders as the simulator holds them |
 //! | `POST /_sim/orders/{order_no}/pay\|decline\|timeout\|settle` | act on an order (`{"force":true}` pays a failed / timed-out one; pay takes `"paid_amount":"0.01"` and `"payout":true`) |
@@ -188,6 +188,9 @@ struct Scope {
     /// dropped (a lost callback). Overrides `reverse`.
     #[serde(default)]
     order: Option<Vec<usize>>,
+    /// Send the released callbacks all at once (concurrently) instead of one by one.
+    #[serde(default)]
+    together: bool,
 }
 
 async fn hold(
@@ -209,6 +212,7 @@ async fn release(
         scope.order_no.as_deref(),
         scope.reverse,
         scope.order.as_deref(),
+        scope.together,
     );
     Ok(Json(json!({ "released": released })))
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tests::forge::now_secs;
 use tests::http::Answer;
 
-use crate::support::{INTENT_KEY, ORIGIN, POLL, Stack, TOKEN, cases, offline_intent};
+use crate::support::{INTENT_KEY, ORIGIN, POLL, Stack, TOKEN, cases, offline_intent, refund_auth};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-e2e`"]
@@ -335,42 +335,44 @@ async fn attempt_notifications() {
     let ran = cases!(&env =>
         retried_order_notifies_paid_once,
         second_payment_notifies_duplicate,
+        simultaneous_payments_are_a_duplicate,
+        every_refund_of_the_deciding_attempt_notifies,
     );
     eprintln!("{ran} attempt notification cases passed");
 }
 
 /// The `(type, data)` of every notification about the merchant order `order_no`, once `done`
-/// holds for their types.
+/// holds for their types (and 2 s more, for anything sent twice).
 async fn notifications(
     env: &Stack,
     order_no: &str,
     done: impl Fn(&[String]) -> bool,
 ) -> Vec<(String, Value)> {
-    let of_order = || {
-        env.receiver()
-            .deliveries()
-            .into_iter()
-            .filter(|d| d.answered < 300)
-            .filter_map(|d| serde_json::from_slice::<Value>(&d.body).ok())
-            .filter(|body| body["data"]["order_no"] == order_no)
-            .map(|body| {
-                (
-                    body["type"].as_str().unwrap_or_default().to_owned(),
-                    body["data"].clone(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let reached = tests::wait::eventually(Duration::from_secs(30), POLL, || async {
-        let seen = of_order();
+    wait_notified(env, order_no, |seen| {
         let kinds: Vec<String> = seen.iter().map(|(kind, _)| kind.clone()).collect();
-        done(&kinds).then_some(())
+        done(&kinds)
     })
     .await;
-    assert!(reached.is_some(), "{order_no}: {:?}", of_order());
     // Anything sent twice would have arrived by now.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    of_order()
+    notified(env, order_no)
+}
+
+/// The `(type, data)` of every notification about the merchant order `order_no` so far.
+fn notified(env: &Stack, order_no: &str) -> Vec<(String, Value)> {
+    env.receiver()
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.answered < 300)
+        .filter_map(|d| serde_json::from_slice::<Value>(&d.body).ok())
+        .filter(|body| body["data"]["order_no"] == order_no)
+        .map(|body| {
+            (
+                body["type"].as_str().unwrap_or_default().to_owned(),
+                body["data"].clone(),
+            )
+        })
+        .collect()
 }
 
 fn count(kinds: &[String], kind: &str) -> usize {
@@ -452,4 +454,154 @@ async fn second_payment_notifies_duplicate(env: &Stack) {
     let admin = env.admin_order(order).await;
     assert_eq!(admin.body["state"], "paid", "{}", admin.text);
     assert!(admin.text.contains("duplicate_payment"), "{}", admin.text);
+}
+
+/// Two windows pay both attempts of a merchant order at the same instant: their callbacks
+/// reach the edge together (the simulator holds them, then sends them all at once), each
+/// reading the attempts before the other has written. Still one order paid by attempt 1,
+/// flagged, one `order.duplicate_payment`, the extra attempt refunded once. Several orders at
+/// once, so the race happens whatever the timing of one pair.
+async fn simultaneous_payments_are_a_duplicate(env: &Stack) {
+    let orders: Vec<String> = (1..=4).map(|i| format!("atth-race-{i}")).collect();
+    for order in &orders {
+        let secret = env.new_order(order, "12.00").await;
+        new_attempt(env, order, &secret, 2).await;
+    }
+    env.sim_post("/_sim/callbacks/hold", json!({})).await;
+    for order in &orders {
+        for trustpay_no in [order.clone(), format!("{order}__2")] {
+            env.sim_post(&format!("/_sim/orders/{trustpay_no}/pay"), json!({}))
+                .await;
+        }
+    }
+    let released = env
+        .sim_post("/_sim/callbacks/release", json!({"together": true}))
+        .await;
+    assert_eq!(
+        released.body["released"].as_u64(),
+        Some(2 * orders.len() as u64),
+        "{}",
+        released.text
+    );
+    for order in &orders {
+        let seen = notifications(env, order, |kinds| {
+            count(kinds, "order.duplicate_payment") >= 1
+        })
+        .await;
+        let kinds: Vec<String> = seen.iter().map(|(kind, _)| kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            ["order.paid", "order.duplicate_payment"],
+            "{order}: {seen:?}"
+        );
+        let duplicate = &seen[1].1;
+        assert_eq!(
+            (
+                duplicate["state"].as_str(),
+                duplicate["attempt"].as_u64(),
+                duplicate["duplicate_payment"].as_bool(),
+                duplicate["paid_amount"].as_str()
+            ),
+            (Some("paid"), Some(1), Some(true), Some("12.00")),
+            "{order}: {duplicate}"
+        );
+        assert_eq!(
+            env.sim_requests("/v4/order/refund", &format!("{order}__2"))
+                .await,
+            1,
+            "{order}: the extra attempt refunded once"
+        );
+        assert_eq!(env.sim_requests("/v4/order/refund", order).await, 0);
+        let admin = env.admin_order(order).await;
+        assert_eq!(admin.body["state"], "paid", "{}", admin.text);
+        assert!(admin.text.contains("duplicate_payment"), "{}", admin.text);
+    }
+}
+
+/// A merchant order paid by its second attempt, refunded in two parts, the second part's
+/// `refunding` callback lost: the order goes from partially refunded (4.00) to partially
+/// refunded (7.00), and the merchant is told, as for an order with one attempt.
+async fn every_refund_of_the_deciding_attempt_notifies(env: &Stack) {
+    let order = "atth-refunds";
+    let attempt = "atth-refunds__2";
+    let secret = env.new_order(order, "12.00").await;
+    decline(env, order, order, &secret).await;
+    new_attempt(env, order, &secret, 2).await;
+    env.sim_post(&format!("/_sim/orders/{attempt}/pay"), json!({}))
+        .await;
+    wait_status(env, order, &secret, "paid").await;
+    let refund = |amount: &'static str| async move {
+        let answer = env
+            .edge_post(
+                "/v1/admin/refunds",
+                &[
+                    ("Authorization", &refund_auth()),
+                    ("Idempotency-Key", &format!("{attempt}-{amount}")),
+                ],
+                &json!({"order_no": attempt, "refund_amount": amount, "reason": "two parts"}),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    };
+    refund("4.00").await;
+    let refunded = |amount: &'static str| {
+        move |seen: &[(String, Value)]| {
+            seen.iter().any(|(kind, data)| {
+                kind == "order.partially_refunded" && data["refund_amount"] == amount
+            })
+        }
+    };
+    let first = refunded("4.00");
+    wait_notified(env, order, first).await;
+    // The second part: only its completion arrives.
+    env.sim_post("/_sim/callbacks/hold", json!({"order_no": attempt}))
+        .await;
+    refund("3.00").await;
+    let sim_done = tests::wait::eventually(Duration::from_secs(10), POLL, || async {
+        (env.sim_get(&format!("/_sim/orders/{attempt}")).await.body["status"] == 8).then_some(())
+    })
+    .await;
+    assert!(
+        sim_done.is_some(),
+        "the simulator never finished the refund"
+    );
+    let released = env
+        .sim_post(
+            "/_sim/callbacks/release",
+            json!({"order_no": attempt, "order": [1]}),
+        )
+        .await;
+    assert_eq!(released.body["released"], 1, "{}", released.text);
+    let second = refunded("7.00");
+    let seen = wait_notified(env, order, second).await;
+    let (kind, last) = seen.last().cloned().unwrap_or_default();
+    assert_eq!(
+        (
+            kind.as_str(),
+            last["state"].as_str(),
+            last["attempt"].as_u64(),
+            last["refund_amount"].as_str()
+        ),
+        (
+            "order.partially_refunded",
+            Some("partially_refunded"),
+            Some(2),
+            Some("7.00")
+        ),
+        "{seen:?}"
+    );
+}
+
+/// Waits (30 s at most) until the notifications about `order_no` satisfy `done`; them.
+async fn wait_notified(
+    env: &Stack,
+    order_no: &str,
+    done: impl Fn(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
+    let reached = tests::wait::eventually(Duration::from_secs(30), POLL, || async {
+        let seen = notified(env, order_no);
+        done(&seen).then_some(seen)
+    })
+    .await;
+    reached.unwrap_or_else(|| panic!("{order_no}: {:?}", notified(env, order_no)))
 }
