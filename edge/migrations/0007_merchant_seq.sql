@@ -3,3 +3,4 @@
 -- is still the value read, so two attempts paid at the same instant can't both be decided on
 -- a view that misses the other (the loser re-reads every attempt and sees the duplicate).
 ALTER TABLE orders ADD COLUMN merchant_seq INTEGER NOT NULL DEFAULT 0;
+-- Apply before deploying the Worker that uses it (every status change writes it).

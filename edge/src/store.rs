@@ -869,7 +869,7 @@ impl Store {
             args.push(num(merchant.seq));
             statements.push(self.stmt(
                 &format!(
-                    "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 AND merchant_seq = ?10 RETURNING *"
+                    "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 AND merchant_seq = ?10 AND create_refused IS NULL RETURNING *"
                 ),
                 &args,
             )?);
@@ -882,7 +882,7 @@ impl Store {
             )?);
             statements.push(self.stmt(
                 &format!(
-                    "{SET_STATUS} WHERE order_no = ?1 AND status_seq = ?2 AND changes() = 1 RETURNING *"
+                    "{SET_STATUS} WHERE order_no = ?1 AND status_seq = ?2 AND create_refused IS NULL AND changes() = 1 RETURNING *"
                 ),
                 &args,
             )?);
@@ -946,10 +946,20 @@ impl Store {
             num(amount_minor),
             num(OrderStatus::Pending.code()),
         ]);
+        // Only rows in a currency there is a body for (all supported ones): any other
+        // misses and is decided on what is read.
+        let currencies = outbox.map_or_else(String::new, |outbox| {
+            let codes: Vec<String> = outbox
+                .bodies
+                .iter()
+                .map(|(code, _)| format!("'{code}'"))
+                .collect();
+            format!(" AND currency IN ({})", codes.join(", "))
+        });
         let mut statements = vec![self.stmt(
             &format!(
                 "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 \
-                 AND merchant_id = ?10 AND amount_minor = ?11 AND status = ?12 \
+                 AND merchant_id = ?10 AND amount_minor = ?11 AND status = ?12{currencies} \
                  AND paid_amount_minor IS NULL AND refund_amount_minor IS NULL AND refund_count IS NULL \
                  AND create_refused IS NULL AND merchant_order_no IS NULL AND attempts = 1 RETURNING *"
             ),

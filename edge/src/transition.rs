@@ -254,6 +254,13 @@ pub async fn apply_to_attempts(
         else {
             // Someone changed the attempt or another attempt since we read them (nothing was
             // written): read them again and decide again.
+            ctx.log.info(
+                "update_race_lost",
+                &[
+                    ("order_no", order_no.into()),
+                    ("merchant_order_no", merchant.first.into()),
+                ],
+            );
             attempts = store.order_with_attempts(order_no).await?;
             continue;
         };
