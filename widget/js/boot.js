@@ -251,13 +251,16 @@ function mountElement(el) {
 if (!api) {
   api = window.TrustPayCheckout = { mount: mount, version: '' };
   defineElement(mountElement);
-  // An async tag in <head> can run before data-target exists: wait for the DOM.
-  api.ready = new Promise(function (done) {
+  // Mount at once when data-target is in the document already (the tag at the end of <body>,
+  // or an async tag that arrives after the parser got there): DOMContentLoaded can come tens
+  // of ms later. An async tag in <head> can run before data-target exists: then wait for it.
+  var sel = script && script.getAttribute('data-target');
+  var found = function () { return sel ? document.querySelector(sel) : null; };
+  api.ready = (found() ? Promise.resolve() : new Promise(function (done) {
     if (document.readyState !== 'loading') done();
     else document.addEventListener('DOMContentLoaded', function () { done(); }, { once: true });
-  }).then(function () {
-    var sel = script && script.getAttribute('data-target');
-    var host = sel && document.querySelector(sel);
+  })).then(function () {
+    var host = found();
     if (!host) return load();
     api.handle = start(host, attrs(script, 'data-'));
     return api.handle.ready;

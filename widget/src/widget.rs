@@ -602,7 +602,7 @@ extern "C" {
 /// Tells the merchant's developer console about a setup error (the shopper reads "Checkout
 /// isn't set up correctly"; the `error` event carries the same code).
 fn report_setup(code: &str) {
-    if crate::i18n::phrase(&Msg::Api(ApiErrorCode::from_code(code))) == Phrase::MerchantSetup {
+    if crate::i18n::phrase(&Msg::Api(crate::wire::api_code(code))) == Phrase::MerchantSetup {
         console_error(&crate::cat(&[
             "TrustPayCheckout: ",
             code,
