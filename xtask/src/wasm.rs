@@ -1,5 +1,5 @@
 //! Building the widget merchants load: cargo → wasm-bindgen `--target no-modules` → wasm-opt
-//! → one `checkout.js` (bindgen glue + `widget/js/element.js` + `widget/js/boot.js`, wrapped in
+//! → one `checkout.js` (bindgen glue, its loader trimmed, + `widget/js/element.js` + `widget/js/boot.js`, wrapped in
 //! one IIFE, minified) next to `checkout_bg.wasm`. Shared by `size` (release, optimised) and
 //! `dev` (debug, fast).
 //!
@@ -170,10 +170,39 @@ fn bundle_js(
     }
     // element.js is an ES module for the browser tests; as part of a classic script it must not export.
     let element = element.replace("export function ", "function ");
+    let bindgen_js = trim_bindgen_init(bindgen_js)?;
     Ok(format!(
         "/*! TrustPay checkout {version} */\n(function () {{\n\"use strict\";\n{start}\n{bindgen_js}\n{element}\n{boot}\n}})();\n",
         version = widget_version(env)?,
     ))
+}
+
+/// wasm-bindgen's loader, cut to what `boot.js` calls: `wasm_bindgen({ module_or_path })` with
+/// the `WebAssembly.Module` that `start.js` compiled. Its paths for a URL, a `Response`,
+/// `initSync` and the default module path are dead code in this bundle (−569 B gzip, and
+/// less for the browser to parse before it draws the button). The glue's text is pinned by the
+/// exact wasm-bindgen version; a change to it fails the build here rather than slipping by.
+fn trim_bindgen_init(glue: &str) -> Result<String> {
+    const SCRIPT_SRC: &str = "    let script_src;\n    if (typeof document !== 'undefined' && document.currentScript !== null) {\n        script_src = new URL(document.currentScript.src, location.href).toString();\n    }\n";
+    const LOAD: &str = "    async function __wbg_load(module, imports) {";
+    const END: &str = "    return Object.assign(__wbg_init, { initSync }, exports);";
+    const INIT: &str = "    async function __wbg_init(options) {\n        if (wasm !== undefined) return wasm;\n        const module = options.module_or_path;\n        const instance = await WebAssembly.instantiate(module, __wbg_get_imports());\n        return __wbg_finalize_init(instance, module);\n    }\n\n    return Object.assign(__wbg_init, exports);";
+    let (Some(load), Some(end)) = (glue.find(LOAD), glue.find(END)) else {
+        bail!(
+            "the wasm-bindgen glue's loader changed: update trim_bindgen_init in xtask/src/wasm.rs"
+        );
+    };
+    if !glue.contains(SCRIPT_SRC) || load > end {
+        bail!(
+            "the wasm-bindgen glue's loader changed: update trim_bindgen_init in xtask/src/wasm.rs"
+        );
+    }
+    let trimmed =
+        format!("{}{INIT}{}", &glue[..load], &glue[end + END.len()..]).replacen(SCRIPT_SRC, "", 1);
+    if trimmed.contains("script_src") || trimmed.contains("initSync") {
+        bail!("the wasm-bindgen glue still uses what trim_bindgen_init removed: update it");
+    }
+    Ok(trimmed)
 }
 
 /// Builds `www/pkg/widget/{v1,<version>}/checkout.js` + `checkout_bg.wasm`; `optimize` runs
@@ -340,4 +369,30 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bindgen_loader_is_cut_to_module_instantiation() {
+        let glue = "let wasm_bindgen = (function(exports) {\n    let script_src;\n    if (typeof document !== 'undefined' && document.currentScript !== null) {\n        script_src = new URL(document.currentScript.src, location.href).toString();\n    }\n    function __wbg_finalize_init(instance, module) {}\n    async function __wbg_load(module, imports) { fetch(script_src); }\n    function initSync(module) {}\n    return Object.assign(__wbg_init, { initSync }, exports);\n})({ __proto__: null });\n";
+        let out = trim_bindgen_init(glue).expect("trimmed");
+        assert!(out.contains("function __wbg_finalize_init"), "{out}");
+        assert!(
+            out.contains("WebAssembly.instantiate(module, __wbg_get_imports())"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("return Object.assign(__wbg_init, exports);\n})({ __proto__: null });\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("script_src") && !out.contains("__wbg_load"),
+            "{out}"
+        );
+        let changed = glue.replace("{ initSync }", "{ initSync, other }");
+        assert!(trim_bindgen_init(&changed).is_err());
+    }
 }
