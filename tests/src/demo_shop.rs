@@ -6,6 +6,11 @@
 //! (the shop asks the edge's admin API) or the intent expires, so a reload, Back, or a failed
 //! payment's "Try again" stay on the same order. `?new=1` starts a new cart.
 //!
+//! A shop mints the checkout intent when the cart is made, not while it renders the checkout
+//! page (which would then wait for a round trip to the edge before its first byte). This shop
+//! has no add-to-cart step, so it keeps the next cart's intent minted ahead: a new visitor gets
+//! it at once, and the one after that is minted in the background.
+//!
 //! Dev and test only: it is never part of the deployed edge.
 
 use std::net::SocketAddr;
@@ -60,7 +65,12 @@ impl IntoResponse for ShopError {
 struct Shop {
     config: ShopConfig,
     http: reqwest::Client,
+    /// The next new cart, minted ahead, and when.
+    next: std::sync::Mutex<Option<(Cart, std::time::Instant)>>,
 }
+
+/// How long a cart minted ahead stays the next one (its intent lives an hour).
+const NEXT_CART_FRESH: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Starts the shop on `addr` (use port 0 for any free port); returns the bound address.
 pub async fn serve(
@@ -70,6 +80,7 @@ pub async fn serve(
     let shop = Arc::new(Shop {
         config,
         http: reqwest::Client::new(),
+        next: std::sync::Mutex::new(None),
     });
     let app = Router::new()
         .route("/", get(index))
@@ -244,7 +255,7 @@ const DONE_STATES: &[&str] = &[
 
 impl Shop {
     /// The cart from the cookie while its order is unpaid, else a new one (a new intent).
-    async fn cart(&self, headers: &HeaderMap, fresh: bool) -> Result<Cart, ShopError> {
+    async fn cart(self: &Arc<Self>, headers: &HeaderMap, fresh: bool) -> Result<Cart, ShopError> {
         let now = unix_now();
         if !fresh
             && let Some(cart) = Cart::from_cookies(headers, now)
@@ -252,7 +263,32 @@ impl Shop {
         {
             return Ok(cart);
         }
-        Ok(Cart::from(self.mint_intent().await?))
+        self.new_cart().await
+    }
+
+    /// A new cart: the one minted ahead if it is fresh, else one minted now; either way the
+    /// next one is minted in the background.
+    async fn new_cart(self: &Arc<Self>) -> Result<Cart, ShopError> {
+        let ahead = self
+            .next
+            .lock()
+            .ok()
+            .and_then(|mut next| next.take())
+            .filter(|(_, minted)| minted.elapsed() < NEXT_CART_FRESH)
+            .map(|(cart, _)| cart);
+        let cart = match ahead {
+            Some(cart) => cart,
+            None => Cart::from(self.mint_intent().await?),
+        };
+        let shop = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Ok(intent) = shop.mint_intent().await
+                && let Ok(mut next) = shop.next.lock()
+            {
+                *next = Some((Cart::from(intent), std::time::Instant::now()));
+            }
+        });
+        Ok(cart)
     }
 
     /// Whether the edge reports money on this order. No order yet (404) or no answer: not paid,
