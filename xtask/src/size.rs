@@ -15,10 +15,10 @@ use flate2::write::GzEncoder;
 use crate::env::{self, Env};
 use crate::wasm::{self, Profile};
 
-/// What the widget may cost a merchant's page, gzip -9, js + wasm: 52 KiB. (The goal is 45 KiB
+/// What the widget may cost a merchant's page, gzip -9, js + wasm: 48 KiB. (The goal is 45 KiB
 /// and, with the shopper's locale, 40 KiB: `cargo xtask bench` reports the miss; this budget
-/// is what the build holds now, so that it can only shrink.)
-pub(crate) const GZIP_BUDGET: u64 = 52 * 1024;
+/// is what the build holds now (47,649 B) plus some room, so that it can only shrink.)
+pub(crate) const GZIP_BUDGET: u64 = 48 * 1024;
 
 /// What one more locale may add, gzip -9 of its on-demand file: 1.5 KiB.
 pub(crate) const LOCALE_GZIP_BUDGET: u64 = 1536;
@@ -164,8 +164,8 @@ mod tests {
     }
 
     #[test]
-    fn budgets_fail_above_52_kib_and_1_5_kib_per_locale() {
-        assert_eq!(GZIP_BUDGET, 53_248);
+    fn budgets_fail_above_48_kib_and_1_5_kib_per_locale() {
+        assert_eq!(GZIP_BUDGET, 49_152);
         assert!(check_budget(GZIP_BUDGET).is_ok());
         let err = check_budget(GZIP_BUDGET + 1).expect_err("over budget");
         assert!(err.to_string().contains("widget is too big"), "{err}");
