@@ -11,6 +11,7 @@ use web_sys::{
     ShadowRootInit, ShadowRootMode,
 };
 
+use crate::Slot as _;
 use crate::i18n::{Locale, Msg, Overrides, Ui, with_amount};
 use crate::reducer::{Button, Tone, View, is_pay_page};
 
@@ -33,7 +34,7 @@ thread_local! {
 /// Sets the stylesheet widgets adopt. The glue passes the one it made from
 /// [`crate::style::CSS`]; keeping the CSS text out of the wasm saves its bytes there.
 pub(crate) fn set_stylesheet(sheet: CssStyleSheet) {
-    SHEET.with(|s| *s.borrow_mut() = Some(sheet));
+    SHEET.with(|s| *s.write() = Some(sheet));
 }
 
 /// What the boot glue did before the wasm took over (see `widget/js/boot.js`).
@@ -95,7 +96,7 @@ impl Dom {
         };
         shadow.set_text_content(None);
         let sheet = SHEET
-            .with(|s| s.borrow().clone())
+            .with(|s| s.read().clone())
             .ok_or_else(|| JsValue::from_str("TrustPayCheckout: no stylesheet (setStyles)"))?;
         shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
 

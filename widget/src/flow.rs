@@ -10,6 +10,7 @@
 use wasm_bindgen::JsValue;
 use web_sys::Window;
 
+use crate::Slot as _;
 use crate::reducer::OrderRef;
 
 const POPUP_FEATURES: &str = "popup=yes,width=480,height=760";
@@ -129,7 +130,7 @@ impl Session {
 
     /// The intent became known (from `fetchIntent`).
     pub(crate) fn set_intent(&self, intent: &str) {
-        *self.tag.borrow_mut() = intent_tag(intent);
+        *self.tag.write() = intent_tag(intent);
     }
 
     fn storage() -> Option<web_sys::Storage> {
@@ -141,7 +142,7 @@ impl Session {
             return;
         };
         let obj = js_sys::Object::new();
-        let tag = self.tag.borrow();
+        let tag = self.tag.read();
         for (k, v) in [
             ("order_no", order.order_no.as_str()),
             ("client_secret", &order.client_secret),
@@ -171,7 +172,7 @@ impl Session {
                 .and_then(|v| v.as_string())
         };
         let stored_tag = get("tag").unwrap_or_default();
-        let tag = self.tag.borrow();
+        let tag = self.tag.read();
         let belongs = if tag.is_empty() {
             untagged_ok
         } else {

@@ -8,6 +8,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Timeout;
 use web_sys::AbortController;
 
+use crate::Slot as _;
 use crate::api::Edge;
 use crate::backoff::Backoff;
 use crate::reducer::{OrderRef, Update};
@@ -54,19 +55,19 @@ fn run(shared: &Rc<Shared>, step: Step) {
             let weak: Weak<Shared> = Rc::downgrade(shared);
             let timer = Timeout::new(ms, move || {
                 if let Some(shared) = weak.upgrade() {
-                    shared.timer.borrow_mut().take();
-                    let step = shared.plan.borrow_mut().on_timer();
+                    shared.timer.write().take();
+                    let step = shared.plan.write().on_timer();
                     run(&shared, step);
                 }
             });
-            *shared.timer.borrow_mut() = Some(timer);
+            *shared.timer.write() = Some(timer);
         }
         Step::Fetch => {
             let Ok(controller) = AbortController::new() else {
                 return;
             };
             let signal = controller.signal();
-            *shared.abort.borrow_mut() = Some(controller);
+            *shared.abort.write() = Some(controller);
             let weak = Rc::downgrade(shared);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = {
@@ -80,7 +81,7 @@ fn run(shared: &Rc<Shared>, step: Step) {
                     return;
                 }
                 let Some(shared) = weak.upgrade() else { return };
-                shared.abort.borrow_mut().take();
+                shared.abort.write().take();
                 let done = match result {
                     Ok(view) => {
                         let update = Update::new(view.status, &view.state);
@@ -92,10 +93,7 @@ fn run(shared: &Rc<Shared>, step: Step) {
                         false
                     }
                 };
-                let step = shared
-                    .plan
-                    .borrow_mut()
-                    .on_answer(done, js_sys::Math::random());
+                let step = shared.plan.write().on_answer(done, js_sys::Math::random());
                 run(&shared, step);
             });
         }
@@ -105,28 +103,28 @@ fn run(shared: &Rc<Shared>, step: Step) {
 // The [`Tracker`] methods on `&self`, so the push tracker can own one behind an `Rc`.
 impl PollingTracker {
     pub(crate) fn start(&self) {
-        let step = self.0.plan.borrow_mut().start();
+        let step = self.0.plan.write().start();
         run(&self.0, step);
     }
 
     pub(crate) fn set_hidden(&self, hidden: bool) {
         if hidden {
-            self.0.timer.borrow_mut().take();
+            self.0.timer.write().take();
         }
-        let step = self.0.plan.borrow_mut().set_hidden(hidden);
+        let step = self.0.plan.write().set_hidden(hidden);
         run(&self.0, step);
     }
 
     pub(crate) fn poke(&self) {
-        self.0.timer.borrow_mut().take();
-        let step = self.0.plan.borrow_mut().poke();
+        self.0.timer.write().take();
+        let step = self.0.plan.write().poke();
         run(&self.0, step);
     }
 
     pub(crate) fn stop(&self) {
-        self.0.plan.borrow_mut().stop();
-        self.0.timer.borrow_mut().take();
-        if let Some(controller) = self.0.abort.borrow_mut().take() {
+        self.0.plan.write().stop();
+        self.0.timer.write().take();
+        if let Some(controller) = self.0.abort.write().take() {
             controller.abort();
         }
     }

@@ -12,6 +12,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 
+use crate::Slot as _;
 use crate::amount::format as format_amount;
 use crate::api::Edge;
 use crate::dom::{Dom, TextCtx};
@@ -62,7 +63,7 @@ pub(crate) struct Inner {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Widget")
-            .field("state", &self.machine.borrow().state().name())
+            .field("state", &self.machine.read().state().name())
             .finish()
     }
 }
@@ -75,7 +76,7 @@ thread_local! {
 
 /// Destroys a widget already mounted on `host` (re-mount, element re-connect).
 pub(crate) fn destroy_on(host: &Element) {
-    let existing = LIVE.with(|live| live.borrow().iter().find(|w| &w.host == host).cloned());
+    let existing = LIVE.with(|live| live.read().iter().find(|w| &w.host == host).cloned());
     if let Some(w) = existing {
         w.destroy();
     }
@@ -122,7 +123,7 @@ impl Inner {
         });
         inner.listen();
         inner.render();
-        LIVE.with(|live| live.borrow_mut().push(inner.clone()));
+        LIVE.with(|live| live.write().push(inner.clone()));
 
         // Start after the caller got its handle, so `handle.on("ready", ..)` sees `ready`.
         let weak = Rc::downgrade(&inner);
@@ -144,14 +145,14 @@ impl Inner {
                 }));
                 return;
             }
-            let redirect = w.machine.borrow().mode() == Mode::Redirect;
+            let redirect = w.machine.read().mode() == Mode::Redirect;
             match w.session.load(redirect) {
                 Some(order) => w.dispatch(Event::Resume(order)),
                 None => w.dispatch(Event::Ready),
             }
             // A click on the glue's button while the wasm loaded: once, now, if paying is
             // still what the button offers (a resumed order shows no pay button).
-            if early.queued && view(&w.machine.borrow()).button == Some(Button::Pay) {
+            if early.queued && view(&w.machine.read()).button == Some(Button::Pay) {
                 w.dispatch(Event::PayClicked);
             }
         });
@@ -168,7 +169,7 @@ impl Inner {
         let weak = self.weak();
         listeners.push(EventListener::new(&self.dom.button, "click", move |_| {
             if let Some(w) = weak.upgrade() {
-                let event = match view(&w.machine.borrow()).button {
+                let event = match view(&w.machine.read()).button {
                     Some(Button::Retry) => Event::RetryClicked,
                     Some(Button::Pay) | None => Event::PayClicked,
                 };
@@ -192,7 +193,7 @@ impl Inner {
                     "visibilitychange",
                     move |_| {
                         if let Some(w) = weak.upgrade()
-                            && let Some(t) = w.tracker.borrow_mut().as_mut()
+                            && let Some(t) = w.tracker.write().as_mut()
                         {
                             t.set_hidden(doc.hidden());
                         }
@@ -223,7 +224,7 @@ impl Inner {
                 }));
             }
         }
-        self.listeners.borrow_mut().extend(listeners);
+        self.listeners.write().extend(listeners);
     }
 
     /// `handle.on(name, fn)`: a listener for `trustpay:<name>` on the host, dropped on destroy.
@@ -231,7 +232,7 @@ impl Inner {
         if self.destroyed.get() {
             "destroyed"
         } else {
-            self.machine.borrow().state().name()
+            self.machine.read().state().name()
         }
     }
 
@@ -240,10 +241,7 @@ impl Inner {
         if self.destroyed.get() {
             return;
         }
-        let effects = self
-            .machine
-            .borrow_mut()
-            .handle(event, js_sys::Math::random());
+        let effects = self.machine.write().handle(event, js_sys::Math::random());
         self.render();
         for effect in effects {
             if self.destroyed.get() {
@@ -254,29 +252,29 @@ impl Inner {
     }
 
     fn render(&self) {
-        let view = view(&self.machine.borrow());
-        self.dom.render(&view, &self.text.borrow());
+        let view = view(&self.machine.read());
+        self.dom.render(&view, &self.text.read());
     }
 
     fn perform(self: &Rc<Self>, effect: Effect) {
         match effect {
-            Effect::PrepareWindow => *self.popup.borrow_mut() = flow::prepare_window(),
+            Effect::PrepareWindow => *self.popup.write() = flow::prepare_window(),
             Effect::CreateOrder => self.create_order(),
             Effect::NewAttempt(order) => self.new_attempt(order),
             Effect::ScheduleRetry(ms) => {
                 let weak = self.weak();
-                *self.retry.borrow_mut() = Some(Timeout::new(ms, move || {
+                *self.retry.write() = Some(Timeout::new(ms, move || {
                     if let Some(w) = weak.upgrade() {
-                        w.retry.borrow_mut().take();
+                        w.retry.write().take();
                         w.dispatch(Event::RetryDue);
                     }
                 }));
             }
             Effect::OpenPopup(url) => {
-                let prepared = self.popup.borrow_mut().take();
+                let prepared = self.popup.write().take();
                 match flow::show(prepared, &url) {
                     Some(win) => {
-                        *self.popup.borrow_mut() = Some(win);
+                        *self.popup.write() = Some(win);
                         self.session.set_window(true);
                         self.watch_popup();
                         self.dispatch(Event::PopupOpened);
@@ -286,8 +284,8 @@ impl Inner {
             }
             Effect::Navigate(url) => flow::navigate(&url),
             Effect::ClosePopup => {
-                self.popup_watch.borrow_mut().take();
-                let popup = self.popup.borrow_mut().take();
+                self.popup_watch.write().take();
+                let popup = self.popup.write().take();
                 match popup {
                     Some(popup) => {
                         flow::close(&popup);
@@ -297,7 +295,7 @@ impl Inner {
                             self.session.set_window(false);
                         } else {
                             let weak = self.weak();
-                            *self.close_check.borrow_mut() = Some(Timeout::new(300, move || {
+                            *self.close_check.write() = Some(Timeout::new(300, move || {
                                 let Some(w) = weak.upgrade() else { return };
                                 let open = !popup.closed().unwrap_or(true);
                                 w.session.set_window(open);
@@ -316,18 +314,18 @@ impl Inner {
             Effect::ClearSession => self.session.clear(),
             Effect::Track(order) => self.track(order),
             Effect::Poke => {
-                if let Some(t) = self.tracker.borrow_mut().as_mut() {
+                if let Some(t) = self.tracker.write().as_mut() {
                     t.poke();
                 }
             }
-            Effect::StopTracking => drop(self.tracker.borrow_mut().take()),
+            Effect::StopTracking => drop(self.tracker.write().take()),
             Effect::Emit(emit) => self.emit(emit),
         }
     }
 
     fn track(self: &Rc<Self>, order: OrderRef) {
         let weak = self.weak();
-        let token = self.events_token.borrow_mut().take();
+        let token = self.events_token.write().take();
         let mut tracker: Box<dyn Tracker> = Box::new(PushTracker::new(
             self.edge.clone(),
             order,
@@ -350,27 +348,27 @@ impl Inner {
             tracker.set_hidden(true);
         }
         // Replace (and so stop) any previous tracker before starting the new one.
-        *self.tracker.borrow_mut() = None;
+        *self.tracker.write() = None;
         tracker.start();
-        *self.tracker.borrow_mut() = Some(tracker);
+        *self.tracker.write() = Some(tracker);
     }
 
     /// Checks once a second whether the shopper closed the popup.
     fn watch_popup(self: &Rc<Self>) {
         let weak = self.weak();
-        *self.popup_watch.borrow_mut() = Some(Interval::new(1_000, move || {
+        *self.popup_watch.write() = Some(Interval::new(1_000, move || {
             let Some(w) = weak.upgrade() else { return };
             let closed = w
                 .popup
-                .borrow()
+                .read()
                 .as_ref()
                 .map(|p| p.closed().unwrap_or(true))
                 .unwrap_or(true);
             if closed {
-                w.popup.borrow_mut().take();
+                w.popup.write().take();
                 w.session.set_window(false);
                 // Dropping the Interval from inside its own callback is fine in gloo.
-                w.popup_watch.borrow_mut().take();
+                w.popup_watch.write().take();
                 w.dispatch(Event::PopupClosed);
             }
         }));
@@ -381,7 +379,7 @@ impl Inner {
             return;
         };
         let signal = controller.signal();
-        if let Some(previous) = self.create_abort.borrow_mut().replace(controller) {
+        if let Some(previous) = self.create_abort.write().replace(controller) {
             previous.abort();
         }
         let weak = self.weak();
@@ -403,7 +401,7 @@ impl Inner {
                 return;
             }
             let Some(w) = weak.upgrade() else { return };
-            w.create_abort.borrow_mut().take();
+            w.create_abort.write().take();
             match result {
                 Ok(created) => w.created(created),
                 Err(failure) => w.dispatch(Event::CreateFailed(failure)),
@@ -417,7 +415,7 @@ impl Inner {
             return;
         };
         let signal = controller.signal();
-        if let Some(previous) = self.create_abort.borrow_mut().replace(controller) {
+        if let Some(previous) = self.create_abort.write().replace(controller) {
             previous.abort();
         }
         let edge = self.edge.clone();
@@ -430,7 +428,7 @@ impl Inner {
                 return;
             }
             let Some(w) = weak.upgrade() else { return };
-            w.create_abort.borrow_mut().take();
+            w.create_abort.write().take();
             match result {
                 Ok(attempt) => w.attempt_created(order.client_secret, attempt),
                 Err(failure) => w.dispatch(Event::CreateFailed(failure)),
@@ -439,13 +437,13 @@ impl Inner {
     }
 
     fn attempt_created(self: &Rc<Self>, client_secret: String, attempt: AttemptResponse) {
-        let locale = self.text.borrow().locale;
-        self.text.borrow_mut().amount = Some(format_amount(
+        let locale = self.text.read().locale;
+        self.text.write().amount = Some(format_amount(
             locale,
             attempt.amount.minor(),
             attempt.currency.code(),
         ));
-        *self.events_token.borrow_mut() = attempt.events_token;
+        *self.events_token.write() = attempt.events_token;
         let order = OrderRef {
             order_no: attempt.order_no,
             client_secret,
@@ -458,7 +456,7 @@ impl Inner {
 
     /// The intent: given, or from `fetchIntent()` (once; cached after success).
     async fn intent(&self) -> Result<String, Failure> {
-        if let Some(intent) = self.intent.borrow().clone() {
+        if let Some(intent) = self.intent.read().clone() {
             return Ok(intent);
         }
         let missing = Failure::Api {
@@ -474,23 +472,23 @@ impl Inner {
             .await
             .map_err(|_| Failure::Network)?;
         let intent = value.as_string().filter(|s| !s.is_empty()).ok_or(missing)?;
-        let amount = peek_amount(self.text.borrow().locale, &intent);
+        let amount = peek_amount(self.text.read().locale, &intent);
         if amount.is_some() {
-            self.text.borrow_mut().amount = amount;
+            self.text.write().amount = amount;
         }
         self.session.set_intent(&intent);
-        *self.intent.borrow_mut() = Some(intent.clone());
+        *self.intent.write() = Some(intent.clone());
         Ok(intent)
     }
 
     fn created(self: &Rc<Self>, created: CreateOrderResponse) {
-        let locale = self.text.borrow().locale;
-        self.text.borrow_mut().amount = Some(format_amount(
+        let locale = self.text.read().locale;
+        self.text.write().amount = Some(format_amount(
             locale,
             created.amount.minor(),
             created.currency.code(),
         ));
-        *self.events_token.borrow_mut() = created.events_token;
+        *self.events_token.write() = created.events_token;
         let order = OrderRef {
             order_no: created.order_no,
             client_secret: created.client_secret,
@@ -508,7 +506,7 @@ impl Inner {
         let set = |k: &str, v: &str| {
             let _ = js_sys::Reflect::set(&detail, &k.into(), &v.into());
         };
-        let machine = self.machine.borrow();
+        let machine = self.machine.read();
         let state = machine.state();
         let state_name = state.name();
         set("state", state_name);
@@ -562,24 +560,24 @@ impl Inner {
         if self.destroyed.replace(true) {
             return;
         }
-        self.listeners.borrow_mut().clear();
-        self.retry.borrow_mut().take();
-        self.popup_watch.borrow_mut().take();
-        self.close_check.borrow_mut().take();
-        self.tracker.borrow_mut().take();
-        if let Some(controller) = self.create_abort.borrow_mut().take() {
+        self.listeners.write().clear();
+        self.retry.write().take();
+        self.popup_watch.write().take();
+        self.close_check.write().take();
+        self.tracker.write().take();
+        if let Some(controller) = self.create_abort.write().take() {
             controller.abort();
         }
         // A popup still blank (the order was being created) would stay empty forever; one
         // showing the cashier page is the shopper's, and stays.
-        let blank = matches!(self.machine.borrow().state(), State::Creating { .. });
-        if let Some(popup) = self.popup.borrow_mut().take()
+        let blank = matches!(self.machine.read().state(), State::Creating { .. });
+        if let Some(popup) = self.popup.write().take()
             && blank
         {
             flow::close(&popup);
         }
         self.dom.clear();
-        LIVE.with(|live| live.borrow_mut().retain(|w| !Rc::ptr_eq(w, self)));
+        LIVE.with(|live| live.write().retain(|w| !Rc::ptr_eq(w, self)));
     }
 }
 
