@@ -77,6 +77,10 @@ pub enum Outcome {
     NotPayin,
     /// Names an order we don't hold.
     UnknownOrder,
+    /// Names an order whose creation at TrustPay we haven't completed (no pay page yet): no
+    /// shopper of ours can have paid it, so it may be someone else's order under our number.
+    /// Not applied; answered 409 so TrustPay retries once we know.
+    NotCreated,
 
     // Refunds.
     /// A refund was sent to TrustPay.
@@ -125,6 +129,7 @@ impl Outcome {
             Outcome::Mismatch => "mismatch",
             Outcome::NotPayin => "not_payin",
             Outcome::UnknownOrder => "unknown_order",
+            Outcome::NotCreated => "not_created",
             Outcome::RefundRequested => "refund_requested",
             Outcome::RefundFailed => "refund_failed",
             Outcome::Enqueued => "enqueued",

@@ -921,7 +921,8 @@ impl Store {
     }
 
     /// A status change decided on an assumed row: the order as creating it left it (pending,
-    /// `status_seq` 0, nothing paid or refunded, TrustPay accepted it, the only attempt of its
+    /// `status_seq` 0, nothing paid or refunded, created at TrustPay with its pay page stored
+    /// and not refused, the only attempt of its
     /// merchant order) with this merchant and amount. One batch: the change, conditional on
     /// every one of those facts, with its event and outbox row, as
     /// [`Store::change_status_numbered`] writes them; and, only when the order was not as
@@ -961,7 +962,7 @@ impl Store {
                 "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 \
                  AND merchant_id = ?10 AND amount_minor = ?11 AND status = ?12{currencies} \
                  AND paid_amount_minor IS NULL AND refund_amount_minor IS NULL AND refund_count IS NULL \
-                 AND create_refused IS NULL AND merchant_order_no IS NULL AND attempts = 1 RETURNING *"
+                 AND create_refused IS NULL AND pay_url IS NOT NULL AND merchant_order_no IS NULL AND attempts = 1 RETURNING *"
             ),
             &args,
         )?];

@@ -11,7 +11,9 @@
 //! flood of forged callbacks costs a parse (at most 64 KiB and
 //! [`checkout_core::sign::MAX_FIELDS`] keys) and a few MD5s, never a D1 write. Answers: 200 `{}` once stored (duplicates, stale
 //! and conflicting statuses too: a retry would not change anything); 401 bad or missing
-//! sign; 400 malformed; 404 unknown order; 409 mismatch. Refusals change no order.
+//! sign; 400 malformed; 404 unknown order; 409 mismatch, or `order_in_progress` for an order
+//! whose creation at TrustPay we haven't completed (no shopper of ours has its pay page: the
+//! callback may be about someone else's order under our number; TrustPay retries). Refusals change no order.
 //! The `Content-Type` is not checked: the signature decides, and refusing a correctly signed
 //! callback over a header would only make TrustPay retry it.
 
@@ -102,6 +104,29 @@ pub async fn receive(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError>
             ],
         );
         return Err(mismatch.into());
+    }
+
+    if row.pay_url.is_none() && row.create_refused.is_none() {
+        // We are still creating it (or gave up before TrustPay answered): no shopper of ours
+        // has its pay page, so nobody of ours paid it. If TrustPay holds someone else's order
+        // under this number, its callback must not pay ours; a retry after our create tells.
+        let event = NewEvent {
+            order_no: Some(order_no),
+            source: Source::Callback,
+            outcome: Outcome::NotCreated,
+            status_from: Some(row.status),
+            status_to: Some(callback.status.code()),
+            detail: None,
+        };
+        store.append_event(event, now).await?;
+        ctx.log.warn(
+            "callback_refused",
+            &[
+                ("reason", Outcome::NotCreated.as_str().into()),
+                ("order_no", order_no.into()),
+            ],
+        );
+        return Err(EdgeError::OrderInProgress);
     }
 
     let incoming = Incoming::from_callback(&verified);

@@ -31,6 +31,7 @@ async fn edge_integrity() {
         over_payment_is_paid_and_flagged,
         payout_event_is_refused,
         order_number_taken_on_the_first_attempt_is_never_adopted,
+        a_payment_during_our_create_is_not_ours,
         refunds_add_up_in_any_order,
         refunds_add_up_with_lost_callbacks,
         concurrent_refunds_never_exceed_the_payment,
@@ -228,6 +229,58 @@ async fn order_number_taken_on_the_first_attempt_is_never_adopted(env: &Stack) {
     assert_eq!(
         env.outcomes(order_no, "create").await,
         ["inserted", "order_number_taken"]
+    );
+    assert!(
+        notified(env, order_no).is_empty(),
+        "{:?}",
+        notified(env, order_no)
+    );
+}
+
+/// TrustPay holds someone else's order under our number, and its paid callback reaches us
+/// while our own create is still waiting for TrustPay's answer (880012, 0.9 s later): the
+/// callback is refused (409 `order_in_progress`, event `not_created`), never applied, and once
+/// the create is refused its retries change nothing either. Without the guard the foreign
+/// payment paid our order before we knew the number was taken.
+async fn a_payment_during_our_create_is_not_ours(env: &Stack) {
+    let order_no = "int-early";
+    env.create_at_trustpay(order_no, 2_000).await;
+    env.sim_post("/_sim/callbacks/hold", json!({"order_no": order_no}))
+        .await;
+    env.sim_post(&format!("/_sim/orders/{order_no}/pay"), json!({}))
+        .await;
+    env.sim_post(
+        "/_sim/faults/requests",
+        json!({"kind": "delay", "ms": 900, "count": 1, "path": "/v4/payin/create/order"}),
+    )
+    .await;
+    let intent = env.mint(order_no, "20.00").await;
+    let (created, released) = tokio::join!(env.create(&intent), async {
+        // Our row exists (creating) long before TrustPay answers.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        env.sim_post("/_sim/callbacks/release", json!({"order_no": order_no}))
+            .await
+    });
+    assert_eq!(released.body["released"], 1, "{}", released.text);
+    created.expect(409, "order_number_taken", "first attempt");
+    let outcomes = env.outcomes(order_no, "callback").await;
+    assert_eq!(
+        outcomes.first().map(String::as_str),
+        Some("not_created"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o == "not_created" || o == "order_number_taken"),
+        "{outcomes:?}"
+    );
+    let admin = env.admin_order(order_no).await;
+    assert_eq!(
+        (admin.body["state"].as_str(), admin.body.get("paid_amount")),
+        (Some("pending"), None),
+        "{}",
+        admin.text
     );
     assert!(
         notified(env, order_no).is_empty(),
