@@ -25,6 +25,7 @@ var EN = __TP_EN__;
 // then before and after the number for each of CUR]: `amount.rs`, which the wasm formats with.
 var MONEY = __TP_MONEY__;
 var CUR = __TP_CUR__;
+var VERSION = __TP_VERSION__;
 var EVENTS = ['ready', 'state', 'error', 'redirect', 'close'];
 var loading = null;
 var loaded = false;
@@ -50,7 +51,7 @@ function load() {
       return wasm_bindgen({ module_or_path: module });
     }).then(function () {
       wasm_bindgen.setStyles(styles());
-      api.version = wasm_bindgen.version();
+      api.version = VERSION;
       loaded = true;
     });
   }

@@ -77,11 +77,12 @@ pub fn decimal(n: i64) -> String {
     digits.iter().rev().map(|&b| char::from(b)).collect()
 }
 
-/// The widget's version, as shown in diagnostics.
+/// The widget's version, as shown in diagnostics (the build hands it to the boot glue, which
+/// sets `TrustPayCheckout.version` once the wasm is in).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(target_arch = "wasm32")]
-pub use js_api::{Handle, add_locale, mount, set_styles, version};
+pub use js_api::{Handle, add_locale, mount, set_styles};
 
 /// The JavaScript API (`TrustPayCheckout.*` once the boot glue has run); typed in
 /// `widget/js/checkout.d.ts`.
@@ -139,12 +140,6 @@ mod js_api {
     #[wasm_bindgen(js_name = setStyles)]
     pub fn set_styles(sheet: web_sys::CssStyleSheet) {
         crate::dom::set_stylesheet(sheet);
-    }
-
-    /// The widget version.
-    #[wasm_bindgen]
-    pub fn version() -> String {
-        crate::VERSION.to_owned()
     }
 }
 

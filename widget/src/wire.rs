@@ -34,8 +34,19 @@ fn int<J: Json>(j: &J, key: &str) -> Option<i64> {
     match v.number() {
         Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(n as i64),
         Some(_) => None,
-        None => v.string()?.trim().parse().ok(),
+        None => digits(v.string()?.trim()),
     }
+}
+
+/// A non-negative decimal integer of at most 15 digits sent as a string (the edge sends JSON
+/// numbers; this is leniency), without `str::parse`, whose generic code is ~0.5 KB of wasm.
+fn digits(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 15 {
+        return None;
+    }
+    text.bytes().try_fold(0i64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+    })
 }
 
 /// An amount sent as a decimal string (or a number), parsed by core's strict parser.
@@ -132,6 +143,18 @@ mod tests {
     use super::*;
     use checkout_core::contract::ErrorBody;
     use serde_json::{Value, json};
+
+    #[test]
+    fn integers_sent_as_strings() {
+        assert_eq!(digits("880012"), Some(880_012));
+        assert_eq!(digits("0"), Some(0));
+        for bad in ["", "-1", "+1", "1.5", "1e3", "x", "1234567890123456"] {
+            assert_eq!(digits(bad), None, "{bad}");
+        }
+        let j = json!({ "status": "5", "n": 7 });
+        assert_eq!(int(&j, "status"), Some(5));
+        assert_eq!(int(&j, "n"), Some(7));
+    }
 
     #[test]
     fn api_code_reads_as_core_does() {

@@ -98,7 +98,8 @@ pub(crate) fn locale_files() -> Vec<LocaleFile> {
 
 /// The glue's constants (see `widget/js/boot.js`): the stylesheet, the locale manifest
 /// (`tag → base64url sha256`, which names the file and checks it), which table entries it
-/// shows itself, those in English, and how each locale writes money (`widget::amount`).
+/// shows itself, those in English, how each locale writes money (`widget::amount`), and the
+/// widget's version.
 fn glue_constants(locales: &[LocaleFile]) -> Vec<(&'static str, String)> {
     let manifest: serde_json::Map<String, serde_json::Value> = locales
         .iter()
@@ -138,6 +139,10 @@ fn glue_constants(locales: &[LocaleFile]) -> Vec<(&'static str, String)> {
         (
             "__TP_CUR__",
             serde_json::json!(widget::amount::CURRENCIES).to_string(),
+        ),
+        (
+            "__TP_VERSION__",
+            serde_json::json!(widget::VERSION).to_string(),
         ),
     ]
 }
