@@ -3,8 +3,8 @@
 //!
 //! * **Subscribe**: `GET /v1/orders/{order_no}/events?token=<events_token>` (the token is
 //!   [`checkout_core::events_token`], minted by create and status, because `EventSource`
-//!   can't send `X-Client-Secret`). The Worker checks the token, reads the order from D1 and
-//!   hands that snapshot to the order's object, which answers with a `text/event-stream`.
+//!   can't send `X-Client-Secret`). The Worker checks the token, notes the stream on the
+//!   order and reads it from D1 (one batch) and hands that snapshot to the order's object, which answers with a `text/event-stream`.
 //! * **Stream**: `id: <status_seq>` + `data: <OrderView JSON>` events. The first is the current
 //!   state (the newer of the Worker's snapshot and what the object last saw, by
 //!   `status_seq`), then one per change; a comment line (`:`) every `EVENTS_HEARTBEAT_SECONDS`
@@ -12,7 +12,11 @@
 //! * **Notify** ([`notify`], called by [`crate::transition::apply`] right after a status
 //!   change won its conditional D1 update, before the merchant notification is queued): the
 //!   order view after the change goes to the object, which keeps it (for the next subscriber)
-//!   and writes it to every open stream. Changes older than what it has (lower `status_seq`)
+//!   and writes it to every open stream. Only while a stream may be open: subscribing notes
+//!   the token's expiry on the order (`live_until`, in the same round trip as its snapshot
+//!   read), and a change of an order nobody can be streaming (redirect mode, polling, later
+//!   refund and settlement callbacks) makes no object call. A change of one attempt of a
+//!   merchant order with several is always pushed. Changes older than what it has (lower `status_seq`)
 //!   are ignored, so each subscriber sees every state at most once and in order.
 //! * **Attempts**: the object is keyed by the merchant order number, and what it gets is the
 //!   merchant view (core's `attempt::merchant_state` over every attempt); a change of any
@@ -111,6 +115,13 @@ async fn send(ctx: &Ctx, order_no: &str, path: &str, body: &Snapshot) -> worker:
 /// Tells the order's object about a status change that just won (`row` = the order as the
 /// change left it). Failures are logged, never raised: the change itself is stored.
 pub async fn notify(ctx: &Ctx, row: &OrderRow) {
+    if row.live_until < ctx.now_ms {
+        // No stream was opened, or every one has ended (events token expired): nobody to
+        // tell, so no object is woken. `row` is what the change's own statement returned, so
+        // a stream opened at the same time either got this change in its first snapshot or
+        // is seen here.
+        return;
+    }
     notify_attempts(ctx, std::slice::from_ref(row)).await;
 }
 
@@ -151,7 +162,9 @@ pub async fn events(req: Request, ctx: &Ctx, order_no: &str) -> Result<Response,
     let exp = events_token::verify(&token, &order_no, &config.intent_secret, ctx.now_secs())
         .map_err(|_| EdgeError::ClientSecretInvalid)?;
     let store = ctx.store()?;
-    let rows = store.attempts(order_no.as_str()).await?;
+    let rows = store
+        .attempts_for_stream(order_no.as_str(), exp.saturating_mul(1000))
+        .await?;
     if rows.is_empty() {
         return Err(EdgeError::OrderNotFound);
     }

@@ -81,6 +81,9 @@ pub struct OrderRow {
     /// its attempts and by every new attempt ([`MerchantSeq`]).
     #[serde(default)]
     pub merchant_seq: i64,
+    /// On attempt 1: until when (ms) a live-events stream of the merchant order may be open.
+    #[serde(default)]
+    pub live_until: i64,
 }
 
 fn first_attempt() -> i64 {
@@ -667,6 +670,35 @@ impl Store {
         let rows = orders.results::<OrderRow>().map_err(db_err("read order"))?;
         let hashes: Vec<Hash> = hashes.results().map_err(db_err("read secrets"))?;
         Ok((rows, hashes.into_iter().map(|h| h.secret_hash).collect()))
+    }
+
+    /// Every attempt of the merchant order `order_no` (as [`Store::attempts`]), after noting
+    /// on its row that a live-events stream may be open until `until_ms`, in one round trip.
+    /// A change reads it back from its own `UPDATE … RETURNING` (see `live::notify`): either
+    /// that change came first and this read sees it, or it sees the stream.
+    pub async fn attempts_for_stream(
+        &self,
+        order_no: &str,
+        until_ms: i64,
+    ) -> Result<Vec<OrderRow>, EdgeError> {
+        let results = self
+            .batch(
+                "open stream",
+                vec![
+                    self.stmt(
+                        "UPDATE orders SET live_until = MAX(live_until, ?2) WHERE order_no = ?1",
+                        &[text(order_no), num(until_ms)],
+                    )?,
+                    self.stmt(ATTEMPTS, &[text(order_no)])?,
+                ],
+            )
+            .await?;
+        match results.get(1) {
+            Some(result) => result
+                .results::<OrderRow>()
+                .map_err(db_err("read attempts")),
+            None => Err(EdgeError::Storage("open stream: no result".into())),
+        }
     }
 
     /// Every attempt of a merchant order, by attempt number (empty when it doesn't exist).

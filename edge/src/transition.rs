@@ -343,6 +343,7 @@ pub async fn apply_if_fresh(
         attempt: 1,
         attempts: 1,
         merchant_seq: 0,
+        live_until: 0,
     };
     let transition = state::apply_progress(stored_progress(&assumed), incoming.progress());
     let Some(next) = transition.new_status() else {

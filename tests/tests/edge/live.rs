@@ -45,6 +45,7 @@ async fn edge_live() {
         events_callback_reaches_two_streams,
         events_reconnect_gets_current_state_first,
         events_heartbeats,
+        pushes_only_while_a_stream_may_be_open,
     );
     env.assert_not_logged(&[SECRET, API_KEY, TOKEN, INTENT_KEY], "a secret");
 }
@@ -495,6 +496,50 @@ async fn events_callback_reaches_two_streams(env: &Stack) {
         events(env, no).await,
         [("callback".into(), "accepted".into())]
     );
+}
+
+/// The Durable Object calls (`do` of its `request` log line) of the callback that stored a
+/// change of `order_no` (found by its `callback_stored` line's request id).
+async fn object_calls_of_callback(env: &Stack, order_no: &str) -> u64 {
+    let line_of = |log: &str, pred: &dyn Fn(&Value) -> bool| -> Option<Value> {
+        log.lines()
+            .filter_map(|line| line.find('{').map(|at| &line[at..]))
+            .filter_map(|json| serde_json::from_str::<Value>(json).ok())
+            .find(|v| pred(v))
+    };
+    let found = eventually(Duration::from_secs(10), POLL, || async {
+        let log = env.worker_log();
+        let stored = line_of(&log, &|v| {
+            v["event"] == "callback_stored" && v["order_no"] == order_no
+        })?;
+        let id = stored["request_id"].clone();
+        line_of(&log, &|v| v["event"] == "request" && v["request_id"] == id)
+    })
+    .await;
+    let request = found.unwrap_or_else(|| panic!("no request line for {order_no}'s callback"));
+    request["do"].as_u64().unwrap_or(u64::MAX)
+}
+
+/// A change is pushed to the order's object only while a stream may be open: an order nobody
+/// subscribed to is paid without any object call; one with a stream gets its event.
+async fn pushes_only_while_a_stream_may_be_open(env: &Stack) {
+    let quiet = "live-quiet";
+    new_order(env, quiet, "6.00").await;
+    env.sim_post(&format!("/_sim/orders/{quiet}/pay"), json!({}))
+        .await;
+    assert_eq!(object_calls_of_callback(env, quiet).await, 0);
+    assert_eq!(admin_order(env, quiet).await["state"], "paid");
+
+    let watched = "live-watched";
+    let created = new_order(env, watched, "6.00").await;
+    let mut stream = Stream::open(env, watched, &token_of(&created)).await;
+    let (_, first) = stream.event(Duration::from_secs(5)).await;
+    assert_eq!(first["state"], "pending", "{first}");
+    env.sim_post(&format!("/_sim/orders/{watched}/pay"), json!({}))
+        .await;
+    let (_, paid) = stream.event(Duration::from_secs(5)).await;
+    assert_eq!(paid["state"], "paid", "{paid}");
+    assert_eq!(object_calls_of_callback(env, watched).await, 1);
 }
 
 async fn events_reconnect_gets_current_state_first(env: &Stack) {
