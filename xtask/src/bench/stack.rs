@@ -105,7 +105,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
         figures.push(
             Figure::new("time to ready", "shop page / → trustpay:ready", "median", widget, Unit::Milliseconds)
                 .note(format!(
-                    "{runs:.0} cold loads (new context, cache off), navigation start → event; TTFB {widget_ttfb:.1} ms (the shop mints an intent at the edge per page){waterfall}; widget files from the {assets}"
+                    "{runs:.0} cold loads (new context, cache off), navigation start → event; TTFB {widget_ttfb:.1} ms (a new visitor gets the cart the shop minted ahead){waterfall}; widget files from the {assets}"
                 )),
         );
         figures.push(
