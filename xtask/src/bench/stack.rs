@@ -249,7 +249,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             Figure::new("callback ingest", "signed callbacks → /v1/trustpay/callback", "rate", num(ingest, "/per_second")?, Unit::PerSecond)
                 .goal(Goal::AtLeast(INGEST_GOAL_PER_S))
                 .note(format!(
-                    "{n:.0} callbacks (one per order, created through the edge first), {:.0} in flight, local D1; latency p50 {:.1} ms, p99 {:.1} ms; {errors:.0} errors{}",
+                    "{n:.0} callbacks (one per order, created through the edge first; no live stream open, so no Durable Object call: a watched order's change adds one, see push), {:.0} in flight, local D1; latency p50 {:.1} ms, p99 {:.1} ms; {errors:.0} errors{}",
                     num(ingest, "/concurrency")?,
                     num(ingest, "/send/p50_ms")?,
                     num(ingest, "/send/p99_ms")?,
