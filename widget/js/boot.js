@@ -9,7 +9,7 @@
 // elements (`dom.rs`, `data-early`).
 //
 // Languages: English is built in; any other locale is one small immutable file
-// (`../locales/<tag>.<hash>.txt`) named in LOCALES with its sha384, fetched on demand with
+// (`../locales/<tag>.<hash>.txt`) named in LOCALES with its sha256, fetched on demand with
 // `integrity` and handed to the wasm (`addLocale`). If that fetch fails the widget shows
 // English, with `lang="en"` and `dir="ltr"`.
 //
@@ -214,13 +214,13 @@ function start(host, o, selector) {
       throw new Error(selector ? 'TrustPayCheckout.mount: no element matches `' + selector + '`'
         : 'TrustPayCheckout.mount: target must be an element or a selector');
     }
-    var table = false;
+    var added = false;
     if (r[1]) {
-      try { wasm_bindgen.addLocale(tag, r[1]); table = true; } catch (e) { /* refused: English */ }
+      try { wasm_bindgen.addLocale(tag, r[1]); added = true; } catch (e) { /* refused: English */ }
     }
     real = wasm_bindgen.mount(host, {
-      edge: o.edge || defaultEdge, intent: o.intent, fetchIntent: o.fetchIntent,
-      locale: table ? tag : 'en', mode: o.mode, theme: o.theme, messages: o.messages
+      edge: (o.edge && String(o.edge).trim()) || defaultEdge, intent: o.intent, fetchIntent: o.fetchIntent,
+      locale: added ? tag : 'en', mode: o.mode, theme: o.theme, messages: o.messages
     });
     if (early) early.handOver();
     return h;
