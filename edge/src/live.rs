@@ -247,7 +247,9 @@ mod object {
                 "/subscribe" => {
                     let heartbeat = Duration::from_millis(incoming.heartbeat_ms.max(1000));
                     let until_ms = incoming.until_ms;
-                    if newer {
+                    // The same state read just now carries fresher tokens than the cached one.
+                    let as_new = inner.latest.as_ref().is_none_or(|l| incoming.seq >= l.seq);
+                    if as_new {
                         inner.latest = Some(incoming);
                     }
                     let current = inner
