@@ -34,6 +34,14 @@ pub const DEFAULT_MAX_ATTEMPTS_PER_ORDER: u32 = 5;
 pub const DEFAULT_ATTEMPT_ABANDON_SECONDS: u32 = 600;
 /// Default heartbeat period of the live-events stream.
 pub const DEFAULT_EVENTS_HEARTBEAT_SECONDS: u32 = 15;
+/// The most D1 shards `D1_SHARDS` may name.
+pub const MAX_D1_SHARDS: u32 = 16;
+/// The D1 binding of each shard: shard 0 is `DB` (the only one without sharding), shard `i`
+/// is `DB_i`.
+pub const D1_BINDINGS: [&str; MAX_D1_SHARDS as usize] = [
+    "DB", "DB_1", "DB_2", "DB_3", "DB_4", "DB_5", "DB_6", "DB_7", "DB_8", "DB_9", "DB_10", "DB_11",
+    "DB_12", "DB_13", "DB_14", "DB_15",
+];
 /// The callback path under `PUBLIC_BASE_URL`.
 pub const CALLBACK_PATH: &str = "/v1/trustpay/callback";
 /// The risk-control hook's path under `PUBLIC_BASE_URL`; the hook URL registered with TrustPay
@@ -149,6 +157,11 @@ variables! {
     /// Optional (`off`): `on` refunds the extra attempt of a merchant order paid twice, in
     /// full, as soon as the second payment is known.
     var AUTO_REFUND_DUPLICATES;
+    /// Optional (`1`, at most 16): how many D1 databases orders are spread over, by a hash of
+    /// the merchant order number (`store::shard_of`); each needs its binding, `DB` then `DB_1`
+    /// .. `DB_{N-1}` ([`super::D1_BINDINGS`]). Chosen once: changing it moves orders to other
+    /// shards, and nothing moves their rows.
+    var D1_SHARDS;
 }
 
 /// The risk-control hook's settings.
@@ -225,6 +238,8 @@ pub struct Config {
     pub attempt_abandon_seconds: u32,
     /// Refund the extra payment of a merchant order paid twice, automatically.
     pub auto_refund_duplicates: bool,
+    /// D1 databases orders are spread over (1..=[`MAX_D1_SHARDS`]).
+    pub d1_shards: u32,
 }
 
 /// Why the configuration is unusable. Each names the variable; none holds a secret's value.
@@ -320,6 +335,7 @@ impl Config {
             )?,
             auto_refund_duplicates: read
                 .parsed_or(var::AUTO_REFUND_DUPLICATES, on_off, || false)?,
+            d1_shards: read.number(var::D1_SHARDS, 1, 1..=MAX_D1_SHARDS)?,
         })
     }
 
@@ -733,6 +749,9 @@ mod tests {
             ("MAX_ATTEMPTS", "100"),
             ("ATTEMPT_ABANDON_SECONDS", "-1"),
             ("AUTO_REFUND_DUPLICATES", "yes"),
+            ("D1_SHARDS", "0"),
+            ("D1_SHARDS", "17"),
+            ("D1_SHARDS", "four"),
         ] {
             let mut vars = full();
             vars.insert(name, value);
@@ -758,6 +777,10 @@ mod tests {
             DEFAULT_RECONCILE_MIN_AGE_SECONDS
         );
         assert_eq!(cfg.reconcile_batch, DEFAULT_RECONCILE_BATCH);
+        assert_eq!(cfg.d1_shards, 1);
+        vars.insert("D1_SHARDS", "16");
+        assert_eq!(load(&vars).expect("valid").d1_shards, MAX_D1_SHARDS);
+        vars.remove("D1_SHARDS");
         vars.insert("RECONCILE_MIN_AGE_SECONDS", "0");
         vars.insert("RECONCILE_BATCH", "3");
         let reconcile = load(&vars).expect("valid");
@@ -775,6 +798,14 @@ mod tests {
         assert!(!open.allows(Currency::Usd, usd(99)));
         assert!(!open.allows(Currency::Usd, usd(50_001)));
         assert!(open.allows(Currency::Inr, usd(10_000)));
+    }
+
+    #[test]
+    fn every_shard_has_its_binding_name() {
+        assert_eq!(D1_BINDINGS[0], "DB");
+        for (i, name) in D1_BINDINGS.iter().enumerate().skip(1) {
+            assert_eq!(*name, format!("DB_{i}"));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use worker::{Context, Date, Env};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, D1_BINDINGS};
 use crate::error::EdgeError;
 use crate::log::Log;
 use crate::store::{RoundTrips, Store};
@@ -86,20 +86,27 @@ impl Ctx {
             .map_err(|e| EdgeError::Misconfigured(e.clone()))
     }
 
-    /// The D1 store (binding `DB`).
+    /// The D1 store: `D1_SHARDS` databases, bindings `DB`, `DB_1` .. ([`D1_BINDINGS`]). A
+    /// missing binding is a configuration error naming it.
     pub fn store(&self) -> Result<Store, EdgeError> {
-        self.env
-            .d1("DB")
-            .map(|db| Store::new(db, self.trips.clone()))
-            .map_err(|_| {
+        let shards = usize::try_from(self.config()?.d1_shards).unwrap_or(usize::MAX);
+        let mut databases = Vec::with_capacity(shards);
+        for name in D1_BINDINGS.iter().take(shards) {
+            let db = self.env.d1(name).map_err(|_| {
                 self.log.error(
                     "misconfigured",
                     &[
-                        ("variable", "DB".into()),
-                        ("reason", "no D1 binding named DB".into()),
+                        ("variable", (*name).into()),
+                        (
+                            "reason",
+                            format!("D1_SHARDS is {shards}: no D1 binding named {name}").into(),
+                        ),
                     ],
                 );
-                EdgeError::Misconfigured(ConfigError::Missing { name: "DB" })
-            })
+                EdgeError::Misconfigured(ConfigError::Missing { name })
+            })?;
+            databases.push(db);
+        }
+        Store::new(databases, self.trips.clone())
     }
 }

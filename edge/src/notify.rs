@@ -279,11 +279,17 @@ async fn deliver(
     let now = i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX);
     let lease = hook.map_or(0, |h| i64::from(h.timeout_ms));
     let Some(claim) = store
-        .claim_delivery(&note.id, now + CLAIM_SLACK_MS, now + lease, now)
+        .claim_delivery(
+            &note.order_no,
+            &note.id,
+            now + CLAIM_SLACK_MS,
+            now + lease,
+            now,
+        )
         .await?
     else {
         // Not due yet (a long delay taken in hops, or a duplicate message), or nothing to do.
-        return Ok(match store.outbox_row(&note.id).await? {
+        return Ok(match store.outbox_row(&note.order_no, &note.id).await? {
             Some(row) if row.state == crate::store::OutboxState::Pending => Next::RetryIn(
                 webhook::queue_delay_secs((row.next_attempt_at - now + 999) / 1000),
             ),
@@ -295,7 +301,14 @@ async fn deliver(
         let detail = format!("{} MERCHANT_WEBHOOK_URL unset", note.id);
         let events = [webhook_event(order_no, Outcome::Dropped, detail)];
         store
-            .finish_delivery(&note.id, Finished::Dead, "no endpoint", &events, now)
+            .finish_delivery(
+                &note.order_no,
+                &note.id,
+                Finished::Dead,
+                "no endpoint",
+                &events,
+                now,
+            )
             .await?;
         return Ok(Next::Ack);
     };
@@ -319,7 +332,14 @@ async fn deliver(
     if delivered {
         let events = [webhook_event(order_no, Outcome::Delivered, detail)];
         store
-            .finish_delivery(&note.id, Finished::Delivered, &result, &events, now)
+            .finish_delivery(
+                &note.order_no,
+                &note.id,
+                Finished::Delivered,
+                &result,
+                &events,
+                now,
+            )
             .await?;
         return Ok(Next::Ack);
     }
@@ -328,7 +348,14 @@ async fn deliver(
         Some(delay) => {
             let at = now + i64::from(delay) * 1000;
             store
-                .finish_delivery(&note.id, Finished::RetryAt(at), &result, &[failed], now)
+                .finish_delivery(
+                    &note.order_no,
+                    &note.id,
+                    Finished::RetryAt(at),
+                    &result,
+                    &[failed],
+                    now,
+                )
                 .await?;
             Ok(Next::RetryIn(webhook::queue_delay_secs(i64::from(delay))))
         }
@@ -339,7 +366,14 @@ async fn deliver(
                 format!("{} after {attempt} attempts", note.id),
             );
             store
-                .finish_delivery(&note.id, Finished::Dead, &result, &[failed, dead], now)
+                .finish_delivery(
+                    &note.order_no,
+                    &note.id,
+                    Finished::Dead,
+                    &result,
+                    &[failed, dead],
+                    now,
+                )
                 .await?;
             ctx.log.error(
                 "webhook_dead",

@@ -12,14 +12,26 @@
 //! its merchant-notification outbox row are written together or not at all, and a lost
 //! conditional update writes nothing. Every round trip is counted ([`RoundTrips`]) and logged
 //! with the request.
-//! Schema: `migrations/*.sql`.
+//!
+//! Sharding (`D1_SHARDS`, default 1): orders are spread over N databases by a fixed hash of
+//! their merchant order number ([`shard_of`]). A merchant order's attempts, client secrets,
+//! events, refunds and outbox rows all live on its shard, so each method about one order runs
+//! on that shard alone and every batch above stays one transaction. Reads across orders (the
+//! reconciliation scan, the outbox sweep and list, lookups by TrustPay's number, by refund
+//! number or outbox id without the order) ask every shard at once and merge: one round trip
+//! per shard. With one shard everything is as without sharding.
+//! Schema: `migrations/*.sql`, applied to every shard.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use checkout_core::attempt;
 use checkout_core::codes::OrderStatus;
 use checkout_core::money::{Amount, Currency};
+use checkout_core::order_no::OrderNo;
+use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
@@ -427,7 +439,8 @@ impl StatusChange {
 /// The D1 store.
 #[derive(Debug)]
 pub struct Store {
-    db: D1Database,
+    /// Shard 0 first; never empty.
+    shards: Vec<D1Database>,
     trips: RoundTrips,
 }
 
@@ -528,12 +541,37 @@ fn changed(result: &D1Result, what: &str) -> Result<usize, EdgeError> {
         .unwrap_or(0))
 }
 
-impl Store {
-    /// Wraps the `DB` binding; its round trips are counted in `trips`.
-    pub fn new(db: D1Database, trips: RoundTrips) -> Self {
-        Self { db, trips }
+/// The shard (`0..shards`) of the order `order_no`: every attempt of a merchant order, and
+/// everything written about it, lives on the shard of its merchant order number (attempt 1's
+/// number; a derived `<no>__<n>` counts as `<no>`). The shard is the first 8 bytes of the
+/// SHA-256 of that number (UTF-8), read big-endian, modulo `shards`. Fixed: the same `shards`
+/// always gives the same shard, and a different `shards` moves most orders (resharding is not
+/// supported: `D1_SHARDS` is chosen once).
+pub fn shard_of(order_no: &str, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
     }
+    let merchant = match OrderNo::parse(order_no) {
+        Ok(no) => attempt::split(&no).0,
+        // Never stored (numbers are checked before anything is written): any shard will do,
+        // the lookup finds nothing there.
+        Err(_) => return 0,
+    };
+    let digest = Sha256::digest(merchant.as_str().as_bytes());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    // `shards` is at most 16, so both conversions are exact.
+    (u64::from_be_bytes(head) % shards as u64) as usize
+}
 
+/// One shard's database, counting its round trips in the request's [`RoundTrips`].
+#[derive(Debug, Clone, Copy)]
+struct Db<'a> {
+    db: &'a D1Database,
+    trips: &'a RoundTrips,
+}
+
+impl Db<'_> {
     fn stmt(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, EdgeError> {
         self.db.prepare(sql).bind(args).map_err(db_err("bind"))
     }
@@ -580,6 +618,40 @@ impl Store {
         let result = self.run(what, self.stmt(sql, args)?).await?;
         changed(&result, what)
     }
+}
+
+impl Store {
+    /// Wraps the shard databases (shard 0 = binding `DB`, then `DB_1` ..; at least one); their
+    /// round trips are counted in `trips`.
+    pub fn new(shards: Vec<D1Database>, trips: RoundTrips) -> Result<Self, EdgeError> {
+        if shards.is_empty() {
+            return Err(EdgeError::Storage("no D1 database".into()));
+        }
+        Ok(Self { shards, trips })
+    }
+
+    fn db(&self, shard: usize) -> Db<'_> {
+        Db {
+            db: &self.shards[shard],
+            trips: &self.trips,
+        }
+    }
+
+    /// The shard holding the order `order_no` (see [`shard_of`]).
+    fn on(&self, order_no: &str) -> Db<'_> {
+        self.db(shard_of(order_no, self.shards.len()))
+    }
+
+    /// Runs `read` on every shard at once (one round trip each) and concatenates the rows, in
+    /// shard order.
+    async fn on_every<'s, T, F, Fut>(&'s self, read: F) -> Result<Vec<T>, EdgeError>
+    where
+        F: Fn(Db<'s>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, EdgeError>>,
+    {
+        let each = try_join_all((0..self.shards.len()).map(|shard| read(self.db(shard)))).await?;
+        Ok(each.into_iter().flatten().collect())
+    }
 
     /// Inserts a new order in phase "creating" (lease until `lease_until`) with its first
     /// client-secret hash and its `create`/`inserted` event, in one batch. `false` (and nothing
@@ -590,6 +662,7 @@ impl Store {
         now: i64,
         lease_until: i64,
     ) -> Result<bool, EdgeError> {
+        let db = self.on(order.order_no);
         let event = NewEvent {
             order_no: Some(order.order_no),
             source: Source::Create,
@@ -598,11 +671,11 @@ impl Store {
             status_to: Some(OrderStatus::Pending.code()),
             detail: None,
         };
-        let results = self
+        let results = db
             .batch(
                 "insert order",
                 vec![
-                    self.stmt(
+                    db.stmt(
                         "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at) \
                          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT(order_no) DO NOTHING",
                         &[
@@ -614,11 +687,11 @@ impl Store {
                             num(now),
                         ],
                     )?,
-                    self.stmt(
+                    db.stmt(
                         "INSERT INTO client_secrets (order_no, secret_hash, created_at) SELECT ?1, ?2, ?3 WHERE changes() = 1",
                         &[text(order.order_no), text(order.secret_hash), num(now)],
                     )?,
-                    self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
+                    db.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
                 ],
             )
             .await?;
@@ -630,9 +703,10 @@ impl Store {
 
     /// One order.
     pub async fn order(&self, order_no: &str) -> Result<Option<OrderRow>, EdgeError> {
-        self.first(
+        let db = self.on(order_no);
+        db.first(
             "select order",
-            self.stmt(
+            db.stmt(
                 "SELECT * FROM orders WHERE order_no = ?1",
                 &[text(order_no)],
             )?,
@@ -646,16 +720,17 @@ impl Store {
         &self,
         order_no: &str,
     ) -> Result<(Vec<OrderRow>, Vec<String>), EdgeError> {
+        let db = self.on(order_no);
         #[derive(Deserialize)]
         struct Hash {
             secret_hash: String,
         }
-        let results = self
+        let results = db
             .batch(
                 "select order and secrets",
                 vec![
-                    self.stmt(ATTEMPTS, &[text(order_no)])?,
-                    self.stmt(
+                    db.stmt(ATTEMPTS, &[text(order_no)])?,
+                    db.stmt(
                         "SELECT secret_hash FROM client_secrets WHERE order_no = ?1",
                         &[text(order_no)],
                     )?,
@@ -681,15 +756,16 @@ impl Store {
         order_no: &str,
         until_ms: i64,
     ) -> Result<Vec<OrderRow>, EdgeError> {
-        let results = self
+        let db = self.on(order_no);
+        let results = db
             .batch(
                 "open stream",
                 vec![
-                    self.stmt(
+                    db.stmt(
                         "UPDATE orders SET live_until = MAX(live_until, ?2) WHERE order_no = ?1",
                         &[text(order_no), num(until_ms)],
                     )?,
-                    self.stmt(ATTEMPTS, &[text(order_no)])?,
+                    db.stmt(ATTEMPTS, &[text(order_no)])?,
                 ],
             )
             .await?;
@@ -703,9 +779,10 @@ impl Store {
 
     /// Every attempt of a merchant order, by attempt number (empty when it doesn't exist).
     pub async fn attempts(&self, merchant_order_no: &str) -> Result<Vec<OrderRow>, EdgeError> {
-        self.all(
+        let db = self.on(merchant_order_no);
+        db.all(
             "select attempts",
-            self.stmt(ATTEMPTS, &[text(merchant_order_no)])?,
+            db.stmt(ATTEMPTS, &[text(merchant_order_no)])?,
         )
         .await
     }
@@ -732,6 +809,7 @@ impl Store {
         now: i64,
         lease_until: i64,
     ) -> Result<bool, EdgeError> {
+        let db = self.on(&first.order_no);
         let event = NewEvent {
             order_no: Some(order_no),
             source: Source::Create,
@@ -740,11 +818,11 @@ impl Store {
             status_to: Some(OrderStatus::Pending.code()),
             detail: Some(format!("attempt {attempt} of {}", first.order_no)),
         };
-        let results = self
+        let results = db
             .batch(
                 "insert attempt",
                 vec![
-                    self.stmt(
+                    db.stmt(
                         // Never once money arrived on any attempt (a late callback may have
                         // landed since the caller decided): checked in the insert itself.
                         "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, merchant_order_no, attempt) \
@@ -762,8 +840,8 @@ impl Store {
                             num(i64::from(attempt)),
                         ],
                     )?,
-                    self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
-                    self.stmt(
+                    db.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
+                    db.stmt(
                         // A new attempt changes the merchant order: its version goes up.
                         "UPDATE orders SET attempts = MAX(attempts, ?2), merchant_seq = merchant_seq + 1 WHERE order_no = ?1 AND changes() = 1",
                         &[text(&first.order_no), num(i64::from(attempt))],
@@ -784,7 +862,8 @@ impl Store {
         seen_until: i64,
         lease_until: i64,
     ) -> Result<bool, EdgeError> {
-        let n = self
+        let db = self.on(order_no);
+        let n = db
             .changes(
                 "claim creation",
                 "UPDATE orders SET creating_until = ?3 WHERE order_no = ?1 AND pay_url IS NULL AND creating_until = ?2",
@@ -796,7 +875,8 @@ impl Store {
 
     /// Gives up the creation lease (TrustPay failed) so a retry can take over at once.
     pub async fn release_creation(&self, order_no: &str, now: i64) -> Result<(), EdgeError> {
-        self.changes(
+        let db = self.on(order_no);
+        db.changes(
             "release creation",
             "UPDATE orders SET creating_until = 0, updated_at = ?2 WHERE order_no = ?1 AND pay_url IS NULL",
             &[text(order_no), num(now)],
@@ -814,6 +894,7 @@ impl Store {
         platform_order_no: Option<&str>,
         now: i64,
     ) -> Result<Option<OrderRow>, EdgeError> {
+        let db = self.on(order_no);
         let event = NewEvent {
             order_no: Some(order_no),
             source: Source::Create,
@@ -822,16 +903,16 @@ impl Store {
             status_to: Some(OrderStatus::Pending.code()),
             detail: None,
         };
-        let results = self
+        let results = db
             .batch(
                 "set created",
                 vec![
-                    self.stmt(
+                    db.stmt(
                         "UPDATE orders SET pay_url = ?2, platform_order_no = COALESCE(?3, platform_order_no), creating_until = 0, updated_at = ?4 \
                          WHERE order_no = ?1 RETURNING *",
                         &[text(order_no), text(pay_url), opt_text(platform_order_no), num(now)],
                     )?,
-                    self.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
+                    db.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
                 ],
             )
             .await?;
@@ -852,7 +933,8 @@ impl Store {
         secret_hash: &str,
         now: i64,
     ) -> Result<(), EdgeError> {
-        self.changes(
+        let db = self.on(order_no);
+        db.changes(
             "add client secret",
             "INSERT INTO client_secrets (order_no, secret_hash, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             &[text(order_no), text(secret_hash), num(now)],
@@ -863,14 +945,15 @@ impl Store {
 
     /// Every client-secret hash of the order.
     pub async fn client_secret_hashes(&self, order_no: &str) -> Result<Vec<String>, EdgeError> {
+        let db = self.on(order_no);
         #[derive(Deserialize)]
         struct Row {
             secret_hash: String,
         }
-        let rows: Vec<Row> = self
+        let rows: Vec<Row> = db
             .all(
                 "select secrets",
-                self.stmt(
+                db.stmt(
                     "SELECT secret_hash FROM client_secrets WHERE order_no = ?1",
                     &[text(order_no)],
                 )?,
@@ -894,12 +977,13 @@ impl Store {
         outbox: Option<&NewOutbox>,
         now: i64,
     ) -> Result<Option<OrderRow>, EdgeError> {
+        let db = self.on(order_no);
         let mut args = status_args(order_no, &change, now);
         let mut statements = Vec::new();
         if merchant.first == order_no {
             // The merchant order's own row: one statement checks and raises both versions.
             args.push(num(merchant.seq));
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 &format!(
                     "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 AND merchant_seq = ?10 AND create_refused IS NULL RETURNING *"
                 ),
@@ -908,11 +992,11 @@ impl Store {
         } else {
             // Another attempt: its merchant order's version first; the change only if that
             // still held. (A raised version whose change then lost costs others a re-read.)
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 "UPDATE orders SET merchant_seq = merchant_seq + 1 WHERE order_no = ?1 AND merchant_seq = ?2",
                 &[text(merchant.first), num(merchant.seq)],
             )?);
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 &format!(
                     "{SET_STATUS} WHERE order_no = ?1 AND status_seq = ?2 AND create_refused IS NULL AND changes() = 1 RETURNING *"
                 ),
@@ -920,9 +1004,9 @@ impl Store {
             )?);
         }
         let changed_at = statements.len() - 1;
-        statements.push(self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?);
+        statements.push(db.stmt(EVENT_IF_CHANGED, &event_args(event, now))?);
         if let Some(outbox) = outbox {
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
                  SELECT ?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?5 WHERE changes() = 1",
                 &[
@@ -933,7 +1017,7 @@ impl Store {
                     num(now),
                 ],
             )?);
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 EVENT_IF_CHANGED,
                 &event_args(
                     &enqueued(order_no, change.to, &outbox.id, &outbox.kind),
@@ -941,7 +1025,7 @@ impl Store {
                 ),
             )?);
         }
-        let results = self.batch("change status", statements).await?;
+        let results = db.batch("change status", statements).await?;
         match results.get(changed_at) {
             Some(result) => Ok(result
                 .results::<OrderRow>()
@@ -972,6 +1056,7 @@ impl Store {
         outbox: Option<&FreshOutbox>,
         now: i64,
     ) -> Result<Fresh, EdgeError> {
+        let db = self.on(order_no);
         let fresh = StatusChange { seq: 0, ..change };
         let mut args = status_args(order_no, &fresh, now);
         args.extend([
@@ -989,7 +1074,7 @@ impl Store {
                 .collect();
             format!(" AND currency IN ({})", codes.join(", "))
         });
-        let mut statements = vec![self.stmt(
+        let mut statements = vec![db.stmt(
             &format!(
                 "{SET_STATUS}{AND_MERCHANT_SEQ} WHERE order_no = ?1 AND status_seq = ?2 \
                  AND merchant_id = ?10 AND amount_minor = ?11 AND status = ?12{currencies} \
@@ -998,7 +1083,7 @@ impl Store {
             ),
             &args,
         )?];
-        statements.push(self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?);
+        statements.push(db.stmt(EVENT_IF_CHANGED, &event_args(event, now))?);
         if let Some(outbox) = outbox {
             // The body for the row's currency.
             let mut choose = String::from("CASE currency");
@@ -1014,14 +1099,14 @@ impl Store {
                 args.extend([text(code), text(body)]);
             }
             choose.push_str(" END");
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 &format!(
                     "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
                      SELECT ?1, ?2, ?3, {choose}, 'pending', 0, ?4, ?4, ?4 FROM orders WHERE order_no = ?2 AND changes() = 1"
                 ),
                 &args,
             )?);
-            statements.push(self.stmt(
+            statements.push(db.stmt(
                 EVENT_IF_CHANGED,
                 &event_args(
                     &enqueued(order_no, change.to, &outbox.id, &outbox.kind),
@@ -1030,8 +1115,8 @@ impl Store {
             )?);
         }
         // The last statement wrote a row exactly when the change won.
-        statements.push(self.stmt(family!(" AND changes() = 0"), &[text(order_no)])?);
-        let results = self.batch("change if fresh", statements).await?;
+        statements.push(db.stmt(family!(" AND changes() = 0"), &[text(order_no)])?);
+        let results = db.batch("change if fresh", statements).await?;
         let (Some(first), Some(last)) = (results.first(), results.last()) else {
             return Err(EdgeError::Storage("change if fresh: no result".into()));
         };
@@ -1052,24 +1137,31 @@ impl Store {
     /// Every attempt of the merchant order that the attempt `order_no` belongs to, by attempt
     /// number, in one statement (empty when `order_no` doesn't exist).
     pub async fn order_with_attempts(&self, order_no: &str) -> Result<Vec<OrderRow>, EdgeError> {
-        self.all(
-            "select attempts",
-            self.stmt(family!(""), &[text(order_no)])?,
-        )
-        .await
+        let db = self.on(order_no);
+        db.all("select attempts", db.stmt(family!(""), &[text(order_no)])?)
+            .await
     }
 
-    /// The order whose `order_no` or TrustPay `platform_order_no` is `id` (ours first).
+    /// The order whose `order_no` or TrustPay `platform_order_no` is `id` (ours first), from
+    /// every shard (TrustPay's number says nothing about the shard).
     pub async fn order_by_any_no(&self, id: &str) -> Result<Option<OrderRow>, EdgeError> {
-        self.first(
-            "select order by any number",
-            self.stmt(
-                "SELECT * FROM orders WHERE order_no = ?1 OR platform_order_no = ?1 \
-                 ORDER BY (order_no = ?1) DESC LIMIT 1",
-                &[text(id)],
-            )?,
-        )
-        .await
+        let found = self
+            .on_every(|db| async move {
+                let row: Option<OrderRow> = db
+                    .first(
+                        "select order by any number",
+                        db.stmt(
+                            "SELECT * FROM orders WHERE order_no = ?1 OR platform_order_no = ?1 \
+                             ORDER BY (order_no = ?1) DESC LIMIT 1",
+                            &[text(id)],
+                        )?,
+                    )
+                    .await?;
+                Ok(Vec::from_iter(row))
+            })
+            .await?;
+        let ours = found.iter().position(|row| row.order_no == id);
+        Ok(found.into_iter().nth(ours.unwrap_or(0)))
     }
 
     /// How many events of `source` (and, when given, whose detail starts with `detail_prefix`)
@@ -1080,14 +1172,15 @@ impl Store {
         source: Source,
         detail_prefix: Option<&str>,
     ) -> Result<i64, EdgeError> {
+        let db = self.on(order_no);
         #[derive(Deserialize)]
         struct Count {
             n: i64,
         }
-        let row: Option<Count> = self
+        let row: Option<Count> = db
             .first(
                 "count events",
-                self.stmt(
+                db.stmt(
                     "SELECT COUNT(*) AS n FROM order_events WHERE order_no = ?1 AND source = ?2 \
                      AND (?3 IS NULL OR substr(detail, 1, length(?3)) = ?3)",
                     &[
@@ -1111,16 +1204,24 @@ impl Store {
         older_than: i64,
         limit: u32,
     ) -> Result<Vec<OrderRow>, EdgeError> {
-        self.all(
-            "select reconcile candidates",
-            self.stmt(
-                "SELECT * FROM orders WHERE status IN (1, 9) AND pay_url IS NOT NULL AND updated_at <= ?1 \
-                 AND (last_query_at IS NULL OR last_query_at <= ?1) \
-                 ORDER BY COALESCE(last_query_at, 0), updated_at LIMIT ?2",
-                &[num(older_than), num(i64::from(limit))],
-            )?,
-        )
-        .await
+        let mut rows: Vec<OrderRow> = self
+            .on_every(|db| async move {
+                db.all(
+                    "select reconcile candidates",
+                    db.stmt(
+                        "SELECT * FROM orders WHERE status IN (1, 9) AND pay_url IS NOT NULL AND updated_at <= ?1 \
+                         AND (last_query_at IS NULL OR last_query_at <= ?1) \
+                         ORDER BY COALESCE(last_query_at, 0), updated_at LIMIT ?2",
+                        &[num(older_than), num(i64::from(limit))],
+                    )?,
+                )
+                .await
+            })
+            .await?;
+        // Each shard's list is in this order already; merged, the same order over all.
+        rows.sort_by_key(|row| (row.last_query_at.unwrap_or(0), row.updated_at));
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(rows)
     }
 
     /// Claims the right to query TrustPay for this order now: at most once per period.
@@ -1130,7 +1231,8 @@ impl Store {
         now: i64,
         not_after: i64,
     ) -> Result<bool, EdgeError> {
-        let n = self
+        let db = self.on(order_no);
+        let n = db
             .changes(
                 "claim query",
                 "UPDATE orders SET last_query_at = ?2 WHERE order_no = ?1 AND (last_query_at IS NULL OR last_query_at <= ?3)",
@@ -1140,18 +1242,20 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Appends an event.
+    /// Appends an event (on its order's shard; one without an order on shard 0).
     pub async fn append_event(&self, event: NewEvent<'_>, now: i64) -> Result<(), EdgeError> {
-        self.changes("append event", EVENT, &event_args(&event, now))
+        let db = event.order_no.map_or_else(|| self.db(0), |no| self.on(no));
+        db.changes("append event", EVENT, &event_args(&event, now))
             .await
             .map(|_| ())
     }
 
     /// The order's events, oldest first.
     pub async fn events(&self, order_no: &str) -> Result<Vec<EventRow>, EdgeError> {
-        self.all(
+        let db = self.on(order_no);
+        db.all(
             "select events",
-            self.stmt(
+            db.stmt(
                 "SELECT id, at, source, outcome, status_from, status_to, detail FROM order_events WHERE order_no = ?1 ORDER BY id",
                 &[text(order_no)],
             )?,
@@ -1168,7 +1272,8 @@ impl Store {
         refund: NewRefund<'_>,
         now: i64,
     ) -> Result<Reserved, EdgeError> {
-        let n = self
+        let db = self.on(refund.order_no);
+        let n = db
             .changes(
                 "reserve refund",
                 "INSERT INTO refunds (merchant_refund_no, order_no, amount_minor, reason, created_at, idempotency_key) \
@@ -1189,34 +1294,36 @@ impl Store {
         if n == 1 {
             return Ok(Reserved::Reserved);
         }
-        Ok(match self.refund(refund.merchant_refund_no).await? {
+        Ok(match refund_on(db, refund.merchant_refund_no).await? {
             Some(existing) => Reserved::Exists(existing),
             None => Reserved::Exceeds,
         })
     }
 
-    /// One refund by its number.
+    /// One refund by its number, whichever order (and shard) it belongs to. A number is
+    /// unique per shard by its key; across shards only this read (before a reservation)
+    /// and TrustPay keep it unique.
     pub async fn refund(
         &self,
         merchant_refund_no: &str,
     ) -> Result<Option<StoredRefund>, EdgeError> {
-        self.first(
-            "select refund",
-            self.stmt(
-                "SELECT merchant_refund_no, order_no, amount_minor, idempotency_key, answer FROM refunds WHERE merchant_refund_no = ?1",
-                &[text(merchant_refund_no)],
-            )?,
-        )
-        .await
+        let found = self
+            .on_every(
+                |db| async move { Ok(Vec::from_iter(refund_on(db, merchant_refund_no).await?)) },
+            )
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     /// Stores the answer a refund request got, for retries with the same key.
     pub async fn set_refund_answer(
         &self,
+        order_no: &str,
         merchant_refund_no: &str,
         answer: &str,
     ) -> Result<(), EdgeError> {
-        self.changes(
+        let db = self.on(order_no);
+        db.changes(
             "refund answer",
             "UPDATE refunds SET answer = ?2 WHERE merchant_refund_no = ?1",
             &[text(merchant_refund_no), text(answer)],
@@ -1233,7 +1340,8 @@ impl Store {
         why: &str,
         now: i64,
     ) -> Result<(), EdgeError> {
-        self.changes(
+        let db = self.on(order_no);
+        db.changes(
             "refuse creation",
             "UPDATE orders SET create_refused = ?2, creating_until = 0, updated_at = ?3 WHERE order_no = ?1 AND pay_url IS NULL",
             &[text(order_no), text(why), num(now)],
@@ -1242,13 +1350,15 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Stores TrustPay's answer to a refund.
+    /// Stores TrustPay's answer to a refund of the order.
     pub async fn set_refund_status(
         &self,
+        order_no: &str,
         merchant_refund_no: &str,
         status: Option<i64>,
     ) -> Result<(), EdgeError> {
-        self.changes(
+        let db = self.on(order_no);
+        db.changes(
             "refund status",
             "UPDATE refunds SET gateway_status = ?2 WHERE merchant_refund_no = ?1",
             &[text(merchant_refund_no), opt_num(status)],
@@ -1257,9 +1367,14 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Forgets a refund TrustPay refused, so the number can be reused.
-    pub async fn delete_refund(&self, merchant_refund_no: &str) -> Result<(), EdgeError> {
-        self.changes(
+    /// Forgets a refund of the order TrustPay refused, so the number can be reused.
+    pub async fn delete_refund(
+        &self,
+        order_no: &str,
+        merchant_refund_no: &str,
+    ) -> Result<(), EdgeError> {
+        let db = self.on(order_no);
+        db.changes(
             "delete refund",
             "DELETE FROM refunds WHERE merchant_refund_no = ?1",
             &[text(merchant_refund_no)],
@@ -1270,9 +1385,10 @@ impl Store {
 
     /// Total of the order's requested refunds, minor units.
     pub async fn refunds(&self, order_no: &str) -> Result<Vec<RefundRow>, EdgeError> {
-        self.all(
+        let db = self.on(order_no);
+        db.all(
             "select refunds",
-            self.stmt(
+            db.stmt(
                 "SELECT merchant_refund_no, amount_minor, reason, gateway_status, created_at FROM refunds WHERE order_no = ?1 ORDER BY created_at",
                 &[text(order_no)],
             )?,
@@ -1287,14 +1403,16 @@ impl Store {
     /// pending, or unknown.
     pub async fn claim_delivery(
         &self,
+        order_no: &str,
         id: &str,
         due_by: i64,
         lease_until: i64,
         now: i64,
     ) -> Result<Option<ClaimedDelivery>, EdgeError> {
-        self.first(
+        let db = self.on(order_no);
+        db.first(
             "claim delivery",
-            self.stmt(
+            db.stmt(
                 "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?3, updated_at = ?4 \
                  WHERE id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
                  RETURNING order_no, kind AS type, body, attempts",
@@ -1304,34 +1422,41 @@ impl Store {
         .await
     }
 
-    /// One outbox row.
-    pub async fn outbox_row(&self, id: &str) -> Result<Option<OutboxRow>, EdgeError> {
-        self.first(
-            "select outbox row",
-            self.stmt(
-                "SELECT id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at \
-                 FROM webhook_outbox WHERE id = ?1",
-                &[text(id)],
-            )?,
-        )
-        .await
+    /// One outbox row of the order.
+    pub async fn outbox_row(
+        &self,
+        order_no: &str,
+        id: &str,
+    ) -> Result<Option<OutboxRow>, EdgeError> {
+        outbox_row_on(self.on(order_no), id).await
     }
 
-    /// Records how a claimed attempt ended, with its events, in one batch.
+    /// One outbox row, whichever order (and shard) it belongs to.
+    pub async fn find_outbox_row(&self, id: &str) -> Result<Option<OutboxRow>, EdgeError> {
+        let found = self
+            .on_every(|db| async move { Ok(Vec::from_iter(outbox_row_on(db, id).await?)) })
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Records how a claimed attempt ended, with its events (about the same order), in one
+    /// batch.
     pub async fn finish_delivery(
         &self,
+        order_no: &str,
         id: &str,
         finished: Finished,
         result: &str,
         events: &[NewEvent<'_>],
         now: i64,
     ) -> Result<(), EdgeError> {
+        let db = self.on(order_no);
         let (state, next) = match finished {
             Finished::Delivered => (OutboxState::Delivered, None),
             Finished::RetryAt(at) => (OutboxState::Pending, Some(at)),
             Finished::Dead => (OutboxState::Dead, None),
         };
-        let mut statements = vec![self.stmt(
+        let mut statements = vec![db.stmt(
             "UPDATE webhook_outbox SET state = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
              last_result = ?4, updated_at = ?5 WHERE id = ?1",
             &[
@@ -1343,9 +1468,9 @@ impl Store {
             ],
         )?];
         for event in events {
-            statements.push(self.stmt(EVENT, &event_args(event, now))?);
+            statements.push(db.stmt(EVENT, &event_args(event, now))?);
         }
-        self.batch("finish delivery", statements).await.map(|_| ())
+        db.batch("finish delivery", statements).await.map(|_| ())
     }
 
     /// The cron's pick-up: pending rows whose attempt was due at or before `stuck_before` and
@@ -1363,55 +1488,71 @@ impl Store {
             id: String,
             order_no: String,
         }
+        // Every shard takes its share, so all of them together stay within `limit`.
+        let shards = u32::try_from(self.shards.len()).unwrap_or(u32::MAX);
+        let share = (limit / shards).max(1);
         let rows: Vec<Stuck> = self
-            .all(
-                "take stuck outbox rows",
-                self.stmt(
-                    "UPDATE webhook_outbox SET next_attempt_at = ?2, updated_at = ?2 WHERE id IN \
-                     (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                      ORDER BY next_attempt_at LIMIT ?3) RETURNING id, order_no",
-                    &[num(stuck_before), num(now), num(i64::from(limit))],
-                )?,
-            )
+            .on_every(|db| async move {
+                db.all(
+                    "take stuck outbox rows",
+                    db.stmt(
+                        "UPDATE webhook_outbox SET next_attempt_at = ?2, updated_at = ?2 WHERE id IN \
+                         (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                          ORDER BY next_attempt_at LIMIT ?3) RETURNING id, order_no",
+                        &[num(stuck_before), num(now), num(i64::from(share))],
+                    )?,
+                )
+                .await
+            })
             .await?;
         Ok(rows.into_iter().map(|r| (r.id, r.order_no)).collect())
     }
 
-    /// Outbox rows in `state`, newest first, at most `limit`.
+    /// Outbox rows in `state`, newest first, at most `limit`, from every shard.
     pub async fn outbox(
         &self,
         state: OutboxState,
         limit: u32,
     ) -> Result<Vec<OutboxRow>, EdgeError> {
-        self.all(
-            "select outbox",
-            self.stmt(
-                "SELECT id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at \
-                 FROM webhook_outbox WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2",
-                &[text(state.as_str()), num(i64::from(limit))],
-            )?,
-        )
-        .await
+        let mut rows: Vec<OutboxRow> = self
+            .on_every(|db| async move {
+                db.all(
+                    "select outbox",
+                    db.stmt(
+                        "SELECT id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at \
+                         FROM webhook_outbox WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2",
+                        &[text(state.as_str()), num(i64::from(limit))],
+                    )?,
+                )
+                .await
+            })
+            .await?;
+        // Stable: one shard's rows keep their order among equal times.
+        rows.sort_by_key(|row| std::cmp::Reverse(row.updated_at));
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(rows)
     }
 
-    /// Makes an outbox row pending and due now again (an admin's replay), with its event, in
-    /// one batch; the row as it is now (`None`: unknown id).
+    /// Makes an outbox row of the order pending and due now again (an admin's replay), with
+    /// its event, in one batch; the row as it is now (`None`: unknown id).
     pub async fn replay_outbox(
         &self,
+        order_no: &str,
         id: &str,
         event: &NewEvent<'_>,
         now: i64,
     ) -> Result<Option<OutboxRow>, EdgeError> {
-        let results = self
+        let db = self.on(order_no);
+        let results = db
             .batch(
                 "replay outbox row",
                 vec![
-                    self.stmt(
+                    db.stmt(
                         "UPDATE webhook_outbox SET state = 'pending', next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 \
                          RETURNING id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at",
                         &[text(id), num(now)],
                     )?,
-                    self.stmt(EVENT_IF_CHANGED, &event_args(event, now))?,
+                    db.stmt(EVENT_IF_CHANGED, &event_args(event, now))?,
                 ],
             )
             .await?;
@@ -1424,4 +1565,32 @@ impl Store {
             None => Err(EdgeError::Storage("replay outbox row: no result".into())),
         }
     }
+}
+
+/// One refund by its number, on one shard.
+async fn refund_on(
+    db: Db<'_>,
+    merchant_refund_no: &str,
+) -> Result<Option<StoredRefund>, EdgeError> {
+    db.first(
+        "select refund",
+        db.stmt(
+            "SELECT merchant_refund_no, order_no, amount_minor, idempotency_key, answer FROM refunds WHERE merchant_refund_no = ?1",
+            &[text(merchant_refund_no)],
+        )?,
+    )
+    .await
+}
+
+/// One outbox row, on one shard.
+async fn outbox_row_on(db: Db<'_>, id: &str) -> Result<Option<OutboxRow>, EdgeError> {
+    db.first(
+        "select outbox row",
+        db.stmt(
+            "SELECT id, order_no, kind AS type, state, attempts, next_attempt_at, last_result, created_at, updated_at \
+             FROM webhook_outbox WHERE id = ?1",
+            &[text(id)],
+        )?,
+    )
+    .await
 }

@@ -534,11 +534,15 @@ async fn refund_in_full(
     };
     store.append_event(event, ctx.now_ms).await?;
     match result {
-        Ok(data) => store.set_refund_status(&refund_no, data.status).await,
+        Ok(data) => {
+            store
+                .set_refund_status(&row.order_no, &refund_no, data.status)
+                .await
+        }
         Err(e) => {
             // A refusal means no refund exists: free the number (a timeout keeps it).
             if matches!(e, GatewayError::Rejected { .. }) {
-                store.delete_refund(&refund_no).await?;
+                store.delete_refund(&row.order_no, &refund_no).await?;
             }
             Err(e.into())
         }

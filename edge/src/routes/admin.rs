@@ -188,7 +188,7 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     match result {
         Ok(data) => {
             store
-                .set_refund_status(refund_no.as_str(), data.status)
+                .set_refund_status(order_no.as_str(), refund_no.as_str(), data.status)
                 .await?;
             ctx.log.info(
                 "refund_requested",
@@ -205,14 +205,18 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
                 gateway_status: data.status,
             })
             .map_err(|e| EdgeError::Internal(format!("refund answer: {e}")))?;
-            store.set_refund_answer(refund_no.as_str(), &answer).await?;
+            store
+                .set_refund_answer(order_no.as_str(), refund_no.as_str(), &answer)
+                .await?;
             http::raw_json(201, answer.into_bytes())
         }
         Err(e) => {
             // A refusal means no refund exists: free the number. After a timeout the refund may
             // exist, so the row stays and keeps counting against the refundable amount.
             if matches!(e, GatewayError::Rejected { .. }) {
-                store.delete_refund(refund_no.as_str()).await?;
+                store
+                    .delete_refund(order_no.as_str(), refund_no.as_str())
+                    .await?;
             }
             Err(e.into())
         }

@@ -69,7 +69,10 @@ pub async fn replay(req: Request, ctx: &Ctx, id: &str) -> Result<Response, EdgeE
     }
     let store = ctx.store()?;
     // The event needs the order and type: read them first (an unknown id ends here).
-    let existing = store.outbox_row(id).await?.ok_or(EdgeError::NotFound)?;
+    let existing = store
+        .find_outbox_row(id)
+        .await?
+        .ok_or(EdgeError::NotFound)?;
     let event = NewEvent {
         order_no: Some(&existing.order_no),
         source: Source::Webhook,
@@ -79,7 +82,7 @@ pub async fn replay(req: Request, ctx: &Ctx, id: &str) -> Result<Response, EdgeE
         detail: Some(format!("{id} {} replay", existing.kind)),
     };
     let row = store
-        .replay_outbox(id, &event, ctx.now_ms)
+        .replay_outbox(&existing.order_no, id, &event, ctx.now_ms)
         .await?
         .ok_or(EdgeError::NotFound)?;
     notify::resend(ctx, &row.id, &row.order_no).await?;
