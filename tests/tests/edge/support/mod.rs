@@ -97,8 +97,22 @@ pub(crate) fn risk_hook_path() -> String {
     format!("/v1/trustpay/risk-control/{RISK_TOKEN}")
 }
 
-/// Starts a Worker from async code; panics with the harness's explanation.
+/// The environment variable that runs every Worker the suites start with this many D1
+/// shards (`D1_SHARDS`, unless the test sets it itself): the `edge-sharded` stage sets it to 4.
+pub(crate) const SHARDS_ENV: &str = "EDGE_D1_SHARDS";
+
+/// Starts a Worker from async code (with [`SHARDS_ENV`]'s shards when it is set); panics with
+/// the harness's explanation.
 pub(crate) async fn start_edge(vars: EdgeVars) -> EdgeWorker {
+    let shards = std::env::var(SHARDS_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let vars = match shards {
+        Some(n) if !vars.as_slice().iter().any(|(k, _)| *k == "D1_SHARDS") => {
+            vars.set("D1_SHARDS", n)
+        }
+        Some(_) | None => vars,
+    };
     EdgeWorker::launch(vars)
         .await
         .unwrap_or_else(|e| panic!("{e}"))

@@ -1,0 +1,242 @@
+//! D1 sharding (`D1_SHARDS = 4`): orders really spread over the shards, each on the shard its
+//! merchant order number hashes to (the first 8 bytes of SHA-256, big-endian, modulo the shard
+//! count, as `edge/src/store.rs` documents), and every path across orders sees all of them:
+//! the risk hook's lookup by TrustPay's order number, the reconciliation scan, the admin
+//! notification list and replay by id, and the refund-number check. Each case fails if that
+//! path read shard 0 only. Stage `edge-sharded`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tests::wait::eventually;
+
+use crate::support::{POLL, Stack, TOKEN, cases, refund_auth};
+
+/// The shards of this suite's Worker.
+const SHARDS: usize = 4;
+/// Orders per shard the suite makes sure of.
+const PER_SHARD: usize = 3;
+/// `RECONCILE_MIN_AGE_SECONDS`.
+const MIN_AGE: Duration = Duration::from_secs(1);
+/// `whsec_` + base64 of 32 bytes.
+const HOOK_SECRET: &str = "whsec_c2hhcmRpbmctY2FuYXJ5LTAxMjM0NTY3ODlhYmNkZWY=";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built Worker and wrangler: `cargo xtask test edge-build edge-sharded`"]
+async fn edge_sharding() {
+    let env = Stack::start_with_merchant_hooks(|vars| {
+        vars.set("D1_SHARDS", SHARDS.to_string())
+            .set("MERCHANT_WEBHOOK_SECRET", HOOK_SECRET)
+            // Only the cron queries TrustPay here.
+            .set("STATUS_REFRESH_SECONDS", "3600")
+            .set("RECONCILE_MIN_AGE_SECONDS", MIN_AGE.as_secs().to_string())
+            .set("RECONCILE_BATCH", "100")
+    })
+    .await;
+    assert_eq!(env.edge.shards(), SHARDS);
+    cases!(&env =>
+        orders_live_on_their_shards,
+        the_cron_and_the_risk_hook_see_every_shard,
+        admin_notifications_see_every_shard,
+        refund_numbers_are_checked_on_every_shard,
+    );
+}
+
+/// The shard of `order_no` (a merchant order number), as the Worker computes it.
+fn shard_of(order_no: &str) -> usize {
+    let digest = Sha256::digest(order_no.as_bytes());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(head) % SHARDS as u64) as usize
+}
+
+/// The suite's order numbers by shard: `sh-1`, `sh-2`, ... until every shard has
+/// [`PER_SHARD`] of them.
+fn orders() -> BTreeMap<usize, Vec<String>> {
+    let mut by_shard: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for n in 1.. {
+        if by_shard.len() == SHARDS && by_shard.values().all(|v| v.len() >= PER_SHARD) {
+            break;
+        }
+        let no = format!("sh-{n}");
+        let shard = shard_of(&no);
+        let list = by_shard.entry(shard).or_default();
+        if list.len() < PER_SHARD {
+            list.push(no);
+        }
+    }
+    by_shard
+}
+
+fn all_orders() -> Vec<String> {
+    orders().into_values().flatten().collect()
+}
+
+/// `order_no`s of the suite's orders on shard `shard`, read from its database alone.
+fn stored_on(env: &Stack, shard: usize) -> BTreeSet<String> {
+    env.edge
+        .d1_query_shard(
+            shard,
+            "SELECT order_no FROM orders WHERE order_no LIKE 'sh-%'",
+        )
+        .unwrap_or_else(|e| panic!("shard {shard}: {e}"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|row| row["order_no"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn orders_live_on_their_shards(env: &Stack) {
+    for no in all_orders() {
+        let created = env.create_order(&no, "7.00").await;
+        assert_eq!(created.status, 201, "{no}: {}", created.text);
+    }
+    for (shard, expected) in orders() {
+        let expected: BTreeSet<String> = expected.into_iter().collect();
+        assert_eq!(stored_on(env, shard), expected, "shard {shard}");
+        // Its events and client secret live there too.
+        let events = env
+            .edge
+            .d1_query_shard(
+                shard,
+                "SELECT count(DISTINCT order_no) AS n FROM order_events WHERE order_no LIKE 'sh-%'",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(events[0]["n"], json!(PER_SHARD), "events on shard {shard}");
+        let secrets = env
+            .edge
+            .d1_query_shard(
+                shard,
+                "SELECT count(*) AS n FROM client_secrets WHERE order_no LIKE 'sh-%'",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            secrets[0]["n"],
+            json!(PER_SHARD),
+            "secrets on shard {shard}"
+        );
+    }
+    // The harness's union reads every shard.
+    let total = env
+        .edge
+        .d1_query("SELECT count(*) AS n FROM orders WHERE order_no LIKE 'sh-%'")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(total[0]["n"], json!(SHARDS * PER_SHARD));
+}
+
+/// The simulator asks the risk hook (by TrustPay's order number, which names no shard) before
+/// it pays; its callbacks are dropped, so only the cron's scan (across shards) can learn of
+/// the payments.
+async fn the_cron_and_the_risk_hook_see_every_shard(env: &Stack) {
+    for no in all_orders() {
+        env.sim_post(
+            "/_sim/faults/callbacks",
+            json!({"kind": "drop", "order_no": no, "count": 10}),
+        )
+        .await;
+        let paid = env
+            .sim_post(&format!("/_sim/orders/{no}/pay"), json!({}))
+            .await;
+        assert_eq!(paid.status, 200, "{no}: {}", paid.text);
+    }
+    tokio::time::sleep(MIN_AGE + Duration::from_millis(300)).await;
+    let cron = env
+        .send(reqwest::Method::GET, &env.edge.scheduled_url(), &[], None)
+        .await;
+    assert_eq!(cron.status, 200, "/__scheduled: {}", cron.text);
+    for no in all_orders() {
+        let admin = env.admin_order(&no).await;
+        assert_eq!(admin.status, 200, "{no}: {}", admin.text);
+        assert_eq!(
+            admin.body["state"],
+            "paid",
+            "{no} (shard {})",
+            shard_of(&no)
+        );
+        let sources: Vec<&str> = admin.body["events"]
+            .as_array()
+            .map(|events| events.iter().filter_map(|e| e["source"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            sources.contains(&"risk"),
+            "{no}: no risk decision: {sources:?}"
+        );
+        assert!(
+            sources.contains(&"reconcile"),
+            "{no}: not reconciled: {sources:?}"
+        );
+    }
+}
+
+async fn webhooks(env: &Stack, state: &str) -> Vec<Value> {
+    let answer = env
+        .edge_get(
+            &format!("/v1/admin/webhooks?state={state}"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body["webhooks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Every paid order's notification is listed, whichever shard holds it, and one on each shard
+/// is replayed by its id alone.
+async fn admin_notifications_see_every_shard(env: &Stack) {
+    let expected: BTreeSet<String> = all_orders().into_iter().collect();
+    let listed = eventually(Duration::from_secs(30), POLL, || async {
+        let rows = webhooks(env, "delivered").await;
+        let orders: BTreeSet<String> = rows
+            .iter()
+            .filter_map(|row| row["order_no"].as_str().map(str::to_owned))
+            .filter(|no| expected.contains(no))
+            .collect();
+        (orders == expected).then_some(rows)
+    })
+    .await
+    .unwrap_or_else(|| panic!("not every order's notification listed as delivered"));
+    for (shard, orders) in orders() {
+        let id = listed
+            .iter()
+            .find(|row| row["order_no"] == orders[0].as_str())
+            .and_then(|row| row["id"].as_str())
+            .unwrap_or_else(|| panic!("no notification of {}", orders[0]));
+        let replayed = env
+            .edge_post(
+                &format!("/v1/admin/webhooks/{id}/replay"),
+                &[("Authorization", &format!("Bearer {TOKEN}"))],
+                &json!({}),
+            )
+            .await;
+        assert_eq!(replayed.status, 202, "shard {shard}: {}", replayed.text);
+        assert_eq!(replayed.body["order_no"], orders[0].as_str());
+    }
+}
+
+/// A refund number used for an order on one shard is refused for an order on another.
+async fn refund_numbers_are_checked_on_every_shard(env: &Stack) {
+    let by_shard = orders();
+    let (first, second) = (&by_shard[&1][0], &by_shard[&2][0]);
+    let refund = |order_no: &str| {
+        let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": "R-shard-1"});
+        async move {
+            env.edge_post(
+                "/v1/admin/refunds",
+                &[("Authorization", &refund_auth())],
+                &body,
+            )
+            .await
+        }
+    };
+    let made = refund(first).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    refund(second)
+        .await
+        .expect(409, "refund_not_allowed", "a number used on another shard");
+}
