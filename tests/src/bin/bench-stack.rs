@@ -12,7 +12,11 @@
 //!    (`/healthz` vs the simulator's `/health`) for the floor wrangler dev adds to anything;
 //! 3. **callback ingest**: orders created through the edge, then signed `status 5` callbacks
 //!    POSTed to `/v1/trustpay/callback` as fast as the edge takes them; afterwards every
-//!    order and its `accepted` event are counted in D1 (zero lost means all of them).
+//!    order and its `accepted` event are counted in D1 (zero lost means all of them);
+//! 4. **the same on D1 shards**: a second Worker with `D1_SHARDS` = `--shards` (4), edge
+//!    overhead and callback ingest again (under `sharded` in the output), so both rows come
+//!    from one run. Local shards are SQLite files in the same workerd process: the figure shows
+//!    what sharding costs here (routing, round trips), not the gain of separate primaries.
 //!
 //! The measurements are [`tests::bench`], the load driver [`tests::load`]; this binary parses
 //! the arguments, starts the stack and writes the results.
@@ -58,6 +62,10 @@ struct Args {
     /// Concurrent callbacks in flight.
     #[arg(long, default_value_t = 32)]
     callback_concurrency: usize,
+    /// D1 shards of the second Worker that measures overhead and ingest again (1: no second
+    /// run).
+    #[arg(long, default_value_t = 4)]
+    shards: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -116,13 +124,7 @@ async fn run(args: Args) -> Result<(), Error> {
     let vars = EdgeVars::new(&sim_url, &CREDENTIALS, &shop_origin)
         .rate_limit_all(LOAD_RATE_LIMIT)
         .set("STATUS_REFRESH_SECONDS", "3600");
-    let t = Instant::now();
-    let edge = Arc::new(EdgeWorker::launch(vars).await?);
-    eprintln!(
-        "bench-stack: edge (wrangler dev) at {} in {:.1} s",
-        edge.base_url,
-        t.elapsed().as_secs_f64()
-    );
+    let edge = start_edge(vars.clone()).await?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
@@ -139,6 +141,7 @@ async fn run(args: Args) -> Result<(), Error> {
             "overhead_concurrency": args.overhead_concurrency,
             "callbacks": callbacks,
             "callback_concurrency": args.callback_concurrency,
+            "shards": args.shards,
         }),
     );
 
@@ -146,32 +149,30 @@ async fn run(args: Args) -> Result<(), Error> {
         let value = ready::time_to_ready(&http, &edge, shop_port, ready_runs).await?;
         out.insert("time_to_ready".into(), value);
     }
-    if !skip("overhead") {
-        let mark = edge.output().len();
-        let mut value = overhead::edge_overhead(
-            &http,
-            &edge,
-            &sim_url,
-            &shop_origin,
-            overhead_n,
-            args.overhead_concurrency,
-        )
-        .await?;
-        value["worker_log"] = worker_log_times(edge.output().get(mark..).unwrap_or(""));
-        out.insert("edge_overhead".into(), value);
-    }
-    if !skip("ingest") {
-        let mark = edge.output().len();
-        let mut value = ingest::callback_ingest(
-            &http,
-            &edge,
-            &shop_origin,
-            callbacks,
-            args.callback_concurrency,
-        )
-        .await?;
-        value["worker_log"] = worker_log_times(edge.output().get(mark..).unwrap_or(""));
-        out.insert("callback_ingest".into(), value);
+    let load = Load {
+        http: &http,
+        sim_url: &sim_url,
+        shop_origin: &shop_origin,
+        overhead: (!skip("overhead")).then_some((overhead_n, args.overhead_concurrency)),
+        ingest: (!skip("ingest")).then_some((callbacks, args.callback_concurrency)),
+    };
+    out.extend(load.measure(&edge).await?);
+    if args.shards > 1 && (load.overhead.is_some() || load.ingest.is_some()) {
+        // One Worker at a time on the two cores: the first one goes before the second starts.
+        drop(edge);
+        // The same order numbers again: the simulator forgets the first run's orders.
+        http.post(format!("{sim_url}/_sim/reset"))
+            .send()
+            .await?
+            .error_for_status()?;
+        eprintln!("bench-stack: again with D1_SHARDS={}", args.shards);
+        let sharded = start_edge(vars.set("D1_SHARDS", args.shards.to_string())).await?;
+        let mut value = serde_json::Map::new();
+        value.insert("shards".into(), json!(args.shards));
+        value.extend(load.measure(&sharded).await?);
+        out.insert("sharded".into(), Value::Object(value));
+    } else {
+        drop(edge);
     }
     out.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
 
@@ -180,7 +181,59 @@ async fn run(args: Args) -> Result<(), Error> {
         Some(path) => std::fs::write(path, text + "\n")?,
         None => println!("{text}"),
     }
-    drop(edge);
     sim.shutdown().await?;
     Ok(())
+}
+
+async fn start_edge(vars: EdgeVars) -> Result<Arc<EdgeWorker>, Error> {
+    let t = Instant::now();
+    let edge = Arc::new(EdgeWorker::launch(vars).await?);
+    eprintln!(
+        "bench-stack: edge (wrangler dev) at {} in {:.1} s",
+        edge.base_url,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(edge)
+}
+
+/// The edge overhead and callback ingest runs, each `(count, concurrency)` when measured.
+struct Load<'a> {
+    http: &'a reqwest::Client,
+    sim_url: &'a str,
+    shop_origin: &'a str,
+    overhead: Option<(usize, usize)>,
+    ingest: Option<(usize, usize)>,
+}
+
+impl Load<'_> {
+    /// `edge_overhead` and `callback_ingest` against `edge`, each with the Worker's log
+    /// figures of its own requests.
+    async fn measure(
+        &self,
+        edge: &Arc<EdgeWorker>,
+    ) -> Result<serde_json::Map<String, Value>, Error> {
+        let mut out = serde_json::Map::new();
+        if let Some((n, concurrency)) = self.overhead {
+            let mark = edge.output().len();
+            let mut value = overhead::edge_overhead(
+                self.http,
+                edge,
+                self.sim_url,
+                self.shop_origin,
+                n,
+                concurrency,
+            )
+            .await?;
+            value["worker_log"] = worker_log_times(edge.output().get(mark..).unwrap_or(""));
+            out.insert("edge_overhead".into(), value);
+        }
+        if let Some((n, concurrency)) = self.ingest {
+            let mark = edge.output().len();
+            let mut value =
+                ingest::callback_ingest(self.http, edge, self.shop_origin, n, concurrency).await?;
+            value["worker_log"] = worker_log_times(edge.output().get(mark..).unwrap_or(""));
+            out.insert("callback_ingest".into(), value);
+        }
+        Ok(out)
+    }
 }

@@ -173,6 +173,24 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             );
         }
     }
+    figures.extend(run_figures(data, "", "")?);
+    if let Some(sharded) = data.get("sharded") {
+        let shards = num(sharded, "/shards")?;
+        figures.extend(run_figures(
+            sharded,
+            &format!(" ({shards:.0} D1 shards)"),
+            &format!(
+                "; a second Worker with D1_SHARDS={shards:.0} in the same run (orders spread by a hash of the merchant order number). Local shards are SQLite files in one workerd process, on the same two cores: this shows what sharding costs locally, not the gain of {shards:.0} separate primaries in production"
+            ),
+        )?);
+    }
+    Ok(figures)
+}
+
+/// The edge overhead, callback ingest and round-trip figures of one Worker's runs, each name
+/// ending in `suffix`; `ingest_note` is added to the ingest rate's note.
+fn run_figures(data: &Value, suffix: &str, ingest_note: &str) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
     if let Some(overhead) = data.get("edge_overhead") {
         let concurrency = num(overhead, "/concurrency")?;
         let in_worker = |route: &str| {
@@ -194,7 +212,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
                 figures.push(
                     Figure::new(
                         "edge overhead",
-                        format!("{label}: {what}"),
+                        format!("{label}: {what}{suffix}"),
                         "p50",
                         num(overhead, &format!("/{key}/{side}/p50_ms"))?,
                         Unit::Milliseconds,
@@ -213,7 +231,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             figures.push(
                 Figure::new(
                     "edge overhead",
-                    format!("{label}: added by the edge"),
+                    format!("{label}: added by the edge{suffix}"),
                     "p50",
                     num(overhead, &format!("/{key}/added_p50_ms"))?,
                     Unit::Milliseconds,
@@ -230,7 +248,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             figures.push(
                 Figure::new(
                     "edge overhead",
-                    "no-op (/healthz vs simulator /health): added",
+                    format!("no-op (/healthz vs simulator /health): added{suffix}"),
                     "p50",
                     num(overhead, "/health/added_p50_ms")?,
                     Unit::Milliseconds,
@@ -246,10 +264,10 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
         let n = num(ingest, "/callbacks")?;
         let errors = num(ingest, "/send/errors")?;
         figures.push(
-            Figure::new("callback ingest", "signed callbacks → /v1/trustpay/callback", "rate", num(ingest, "/per_second")?, Unit::PerSecond)
+            Figure::new("callback ingest", format!("signed callbacks → /v1/trustpay/callback{suffix}"), "rate", num(ingest, "/per_second")?, Unit::PerSecond)
                 .goal(Goal::AtLeast(INGEST_GOAL_PER_S))
                 .note(format!(
-                    "{n:.0} callbacks (one per order, created through the edge first; no live stream open, so no Durable Object call: a watched order's change adds one, see push), {:.0} in flight, local D1; latency p50 {:.1} ms, p99 {:.1} ms; {errors:.0} errors{}",
+                    "{n:.0} callbacks (one per order, created through the edge first; no live stream open, so no Durable Object call: a watched order's change adds one, see push), {:.0} in flight, local D1; latency p50 {:.1} ms, p99 {:.1} ms; {errors:.0} errors{}{ingest_note}",
                     num(ingest, "/concurrency")?,
                     num(ingest, "/send/p50_ms")?,
                     num(ingest, "/send/p99_ms")?,
@@ -260,7 +278,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
                 )),
         );
         figures.push(
-            Figure::new("callback ingest", "callbacks lost", "count", num(ingest, "/lost")?, Unit::Count)
+            Figure::new("callback ingest", format!("callbacks lost{suffix}"), "count", num(ingest, "/lost")?, Unit::Count)
                 .goal(Goal::AtMost(0.0))
                 .note(format!(
                     "counted in D1 afterwards: {:.0} orders paid, {:.0} `accepted` callback events, of {n:.0}",
@@ -272,7 +290,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             figures.push(
                 Figure::new(
                     "callback ingest",
-                    "callbacks / no-op /healthz at the same concurrency",
+                    format!("callbacks / no-op /healthz at the same concurrency{suffix}"),
                     "ratio of rates",
                     ratio,
                     Unit::Ratio,
@@ -285,13 +303,13 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             );
         }
     }
-    figures.extend(round_trip_figures(data));
+    figures.extend(round_trip_figures(data, suffix));
     Ok(figures)
 }
 
 /// D1 round trips and Durable Object calls per request, per route, from the Worker's log
 /// lines (the largest seen is the figure: the happy path of every request in the run).
-fn round_trip_figures(data: &Value) -> Vec<Figure> {
+fn round_trip_figures(data: &Value, suffix: &str) -> Vec<Figure> {
     let mut figures = Vec::new();
     for (route, label, goal) in ROUND_TRIP_GOALS {
         // The ingest run's log has the creates and callbacks, the overhead run's the status.
@@ -311,7 +329,7 @@ fn round_trip_figures(data: &Value) -> Vec<Figure> {
         figures.push(
             Figure::new(
                 "round trips",
-                format!("{label}: D1 round trips per request"),
+                format!("{label}: D1 round trips per request{suffix}"),
                 "max",
                 max,
                 Unit::Count,
@@ -359,6 +377,9 @@ mod tests {
                         "d1_round_trips": {"median": 2, "max": 3}, "durable_object_calls": {"median": 1, "max": 1}}
                 }}
         });
+        let mut data = data;
+        data["sharded"] = json!({"shards": 4, "callback_ingest": data["callback_ingest"].clone()});
+        data["sharded"]["callback_ingest"]["per_second"] = json!(900.0);
         let figures = stack_figures(&data).expect("figures");
         let get = |name: &str| {
             figures
@@ -383,6 +404,18 @@ mod tests {
         assert_eq!((create.value, create.pass()), (Some(2.0), Some(true)));
         let callback = get("callback: D1 round trips per request");
         assert_eq!((callback.value, callback.pass()), (Some(3.0), Some(false)));
+        let sharded = get("signed callbacks → /v1/trustpay/callback (4 D1 shards)");
+        assert_eq!((sharded.value, sharded.pass()), (Some(900.0), Some(false)));
+        assert!(
+            sharded
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("D1_SHARDS=4") && n.contains("separate primaries")),
+            "{:?}",
+            sharded.note
+        );
+        let sharded_trips = get("callback: D1 round trips per request (4 D1 shards)");
+        assert_eq!(sharded_trips.value, Some(3.0));
         // No log lines for status in this output: no figure rather than a made-up one.
         assert!(
             !figures
