@@ -676,8 +676,8 @@ impl Store {
                 "insert order",
                 vec![
                     db.stmt(
-                        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6) ON CONFLICT(order_no) DO NOTHING",
+                        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, live_until) \
+                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, 0) ON CONFLICT(order_no) DO NOTHING",
                         &[
                             text(order.order_no),
                             num(order.amount.minor()),
@@ -825,8 +825,8 @@ impl Store {
                     db.stmt(
                         // Never once money arrived on any attempt (a late callback may have
                         // landed since the caller decided): checked in the insert itself.
-                        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, merchant_order_no, attempt) \
-                         SELECT ?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, ?7, ?8 WHERE NOT EXISTS \
+                        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, merchant_order_no, attempt, live_until) \
+                         SELECT ?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, ?7, ?8, 0 WHERE NOT EXISTS \
                          (SELECT 1 FROM orders WHERE (order_no = ?7 OR merchant_order_no = ?7) AND status IN (5, 6, 7, 8, 9)) \
                          ON CONFLICT DO NOTHING",
                         &[
@@ -873,25 +873,34 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Gives up the creation lease (TrustPay failed) so a retry can take over at once.
-    pub async fn release_creation(&self, order_no: &str, now: i64) -> Result<(), EdgeError> {
+    /// Gives up the creation lease `lease_until` (TrustPay failed) so a retry can take over at
+    /// once; nothing when another request holds the lease by now.
+    pub async fn release_creation(
+        &self,
+        order_no: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<(), EdgeError> {
         let db = self.on(order_no);
         db.changes(
             "release creation",
-            "UPDATE orders SET creating_until = 0, updated_at = ?2 WHERE order_no = ?1 AND pay_url IS NULL",
-            &[text(order_no), num(now)],
+            "UPDATE orders SET creating_until = 0, updated_at = ?2 WHERE order_no = ?1 AND pay_url IS NULL AND creating_until = ?3",
+            &[text(order_no), num(now), num(lease_until)],
         )
         .await
         .map(|_| ())
     }
 
     /// Records TrustPay's pay page (creation done) and the `create`/`created` event in one
-    /// batch; the order as it is now.
+    /// batch, if this request still holds the creation lease `lease_until` (and the number
+    /// wasn't refused meanwhile); the order as it is now, `None` when the lease had passed to
+    /// another request (that one finishes the creation).
     pub async fn set_created(
         &self,
         order_no: &str,
         pay_url: &str,
         platform_order_no: Option<&str>,
+        lease_until: i64,
         now: i64,
     ) -> Result<Option<OrderRow>, EdgeError> {
         let db = self.on(order_no);
@@ -909,8 +918,14 @@ impl Store {
                 vec![
                     db.stmt(
                         "UPDATE orders SET pay_url = ?2, platform_order_no = COALESCE(?3, platform_order_no), creating_until = 0, updated_at = ?4 \
-                         WHERE order_no = ?1 RETURNING *",
-                        &[text(order_no), text(pay_url), opt_text(platform_order_no), num(now)],
+                         WHERE order_no = ?1 AND creating_until = ?5 AND create_refused IS NULL RETURNING *",
+                        &[
+                            text(order_no),
+                            text(pay_url),
+                            opt_text(platform_order_no),
+                            num(now),
+                            num(lease_until),
+                        ],
                     )?,
                     db.stmt(EVENT_IF_CHANGED, &event_args(&event, now))?,
                 ],
@@ -1333,21 +1348,26 @@ impl Store {
     }
 
     /// Marks an order TrustPay will never create for us (`why`, e.g. `order_number_taken`):
-    /// later creates answer that at once, and nothing about it is ever applied.
+    /// later creates answer that at once, and nothing about it is ever applied. Only by the
+    /// holder of the creation lease `lease_until`: `false` (nothing written) when it had passed
+    /// to another request of ours, whose own create is then what TrustPay found.
     pub async fn refuse_creation(
         &self,
         order_no: &str,
         why: &str,
+        lease_until: i64,
         now: i64,
-    ) -> Result<(), EdgeError> {
+    ) -> Result<bool, EdgeError> {
         let db = self.on(order_no);
-        db.changes(
-            "refuse creation",
-            "UPDATE orders SET create_refused = ?2, creating_until = 0, updated_at = ?3 WHERE order_no = ?1 AND pay_url IS NULL",
-            &[text(order_no), text(why), num(now)],
-        )
-        .await
-        .map(|_| ())
+        let n = db
+            .changes(
+                "refuse creation",
+                "UPDATE orders SET create_refused = ?2, creating_until = 0, updated_at = ?3 \
+                 WHERE order_no = ?1 AND pay_url IS NULL AND creating_until = ?4",
+                &[text(order_no), text(why), num(now), num(lease_until)],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     /// Stores TrustPay's answer to a refund of the order.

@@ -122,7 +122,7 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
     };
     if store.insert_creating(new_order, now, lease_until).await? {
         let (row, pay_url) =
-            create_at_gateway(ctx, config, &store, &wanted, Attempt::First).await?;
+            create_at_gateway(ctx, config, &store, &wanted, Attempt::First, lease_until).await?;
         return respond_created(ctx, 201, &row, pay_url, secret);
     }
 
@@ -174,7 +174,8 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
             now,
         )
         .await?;
-    let (row, pay_url) = create_at_gateway(ctx, config, &store, &wanted, Attempt::Retry).await?;
+    let (row, pay_url) =
+        create_at_gateway(ctx, config, &store, &wanted, Attempt::Retry, lease_until).await?;
     respond_created(ctx, 201, &row, pay_url, secret)
 }
 
@@ -199,14 +200,18 @@ async fn add_secret_capped(
     store.add_client_secret(order_no, secret_hash, now).await
 }
 
-/// Creates the cashier order at TrustPay for a row this request holds the lease of: the row
-/// as created, and its pay page.
+/// Creates the cashier order at TrustPay for a row this request holds the lease of (until
+/// `lease_until`): the row as created, and its pay page. What it learns is written only while
+/// it still holds the lease; if the lease passed to another request of ours meanwhile (this
+/// one took longer than the lease), that request finishes the creation and this one answers
+/// `order_in_progress`.
 async fn create_at_gateway(
     ctx: &Ctx,
     config: &Config,
     store: &Store,
     wanted: &Wanted,
     attempt: Attempt,
+    lease_until: i64,
 ) -> Result<(OrderRow, String), EdgeError> {
     let order_no = wanted.order_no.as_str();
     let gateway = Gateway::new(config, &ctx.log);
@@ -225,7 +230,7 @@ async fn create_at_gateway(
             }),
         },
         Err(e) if e.is_order_already_exists() && attempt == Attempt::First => {
-            return refuse_taken(ctx, store, order_no).await;
+            return refuse_taken(ctx, store, order_no, lease_until).await;
         }
         Err(e) if e.is_order_already_exists() => recover_existing(ctx, &gateway, store, wanted)
             .await?
@@ -235,10 +240,19 @@ async fn create_at_gateway(
     let now = ctx.now_ms;
     match outcome {
         Ok((pay_url, platform_order_no)) => {
-            let row = store
-                .set_created(order_no, &pay_url, platform_order_no.as_deref(), now)
+            let Some(row) = store
+                .set_created(
+                    order_no,
+                    &pay_url,
+                    platform_order_no.as_deref(),
+                    lease_until,
+                    now,
+                )
                 .await?
-                .ok_or_else(|| EdgeError::Storage(format!("order {order_no} vanished")))?;
+            else {
+                lease_lost(ctx, order_no);
+                return Err(EdgeError::OrderInProgress);
+            };
             ctx.log.info(
                 "order_created",
                 &[
@@ -250,7 +264,7 @@ async fn create_at_gateway(
         }
         Err(e) => {
             // The row stays (pending, no pay page); releasing the lease lets a retry re-attempt.
-            store.release_creation(order_no, now).await?;
+            store.release_creation(order_no, lease_until, now).await?;
             let event = NewEvent {
                 order_no: Some(order_no),
                 source: Source::Create,
@@ -263,6 +277,13 @@ async fn create_at_gateway(
             Err(e.into())
         }
     }
+}
+
+/// This request's creation lease passed to another request before it could record what
+/// TrustPay answered.
+fn lease_lost(ctx: &Ctx, order_no: &str) {
+    ctx.log
+        .warn("creation_lease_lost", &[("order_no", order_no.into())]);
 }
 
 /// A pay page we may send a shopper to ([`check_pay_url`]); anything else is an unreadable
@@ -281,11 +302,23 @@ async fn refuse_taken(
     ctx: &Ctx,
     store: &Store,
     order_no: &str,
+    lease_until: i64,
 ) -> Result<(OrderRow, String), EdgeError> {
     let now = ctx.now_ms;
-    store
-        .refuse_creation(order_no, Outcome::OrderNumberTaken.as_str(), now)
+    let refused = store
+        .refuse_creation(
+            order_no,
+            Outcome::OrderNumberTaken.as_str(),
+            lease_until,
+            now,
+        )
         .await?;
+    if !refused {
+        // Our lease ran out and another request of ours took over: the order TrustPay holds
+        // may be that request's, which finishes (or recovers) the creation.
+        lease_lost(ctx, order_no);
+        return Err(EdgeError::OrderInProgress);
+    }
     let event = NewEvent {
         order_no: Some(order_no),
         source: Source::Create,
@@ -484,7 +517,7 @@ pub async fn new_attempt(req: Request, ctx: &Ctx, order_no: &str) -> Result<Resp
             from_intent: true,
         };
         let (row, pay_url) =
-            create_at_gateway(ctx, config, &store, &wanted, Attempt::Retry).await?;
+            create_at_gateway(ctx, config, &store, &wanted, Attempt::Retry, lease_until).await?;
         return respond_attempt(ctx, &merchant, &row, pay_url);
     }
 
@@ -514,7 +547,8 @@ pub async fn new_attempt(req: Request, ctx: &Ctx, order_no: &str) -> Result<Resp
         money,
         from_intent: true,
     };
-    let (row, pay_url) = create_at_gateway(ctx, config, &store, &wanted, Attempt::First).await?;
+    let (row, pay_url) =
+        create_at_gateway(ctx, config, &store, &wanted, Attempt::First, lease_until).await?;
     ctx.log.info(
         "attempt_created",
         &[

@@ -46,6 +46,7 @@ async fn edge_live() {
         events_reconnect_gets_current_state_first,
         events_heartbeats,
         pushes_only_while_a_stream_may_be_open,
+        a_row_of_the_previous_worker_is_always_pushed,
     );
     env.assert_not_logged(&[SECRET, API_KEY, TOKEN, INTENT_KEY], "a secret");
 }
@@ -540,6 +541,23 @@ async fn pushes_only_while_a_stream_may_be_open(env: &Stack) {
     let (_, paid) = stream.event(Duration::from_secs(5)).await;
     assert_eq!(paid["state"], "paid", "{paid}");
     assert_eq!(object_calls_of_callback(env, watched).await, 1);
+}
+
+/// During a deploy, the previous Worker (which doesn't note streams) still inserts orders and
+/// opens streams: a row inserted without `live_until` (as it did) gets the column's default,
+/// "may be streaming", and its changes are always pushed, never left silent.
+async fn a_row_of_the_previous_worker_is_always_pushed(env: &Stack) {
+    let legacy = "live-legacy";
+    let sql = format!(
+        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, pay_url) \
+         VALUES ('{legacy}', 700, 'USD', {MERCHANT}, 1, 0, 0, 0, 'https://pay.example/{legacy}')"
+    );
+    env.edge
+        .d1_execute(&sql)
+        .unwrap_or_else(|e| panic!("inserting the previous Worker's row: {e}"));
+    let answer = env.callback(callback(legacy, "7.00", 5)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(object_calls_of_callback(env, legacy).await, 1);
 }
 
 async fn events_reconnect_gets_current_state_first(env: &Stack) {
