@@ -653,6 +653,17 @@ impl Store {
         Ok(each.into_iter().flatten().collect())
     }
 
+    /// [`Store::on_every`] for a lookup at most one shard can answer (a unique key that says
+    /// nothing about its shard): that answer.
+    async fn on_any<'s, T, F, Fut>(&'s self, read: F) -> Result<Option<T>, EdgeError>
+    where
+        F: Fn(Db<'s>) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, EdgeError>>,
+    {
+        let each = try_join_all((0..self.shards.len()).map(|shard| read(self.db(shard)))).await?;
+        Ok(each.into_iter().flatten().next())
+    }
+
     /// Inserts a new order in phase "creating" (lease until `lease_until`) with its first
     /// client-secret hash and its `create`/`inserted` event, in one batch. `false` (and nothing
     /// written) when the order number exists already.
@@ -1322,12 +1333,7 @@ impl Store {
         &self,
         merchant_refund_no: &str,
     ) -> Result<Option<StoredRefund>, EdgeError> {
-        let found = self
-            .on_every(
-                |db| async move { Ok(Vec::from_iter(refund_on(db, merchant_refund_no).await?)) },
-            )
-            .await?;
-        Ok(found.into_iter().next())
+        self.on_any(|db| refund_on(db, merchant_refund_no)).await
     }
 
     /// Stores the answer a refund request got, for retries with the same key.
@@ -1453,10 +1459,7 @@ impl Store {
 
     /// One outbox row, whichever order (and shard) it belongs to.
     pub async fn find_outbox_row(&self, id: &str) -> Result<Option<OutboxRow>, EdgeError> {
-        let found = self
-            .on_every(|db| async move { Ok(Vec::from_iter(outbox_row_on(db, id).await?)) })
-            .await?;
-        Ok(found.into_iter().next())
+        self.on_any(|db| outbox_row_on(db, id)).await
     }
 
     /// Records how a claimed attempt ended, with its events (about the same order), in one

@@ -255,8 +255,8 @@ pub fn with_d1_shards(toml: &str, shards: usize) -> String {
     }
 }
 
-/// The local D1 database files under `state` (every `*.sqlite` but miniflare's metadata).
-fn d1_files(state: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, recursively (nothing when it doesn't exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -265,16 +265,25 @@ fn d1_files(state: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "sqlite")
-                && path.file_name().is_some_and(|n| n != "metadata.sqlite")
-            {
+            } else {
                 out.push(path);
             }
         }
     }
     let mut out = Vec::new();
-    walk(&state.join("v3").join("d1"), &mut out);
+    walk(dir, &mut out);
     out
+}
+
+/// The local D1 database files under `state` (every `*.sqlite` but miniflare's metadata).
+fn d1_files(state: &Path) -> Vec<PathBuf> {
+    files_under(&state.join("v3").join("d1"))
+        .into_iter()
+        .filter(|path| {
+            path.extension().is_some_and(|e| e == "sqlite")
+                && path.file_name().is_some_and(|n| n != "metadata.sqlite")
+        })
+        .collect()
 }
 
 /// A running `wrangler dev` with the edge Worker.

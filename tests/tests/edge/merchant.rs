@@ -584,7 +584,7 @@ async fn notification_dead_lettered(env: &Stack) {
     assert_eq!(dead, format!("{id} after {MAX_DELIVERIES} attempts"));
     assert_eq!(deliveries_of(env, &id).len(), MAX_DELIVERIES);
 
-    let listed = admin_webhooks(env, "dead").await;
+    let listed = env.admin_webhooks("dead").await;
     let row = listed
         .iter()
         .find(|w| w["id"] == id.as_str())
@@ -620,26 +620,11 @@ async fn notification_dead_lettered(env: &Stack) {
     assert_eq!(answered.len(), MAX_DELIVERIES + 1, "{answered:?}");
     assert_eq!(answered.last(), Some(&204), "{answered:?}");
     assert!(
-        !admin_webhooks(env, "dead")
+        !env.admin_webhooks("dead")
             .await
             .iter()
             .any(|w| w["id"] == id.as_str())
     );
-}
-
-/// `GET /v1/admin/webhooks?state=...`: the rows listed.
-async fn admin_webhooks(env: &Stack, state: &str) -> Vec<Value> {
-    let answer = env
-        .edge_get(
-            &format!("/v1/admin/webhooks?state={state}"),
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    answer.body["webhooks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no webhooks array: {}", answer.text))
-        .clone()
 }
 
 /// `POST /v1/admin/webhooks/{id}/replay`.
@@ -722,7 +707,7 @@ async fn notification_outbox_row_sent_by_cron(env: &Stack) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(deliveries_of(env, &id).is_empty(), "sent without the cron");
     assert!(
-        admin_webhooks(env, "pending")
+        env.admin_webhooks("pending")
             .await
             .iter()
             .any(|w| w["id"] == id.as_str())
@@ -748,7 +733,7 @@ async fn notification_outbox_row_sent_by_cron(env: &Stack) {
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
     assert_eq!(deliveries[0].body, body.to_string().into_bytes());
     assert!(
-        admin_webhooks(env, "delivered")
+        env.admin_webhooks("delivered")
             .await
             .iter()
             .any(|w| w["id"] == id.as_str())

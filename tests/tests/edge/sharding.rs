@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tests::wait::eventually;
 
@@ -172,26 +172,12 @@ async fn the_cron_and_the_risk_hook_see_every_shard(env: &Stack) {
     }
 }
 
-async fn webhooks(env: &Stack, state: &str) -> Vec<Value> {
-    let answer = env
-        .edge_get(
-            &format!("/v1/admin/webhooks?state={state}"),
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    answer.body["webhooks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// Every paid order's notification is listed, whichever shard holds it, and one on each shard
 /// is replayed by its id alone.
 async fn admin_notifications_see_every_shard(env: &Stack) {
     let expected: BTreeSet<String> = all_orders().into_iter().collect();
     let listed = eventually(Duration::from_secs(30), POLL, || async {
-        let rows = webhooks(env, "delivered").await;
+        let rows = env.admin_webhooks("delivered").await;
         let orders: BTreeSet<String> = rows
             .iter()
             .filter_map(|row| row["order_no"].as_str().map(str::to_owned))

@@ -5,13 +5,15 @@
 //! A suite is one `#[tokio::test]` that starts a stack and runs its cases in order with
 //! [`cases!`]; each case is an `async fn(&Stack)` using its own order numbers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use checkout_core::secret::Secret;
 use serde_json::{Value, json};
-use tests::edge_harness::{Credentials, EdgeVars, EdgeWorker, free_port, workspace_root};
+use tests::edge_harness::{
+    Credentials, EdgeVars, EdgeWorker, files_under, free_port, workspace_root,
+};
 use tests::sim::risk::{RiskControl, TestCard};
 use tests::sim::{self, SimConfig};
 use tests::webhook_receiver::WebhookReceiver;
@@ -392,6 +394,21 @@ impl Stack {
         .await
     }
 
+    /// The notification outbox rows in `state` (`GET /v1/admin/webhooks?state=...`).
+    pub(crate) async fn admin_webhooks(&self, state: &str) -> Vec<Value> {
+        let answer = self
+            .edge_get(
+                &format!("/v1/admin/webhooks?state={state}"),
+                &[("Authorization", &format!("Bearer {TOKEN}"))],
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.body["webhooks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no webhooks array: {}", answer.text))
+            .clone()
+    }
+
     /// The merchant's view of an order (`GET /v1/admin/orders/{order_no}`).
     pub(crate) async fn admin_order(&self, order_no: &str) -> Answer {
         self.edge_get(
@@ -479,13 +496,13 @@ impl Stack {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let log = self.worker_log();
         let root = workspace_root();
-        let mut files = Vec::new();
-        for dir in [
+        let files: Vec<PathBuf> = [
             root.join("edge").join("build"),
             root.join("www").join("pkg"),
-        ] {
-            walk(&dir, &mut files);
-        }
+        ]
+        .iter()
+        .flat_map(|dir| files_under(dir))
+        .collect();
         let mut hits = Vec::new();
         for (name, value) in CANARIES {
             for (n, record) in seen.iter().enumerate() {
@@ -573,19 +590,5 @@ fn sim_config() -> SimConfig {
         secret: secret(SECRET),
         order_timeout: Duration::from_secs(3600),
         ..SimConfig::for_tests()
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else {
-            out.push(path);
-        }
     }
 }
