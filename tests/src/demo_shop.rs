@@ -49,6 +49,11 @@ pub enum ShopError {
     /// A page template is missing.
     #[error("could not read {0}")]
     Template(String),
+    /// `index.html` lacks a `<!--checkout:NAME-->…<!--/checkout:NAME-->` region `/baseline` swaps.
+    #[error(
+        "www/index.html has no checkout region `{0}` (<!--checkout:{0}-->…<!--/checkout:{0}-->)"
+    )]
+    Region(String),
 }
 
 impl IntoResponse for ShopError {
@@ -368,8 +373,61 @@ async fn index(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ShopError> {
-    let intent = shop.cart(&headers, q.new.as_deref() == Some("1")).await?;
-    let template = shop.template("index.html").await?;
+    shop_page(&shop, &q, &headers, Page::Checkout).await
+}
+
+/// The shop page with the checkout, or the same page with a plain button in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Checkout,
+    /// The time-to-ready baseline (`/baseline`).
+    PlainButton,
+}
+
+/// What `/baseline` puts in each `<!--checkout:NAME-->…<!--/checkout:NAME-->` region of
+/// `index.html`: no preload, a plain button instead of the widget's host, and a same-origin
+/// script that marks the button ready instead of the widget's tag.
+const PLAIN_BUTTON: &[(&str, &str)] = &[
+    ("head", ""),
+    (
+        "pay",
+        r#"<div id="pay"><button type="button" id="baseline-pay">Pay</button></div>"#,
+    ),
+    (
+        "script",
+        r#"<script src="/assets/baseline.js" async></script>"#,
+    ),
+];
+
+/// `template` with each checkout region replaced by `regions`' text for it; a region the
+/// template lacks (or leaves open) is an error, so the two pages cannot drift apart silently.
+fn swap_regions(template: &str, regions: &[(&str, &str)]) -> Result<String, ShopError> {
+    let mut out = template.to_owned();
+    for (name, text) in regions {
+        let open = format!("<!--checkout:{name}-->");
+        let close = format!("<!--/checkout:{name}-->");
+        let (Some(start), Some(end)) = (out.find(&open), out.find(&close)) else {
+            return Err(ShopError::Region((*name).to_owned()));
+        };
+        if end < start {
+            return Err(ShopError::Region((*name).to_owned()));
+        }
+        out.replace_range(start..end + close.len(), text);
+    }
+    Ok(out)
+}
+
+async fn shop_page(
+    shop: &Arc<Shop>,
+    q: &PageQuery,
+    headers: &HeaderMap,
+    page: Page,
+) -> Result<Response, ShopError> {
+    let intent = shop.cart(headers, q.new.as_deref() == Some("1")).await?;
+    let mut template = shop.template("index.html").await?;
+    if page == Page::PlainButton {
+        template = swap_regions(&template, PLAIN_BUTTON)?;
+    }
     let price = format!("{} {}", shop.config.price, shop.config.currency);
     let html = render(
         &template,
@@ -397,10 +455,14 @@ async fn custom(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> {
     )))
 }
 
-/// The time-to-ready baseline: the same shop page with a plain HTML button.
-async fn baseline(State(shop): State<Arc<Shop>>) -> Result<Response, ShopError> {
-    let template = shop.template("baseline.html").await?;
-    Ok(shop.page(render(&template, &[("EDGE", &shop.config.edge)])))
+/// The time-to-ready baseline: the same shop page, built from the same template with the same
+/// server work (the cart), with a plain HTML button where the checkout would be.
+async fn baseline(
+    State(shop): State<Arc<Shop>>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ShopError> {
+    shop_page(&shop, &q, &headers, Page::PlainButton).await
 }
 
 /// The custom page's `fetchIntent`: the cart's intent (one order per cart here too).
@@ -452,6 +514,34 @@ async fn asset(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_baseline_is_the_shop_page_with_a_plain_button() {
+        let www = crate::edge_harness::workspace_root().join("www");
+        let template = std::fs::read_to_string(www.join("index.html")).expect("index.html");
+        let plain = swap_regions(&template, PLAIN_BUTTON).expect("every region present");
+        for gone in ["<script src=\"{{EDGE}}", "rel=\"preload\"", "<!--checkout:"] {
+            assert!(!plain.contains(gone), "{gone} in {plain}");
+        }
+        assert!(plain.contains(r#"<button type="button" id="baseline-pay">Pay</button>"#));
+        assert!(plain.contains(r#"<script src="/assets/baseline.js" async></script>"#));
+        // Everything outside the regions is the same page.
+        let empty: Vec<(&str, &str)> = PLAIN_BUTTON.iter().map(|(name, _)| (*name, "")).collect();
+        let mut outside = plain.clone();
+        for (_, text) in PLAIN_BUTTON.iter().filter(|(_, text)| !text.is_empty()) {
+            assert_eq!(outside.matches(text).count(), 1, "{text}");
+            outside = outside.replacen(text, "", 1);
+        }
+        assert_eq!(outside, swap_regions(&template, &empty).expect("regions"));
+        assert!(matches!(
+            swap_regions("<p>no regions</p>", PLAIN_BUTTON),
+            Err(ShopError::Region(name)) if name == "head"
+        ));
+        assert!(matches!(
+            swap_regions("<!--/checkout:head--><!--checkout:head-->", PLAIN_BUTTON),
+            Err(ShopError::Region(_))
+        ));
+    }
 
     #[test]
     fn placeholders_are_escaped() {
