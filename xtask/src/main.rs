@@ -11,6 +11,7 @@ mod size;
 mod test;
 mod wasm;
 mod wasm_names;
+mod wasm_panic;
 
 use std::process::ExitCode;
 

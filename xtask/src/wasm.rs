@@ -266,6 +266,16 @@ pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> R
     }
 
     if optimize {
+        // Panics trap at once, and the formatting only they ran goes (see wasm_panic.rs).
+        let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let trapped =
+            crate::wasm_panic::trap_panics(&bytes).context("trapping the widget's panics")?;
+        println!(
+            "  panics trap: {} functions only a panic reaches are `unreachable`",
+            trapped.functions
+        );
+        wasm = work.join("checkout_bg.trap.wasm");
+        write(&wasm, &trapped.wasm)?;
         let optimized = work.join("checkout_bg.opt.wasm");
         // npm binaryen 132: Debian's and crates.io's wasm-opt are too old for rustc 1.95 output.
         env::run(

@@ -170,7 +170,7 @@ fn replace_once(haystack: &str, from: &str, to: &str) -> Result<String> {
     Ok(haystack.replacen(from, to, 1))
 }
 
-fn leb(bytes: &[u8], at: &mut usize) -> Result<u32> {
+pub(crate) fn leb(bytes: &[u8], at: &mut usize) -> Result<u32> {
     let mut value = 0u32;
     for shift in (0..35).step_by(7) {
         let byte = *bytes.get(*at).context("truncated LEB128")?;
@@ -183,7 +183,7 @@ fn leb(bytes: &[u8], at: &mut usize) -> Result<u32> {
     bail!("LEB128 too long")
 }
 
-fn push_leb(out: &mut Vec<u8>, mut value: u32) {
+pub(crate) fn push_leb(out: &mut Vec<u8>, mut value: u32) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
