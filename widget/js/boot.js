@@ -22,7 +22,8 @@ var LOCALES = __TP_LOCALES__;
 var PICK = __TP_PICK__;
 var EN = __TP_EN__;
 // tag → [decimal, group, flags (1: groups of two, Hindi; 2: no group in four digits, Spanish),
-// then before and after the number for each of CUR]: `amount.rs`, which the wasm formats with.
+// then before and after the number for each of CUR]: `amount.rs`'s table; the wasm writes its
+// amounts with `money` too (handed over at mount).
 var MONEY = __TP_MONEY__;
 var CUR = __TP_CUR__;
 var VERSION = __TP_VERSION__;
@@ -218,9 +219,14 @@ function start(host, o, selector) {
     if (r[1]) {
       try { wasm_bindgen.addLocale(tag, r[1]); added = true; } catch (e) { /* refused: English */ }
     }
+    var shown = added ? tag : 'en';
     real = wasm_bindgen.mount(host, {
       edge: (o.edge && String(o.edge).trim()) || defaultEdge, intent: o.intent, fetchIntent: o.fetchIntent,
-      locale: added ? tag : 'en', mode: o.mode, theme: o.theme, messages: o.messages
+      locale: shown, mode: o.mode, theme: o.theme,
+      // A copy (the wasm reads it as it shows texts), without inherited keys.
+      messages: o.messages && typeof o.messages === 'object' ? Object.assign(Object.create(null), o.messages) : null,
+      // The wasm writes amounts with this (`amount.rs`'s table), not with code of its own.
+      money: function (minor, cur) { return money(shown, minor, cur); }
     });
     if (early) early.handOver();
     return h;

@@ -5,9 +5,11 @@
 //! (`checkout_core::Currency`) in the fifteen locales are few enough to write down: these are
 //! exactly what `Intl.NumberFormat(tag, { style: "currency", currency })` prints in Chromium 156
 //! and Node 20 (ICU 78), separators and no-break spaces included, and the browser suite checks
-//! them against the browser's `Intl` for every locale and currency. The boot glue formats the
-//! first button's amount with the same table ([`table`], which the build hands it), so the
-//! label does not change when the wasm takes over.
+//! them against the browser's `Intl` for every locale and currency. The build hands [`style`]'s
+//! table to the boot glue, whose `money()` writes every amount the page shows (the first
+//! button's, and the wasm's, which calls it through the `money` mount option instead of
+//! carrying this code too); [`format`] is the same algorithm, the reference the tests hold the
+//! glue's copy to.
 
 use crate::i18n::Locale;
 

@@ -12,7 +12,7 @@ use web_sys::{
 };
 
 use crate::Slot as _;
-use crate::i18n::{Locale, Msg, Overrides, Ui, with_amount};
+use crate::i18n::{Locale, Msg, Ui, text_with, with_amount};
 use crate::reducer::{Button, Tone, View, is_pay_page};
 
 /// The widget's elements inside its shadow root.
@@ -50,14 +50,39 @@ pub(crate) struct Early {
 #[derive(Debug, Clone)]
 pub(crate) struct TextCtx {
     pub(crate) locale: Locale,
-    pub(crate) overrides: Overrides,
+    /// The merchant's `messages` option (key → text), looked up by [`text_with`]'s rules.
+    pub(crate) messages: Option<js_sys::Object>,
+    /// The boot glue's money formatter for [`TextCtx::locale`] (`money(minor, currency)`, the
+    /// table of `widget::amount`), so the formatting code is in the page once, in JS.
+    pub(crate) money: Option<js_sys::Function>,
     /// The formatted amount (`$5.00`, `₹100.00`) once known.
     pub(crate) amount: Option<String>,
 }
 
 impl TextCtx {
     pub(crate) fn text(&self, msg: &Msg) -> String {
-        self.overrides.text(self.locale, msg)
+        match &self.messages {
+            Some(messages) => text_with(self.locale, msg, |key| {
+                js_sys::Reflect::get(messages, &key.into())
+                    .ok()?
+                    .as_string()
+            }),
+            None => crate::i18n::text(self.locale, msg).to_owned(),
+        }
+    }
+
+    /// `minor` units of `currency` as the shopper's locale writes them (`None` if the glue
+    /// gave no formatter or it can't write that currency: the button then says "Pay now").
+    pub(crate) fn money(&self, minor: i64, currency: &str) -> Option<String> {
+        self.money
+            .as_ref()?
+            .call2(
+                &wasm_bindgen::JsValue::NULL,
+                &(minor as f64).into(),
+                &currency.into(),
+            )
+            .ok()?
+            .as_string()
     }
 }
 

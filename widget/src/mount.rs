@@ -5,7 +5,7 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::i18n::{Locale, Overrides};
+use crate::i18n::Locale;
 use crate::reducer::Mode;
 use crate::widget::Config;
 
@@ -18,7 +18,8 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 }
 
 /// The options object: `edge` (required), `intent` or `fetchIntent`, `locale` (an exact tag;
-/// English when its texts aren't here), `mode`, `theme`, `messages`.
+/// English when its texts aren't here), `mode`, `theme`, `messages` (looked up as it is: the
+/// glue hands over its own copy), `money` (the glue's formatter for that locale).
 pub(crate) fn from_options(opts: &JsValue) -> Result<Config, JsValue> {
     let s = |k: &str| get(opts, k).as_string();
     let edge = non_empty(s("edge"))
@@ -28,26 +29,15 @@ pub(crate) fn from_options(opts: &JsValue) -> Result<Config, JsValue> {
         .and_then(Locale::from_tag)
         .unwrap_or(Locale::En)
         .usable();
-    let mut cfg = Config {
+    let messages = get(opts, "messages");
+    Ok(Config {
         edge,
         intent: non_empty(s("intent")),
         fetch_intent: get(opts, "fetchIntent").dyn_into().ok(),
         locale,
         mode: s("mode").as_deref().map(Mode::parse).unwrap_or_default(),
         theme: non_empty(s("theme")).unwrap_or_else(|| "auto".to_owned()),
-        overrides: Overrides::default(),
-    };
-    let messages = get(opts, "messages");
-    if messages.is_object() {
-        let entries = js_sys::Object::entries(messages.unchecked_ref());
-        let pairs: Vec<(String, String)> = entries
-            .iter()
-            .filter_map(|entry| {
-                let entry: js_sys::Array = entry.unchecked_into();
-                Some((entry.get(0).as_string()?, entry.get(1).as_string()?))
-            })
-            .collect();
-        cfg.overrides = Overrides::new(pairs);
-    }
-    Ok(cfg)
+        messages: messages.is_object().then(|| messages.unchecked_into()),
+        money: get(opts, "money").dyn_into().ok(),
+    })
 }

@@ -13,11 +13,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 
 use crate::Slot as _;
-use crate::amount::format as format_amount;
 use crate::api::Edge;
 use crate::dom::{Dom, TextCtx};
 use crate::flow::{self, Session};
-use crate::i18n::{Locale, Msg, Overrides, Phrase};
+use crate::i18n::{Locale, Msg, Phrase};
 use crate::push::PushTracker;
 use crate::reducer::{
     Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, Update, view,
@@ -33,7 +32,10 @@ pub(crate) struct Config {
     pub(crate) locale: Locale,
     pub(crate) mode: Mode,
     pub(crate) theme: String,
-    pub(crate) overrides: Overrides,
+    /// The merchant's `messages` (key → text).
+    pub(crate) messages: Option<js_sys::Object>,
+    /// The glue's money formatter for `locale` (see `dom::TextCtx::money`).
+    pub(crate) money: Option<js_sys::Function>,
 }
 
 pub(crate) struct Inner {
@@ -86,16 +88,21 @@ impl Inner {
     pub(crate) fn mount(host: Element, cfg: Config) -> Result<Rc<Inner>, JsValue> {
         destroy_on(&host);
         let (dom, early) = Dom::build(&host, cfg.locale, &cfg.theme)?;
-        let amount = cfg
-            .intent
-            .as_deref()
-            .and_then(|i| peek_amount(cfg.locale, i));
+        let mut text = TextCtx {
+            locale: cfg.locale,
+            messages: cfg.messages,
+            money: cfg.money,
+            amount: None,
+        };
+        let amount = cfg.intent.as_deref().and_then(peek_amount);
+        text.amount = amount.and_then(|(minor, currency)| text.money(minor, currency));
+        let amount = amount.is_some();
         let session = Session::new(&cfg.edge, &host.id(), cfg.intent.as_deref());
         // A mount that can never work says so at once (not on the first click).
-        let misconfigured = match (&cfg.intent, &amount, &cfg.fetch_intent) {
-            (Some(_), None, _) => Some(ApiErrorCode::IntentMalformed),
+        let misconfigured = match (&cfg.intent, amount, &cfg.fetch_intent) {
+            (Some(_), false, _) => Some(ApiErrorCode::IntentMalformed),
             (None, _, None) => Some(ApiErrorCode::IntentMissing),
-            (Some(_), Some(_), _) | (None, _, Some(_)) => None,
+            (Some(_), true, _) | (None, _, Some(_)) => None,
         };
         let inner = Rc::new(Inner {
             edge: Edge::new(&cfg.edge),
@@ -103,11 +110,7 @@ impl Inner {
             session,
             machine: RefCell::new(Machine::new(cfg.mode)),
             dom,
-            text: RefCell::new(TextCtx {
-                locale: cfg.locale,
-                overrides: cfg.overrides,
-                amount,
-            }),
+            text: RefCell::new(text),
             intent: RefCell::new(cfg.intent),
             popup: RefCell::new(None),
             tracker: RefCell::new(None),
@@ -437,12 +440,11 @@ impl Inner {
     }
 
     fn attempt_created(self: &Rc<Self>, client_secret: String, attempt: AttemptResponse) {
-        let locale = self.text.read().locale;
-        self.text.write().amount = Some(format_amount(
-            locale,
-            attempt.amount.minor(),
-            attempt.currency.code(),
-        ));
+        let amount = self
+            .text
+            .read()
+            .money(attempt.amount.minor(), attempt.currency.code());
+        self.text.write().amount = amount;
         *self.events_token.write() = attempt.events_token;
         let order = OrderRef {
             order_no: attempt.order_no,
@@ -472,7 +474,9 @@ impl Inner {
             .await
             .map_err(|_| Failure::Network)?;
         let intent = value.as_string().filter(|s| !s.is_empty()).ok_or(missing)?;
-        let amount = peek_amount(self.text.read().locale, &intent);
+        let text = self.text.read();
+        let amount = peek_amount(&intent).and_then(|(minor, currency)| text.money(minor, currency));
+        drop(text);
         if amount.is_some() {
             self.text.write().amount = amount;
         }
@@ -482,12 +486,11 @@ impl Inner {
     }
 
     fn created(self: &Rc<Self>, created: CreateOrderResponse) {
-        let locale = self.text.read().locale;
-        self.text.write().amount = Some(format_amount(
-            locale,
-            created.amount.minor(),
-            created.currency.code(),
-        ));
+        let amount = self
+            .text
+            .read()
+            .money(created.amount.minor(), created.currency.code());
+        self.text.write().amount = amount;
         *self.events_token.write() = created.events_token;
         let order = OrderRef {
             order_no: created.order_no,
@@ -581,14 +584,15 @@ impl Inner {
     }
 }
 
-/// The amount inside an intent, for the button label only (the edge verifies the intent;
-/// nothing here trusts it). `None`: not an intent (`v1.<base64url payload>.<mac>` with an
-/// amount and a currency), which the mount reports as `intent_malformed`.
-fn peek_amount(locale: Locale, intent: &str) -> Option<String> {
+/// The amount inside an intent (minor units, currency code), for the button label only (the
+/// edge verifies the intent; nothing here trusts it). `None`: not an intent
+/// (`v1.<base64url payload>.<mac>` with an amount and a currency), which the mount reports as
+/// `intent_malformed`.
+fn peek_amount(intent: &str) -> Option<(i64, &'static str)> {
     let obj = flow::intent_payload(intent)?;
     let amount = checkout_core::Amount::parse_decimal(&flow::field(&obj, "amount")?).ok()?;
     let currency = checkout_core::Currency::parse(&flow::field(&obj, "currency")?).ok()?;
-    Some(format_amount(locale, amount.minor(), currency.code()))
+    Some((amount.minor(), currency.code()))
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -249,7 +249,19 @@ fn opts(edge: &str, intent: &str, locale: &str) -> JsValue {
     for (k, v) in [("edge", edge), ("intent", intent), ("locale", locale)] {
         js_sys::Reflect::set(&o, &k.into(), &v.into()).expect("set");
     }
+    set_money(&o, locale);
     o.into()
+}
+
+/// The boot glue's `money` option: `amount.rs`'s table for `locale` (English when it isn't one),
+/// which the glue formats with too (the bundle smoke test checks the glue's copy against `Intl`).
+fn set_money(o: &js_sys::Object, locale: &str) {
+    let locale = Locale::from_tag(locale).unwrap_or(Locale::En);
+    let money = Closure::<dyn Fn(f64, String) -> String>::new(move |minor: f64, cur: String| {
+        widget::amount::format(locale, minor as i64, &cur)
+    });
+    js_sys::Reflect::set(o, &"money".into(), money.as_ref()).expect("set");
+    money.forget();
 }
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -432,6 +444,7 @@ async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
                     .unwrap_or_default();
                 js_sys::Reflect::set(&o, &name.into(), &value).expect("set");
             }
+            set_money(&o, &el.get_attribute("locale").unwrap_or_default());
             widget::mount(el, o.into())
         });
     prepare();
@@ -696,6 +709,7 @@ async fn fetch_intent_is_called_on_click_and_its_intent_is_used() {
     js_sys::Reflect::set(&o, &"edge".into(), &"https://edge-11.test".into()).expect("set");
     js_sys::Reflect::set(&o, &"locale".into(), &"en".into()).expect("set");
     js_sys::Reflect::set(&o, &"fetchIntent".into(), fetch.as_ref()).expect("set");
+    set_money(&o, "en");
     fetch.forget();
     let handle = widget::mount(el.clone(), o.into()).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);

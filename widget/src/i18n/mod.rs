@@ -607,23 +607,29 @@ impl Overrides {
         )
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
     /// The text for `msg`: an override if one matches, else the locale's table.
     pub fn text(&self, locale: Locale, msg: &Msg) -> String {
-        if !self.0.is_empty() {
-            let phrase_key = phrase(msg).key();
-            if let Some(text) = self.get(&msg.key()).or_else(|| self.get(phrase_key)) {
-                return text.to_owned();
-            }
+        if self.0.is_empty() {
+            return text(locale, msg).to_owned();
         }
-        text(locale, msg).to_owned()
+        text_with(locale, msg, |key| {
+            self.0
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        })
     }
+}
+
+/// The text for `msg` in `locale`, or the override `lookup` finds for it: by the specific
+/// [`Msg::key`] first, then by the [`Phrase::key`]. An empty (or blank) override is no
+/// override: it would blank the widget. The wasm widget looks the keys up in the merchant's
+/// `messages` object itself; [`Overrides`] is the same rule over pairs.
+pub fn text_with(locale: Locale, msg: &Msg, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let found = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+    found(&msg.key())
+        .or_else(|| found(phrase(msg).key()))
+        .unwrap_or_else(|| text(locale, msg).to_owned())
 }
 
 /// The placeholder [`Phrase::PayAmount`] carries.
