@@ -1,7 +1,13 @@
 // Time to ready, for `cargo xtask bench` (run by tests/src/bin/bench-stack.rs, which starts the
 // simulator, the edge under `wrangler dev` and the demo shop, and passes their URLs).
 //
-//   node bench/time_to_ready.mjs --widget URL --baseline URL [--runs 25] [--warmup 2] [--locale FILE]
+//   node bench/time_to_ready.mjs --widget URL --baseline URL [--widget-static URL] [--runs 25]
+//                                [--warmup 2] [--locale FILE]
+//
+// `--widget-static`: the same widget page whose widget files come from a plain static file
+// server instead of the edge (`wrangler dev`'s asset server, which is slower locally than
+// Cloudflare's), loaded in the same rounds; it shows how much of the widget's time is the
+// local asset server's.
 //
 // Each load is cold: a new browser context (empty HTTP cache, no compiled-wasm cache) with the
 // cache disabled over CDP. Measured in the page, from navigation start (performance.now() = 0)
@@ -66,10 +72,11 @@ async function load(kind, url) {
     if (!response || response.status() !== 200) {
       throw new Error(`${kind}: ${url} answered ${response && response.status()}: ${response && await response.text()}`);
     }
-    const key = kind === 'widget' ? '__tpReadyAt' : '__baselineReadyAt';
+    const widget = kind !== 'baseline';
+    const key = widget ? '__tpReadyAt' : '__baselineReadyAt';
     // Wait with a bare CDP Runtime.evaluate rather than page.waitForFunction, which first
     // evaluates playwright's injected script (a large one) in the page while it is loading.
-    const done = kind === 'widget' ? '__tpHandoverAt' : '__baselineReadyAt';
+    const done = widget ? '__tpHandoverAt' : '__baselineReadyAt';
     const waited = await cdp.send('Runtime.evaluate', {
       expression: `new Promise((done) => { const t0 = Date.now(); (function poll() {
         if (window.${done} !== undefined || window.__tpError !== undefined) done('ok');
@@ -100,11 +107,13 @@ async function load(kind, url) {
   }
 }
 
-const samples = { widget: [], baseline: [] };
+const samples = { widget: [], baseline: [], widget_static: [] };
 const pages = [['widget', args.widget], ['baseline', args.baseline]];
+if (args['widget-static']) pages.push(['widget_static', args['widget-static']]);
 try {
   for (let round = 0; round < warmup + runs; round++) {
-    const order = round % 2 ? [...pages].reverse() : pages;
+    // Each page goes first, second, ... in turn.
+    const order = pages.map((_, i) => pages[(i + round) % pages.length]);
     for (const [kind, url] of order) {
       const s = await load(kind, url);
       if (round >= warmup) samples[kind].push(s);
@@ -154,4 +163,8 @@ const out = {
   encodings,
 };
 out.ratio = out.widget.median_ready_ms / out.baseline.median_ready_ms;
+if (samples.widget_static.length) {
+  out.widget_static = { ...summary(samples.widget_static), ...waterfall(samples.widget_static) };
+  out.ratio_static = out.widget_static.median_ready_ms / out.baseline.median_ready_ms;
+}
 console.log(JSON.stringify(out));

@@ -22,38 +22,48 @@ pub async fn time_to_ready(
         return Err(BenchError::WidgetNotBuilt);
     }
     // The page loads the widget from the edge. Until the edge serves /widget/*, a small front
-    // on loopback serves www/pkg there and forwards everything else to the edge unchanged.
+    // on loopback serves www/pkg there and forwards everything else to the edge unchanged. The
+    // same front also serves a second shop page in every run: the widget files from a plain
+    // static server, the way Cloudflare serves static assets without `wrangler dev`'s local
+    // asset pipeline, so the report shows how much of the time is that pipeline's.
     let served = http
         .get(edge.url("/widget/v1/checkout.js"))
         .send()
         .await
         .map(|r| r.status().as_u16())
         .unwrap_or(0);
-    let (edge_for_page, assets_from, _front) = if served == 200 {
-        (edge.base_url.clone(), "edge", None)
+    let (front_addr, front_task) = front::serve(pkg.clone(), edge.base_url.clone()).await?;
+    let _front = AbortOnDrop(front_task);
+    let front_url = format!("http://{front_addr}");
+    let (edge_for_page, assets_from) = if served == 200 {
+        (edge.base_url.clone(), "edge")
     } else {
-        let (addr, task) = front::serve(pkg.clone(), edge.base_url.clone()).await?;
         eprintln!(
-            "bench-stack: the edge answers {served} for /widget/v1/checkout.js; serving www/pkg from a loopback front at http://{addr}"
+            "bench-stack: the edge answers {served} for /widget/v1/checkout.js; serving www/pkg from a loopback front at {front_url}"
         );
         (
-            format!("http://{addr}"),
+            front_url.clone(),
             "bench front (www/pkg; the edge does not serve /widget yet)",
-            Some(AbortOnDrop(task)),
         )
     };
 
-    let shop = ShopConfig {
-        edge: edge_for_page,
+    let shop_for = |edge: String| ShopConfig {
+        edge,
         merchant_token: CREDENTIALS.merchant_token.to_owned(),
         www_dir: root.join("www"),
         price: "24.00".to_owned(),
         currency: "USD".to_owned(),
     };
-    let (shop_addr, shop_task) =
-        demo_shop::serve(shop, SocketAddr::from(([127, 0, 0, 1], shop_port))).await?;
+    let (shop_addr, shop_task) = demo_shop::serve(
+        shop_for(edge_for_page),
+        SocketAddr::from(([127, 0, 0, 1], shop_port)),
+    )
+    .await?;
     let _shop = AbortOnDrop(shop_task);
     let shop_url = format!("http://{shop_addr}");
+    let (static_addr, static_task) =
+        demo_shop::serve(shop_for(front_url), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let _static_shop = AbortOnDrop(static_task);
     eprintln!("bench-stack: demo shop at {shop_url}; time to ready, {runs} cold loads per page");
 
     let node = root
@@ -64,6 +74,7 @@ pub async fn time_to_ready(
     let script = root.join("bench").join("time_to_ready.mjs");
     let widget_url = format!("{shop_url}/?locale=en");
     let baseline_url = format!("{shop_url}/baseline");
+    let static_url = format!("http://{static_addr}/?locale=en");
     // One on-demand locale file, to see how the edge encodes it (the page itself is English).
     let locale_file = std::fs::read_dir(pkg.join("widget").join("locales"))
         .ok()
@@ -79,6 +90,7 @@ pub async fn time_to_ready(
             .arg(script)
             .args(["--widget", &widget_url])
             .args(["--baseline", &baseline_url])
+            .args(["--widget-static", &static_url])
             .args(["--runs", &runs.to_string()])
             .args(["--warmup", "2"])
             .args(locale_file.iter().flat_map(|f| ["--locale", f.as_str()]))
