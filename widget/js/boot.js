@@ -10,8 +10,8 @@
 //
 // Languages: English is built in; any other locale is one small immutable file
 // (`../locales/<tag>.<hash>.txt`) named in LOCALES with its sha256, fetched on demand with
-// `integrity` and handed to the wasm (`addLocale`). If that fetch fails the widget shows
-// English, with `lang="en"` and `dir="ltr"`.
+// `integrity` and handed to the wasm with the mount (`texts`). If that fetch fails (or the wasm
+// refuses the table) the widget shows English, with `lang="en"` and `dir="ltr"`.
 //
 // If wasm can't load (offline, CSP without 'wasm-unsafe-eval'), the button gives way to a short
 // localized message and `trustpay:error` with code `load_failed`. No eval, no inline styles.
@@ -215,18 +215,15 @@ function start(host, o, selector) {
       throw new Error(selector ? 'TrustPayCheckout.mount: no element matches `' + selector + '`'
         : 'TrustPayCheckout.mount: target must be an element or a selector');
     }
-    var added = false;
-    if (r[1]) {
-      try { wasm_bindgen.addLocale(tag, r[1]); added = true; } catch (e) { /* refused: English */ }
-    }
-    var shown = added ? tag : 'en';
+    // The locale's table goes with the mount; the wasm checks it and shows English if it
+    // doesn't fit (or none came).
     real = wasm_bindgen.mount(host, {
       edge: (o.edge && String(o.edge).trim()) || defaultEdge, intent: o.intent, fetchIntent: o.fetchIntent,
-      locale: shown, mode: o.mode, theme: o.theme,
+      locale: tag, texts: r[1], mode: o.mode, theme: o.theme,
       // A copy (the wasm reads it as it shows texts), without inherited keys.
       messages: o.messages && typeof o.messages === 'object' ? Object.assign(Object.create(null), o.messages) : null,
       // The wasm writes amounts with this (`amount.rs`'s table), not with code of its own.
-      money: function (minor, cur) { return money(shown, minor, cur); }
+      money: money
     });
     if (early) early.handOver();
     return h;

@@ -12,7 +12,7 @@ use web_sys::{
 };
 
 use crate::Slot as _;
-use crate::i18n::{Locale, Msg, Ui, text_with, with_amount};
+use crate::i18n::{Locale, Msg, Texts, Ui, phrase, text_with, with_amount};
 use crate::reducer::{Button, Tone, View, is_pay_page};
 
 /// The widget's elements inside its shadow root.
@@ -49,11 +49,11 @@ pub(crate) struct Early {
 /// Everything the text of the view depends on besides the state.
 #[derive(Debug, Clone)]
 pub(crate) struct TextCtx {
-    pub(crate) locale: Locale,
+    pub(crate) texts: Texts,
     /// The merchant's `messages` option (key → text), looked up by [`text_with`]'s rules.
     pub(crate) messages: Option<js_sys::Object>,
-    /// The boot glue's money formatter for [`TextCtx::locale`] (`money(minor, currency)`, the
-    /// table of `widget::amount`), so the formatting code is in the page once, in JS.
+    /// The boot glue's money formatter (`money(tag, minor, currency)`, with the table of
+    /// `widget::amount`), so the formatting code is in the page once, in JS.
     pub(crate) money: Option<js_sys::Function>,
     /// The formatted amount (`$5.00`, `₹100.00`) once known.
     pub(crate) amount: Option<String>,
@@ -62,12 +62,12 @@ pub(crate) struct TextCtx {
 impl TextCtx {
     pub(crate) fn text(&self, msg: &Msg) -> String {
         match &self.messages {
-            Some(messages) => text_with(self.locale, msg, |key| {
+            Some(messages) => text_with(&self.texts, msg, |key| {
                 js_sys::Reflect::get(messages, &key.into())
                     .ok()?
                     .as_string()
             }),
-            None => crate::i18n::text(self.locale, msg).to_owned(),
+            None => self.texts.phrase(phrase(msg)).to_owned(),
         }
     }
 
@@ -76,8 +76,9 @@ impl TextCtx {
     pub(crate) fn money(&self, minor: i64, currency: &str) -> Option<String> {
         self.money
             .as_ref()?
-            .call2(
+            .call3(
                 &wasm_bindgen::JsValue::NULL,
+                &self.texts.locale().tag().into(),
                 &(minor as f64).into(),
                 &currency.into(),
             )

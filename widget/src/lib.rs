@@ -82,7 +82,7 @@ pub fn decimal(n: i64) -> String {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(target_arch = "wasm32")]
-pub use js_api::{Handle, add_locale, mount, set_styles};
+pub use js_api::{Handle, mount, set_styles};
 
 /// The JavaScript API (`TrustPayCheckout.*` once the boot glue has run); typed in
 /// `widget/js/checkout.d.ts`.
@@ -116,23 +116,14 @@ mod js_api {
 
     /// Mounts on `target` with the options the boot glue has settled (`TrustPayCheckout.mount`,
     /// the script tag's `data-*` and `<trustpay-checkout>`'s attributes all end here): `edge`,
-    /// `intent` or `fetchIntent`, `locale` (an exact tag; the glue negotiates it), `mode`,
-    /// `theme`, `messages`. Events go to the host as `trustpay:*` DOM events, which the glue's
+    /// `intent` or `fetchIntent`, `locale` (an exact tag; the glue negotiates it) and `texts`
+    /// (that locale's file, which the glue fetched and checked against its manifest), `mode`,
+    /// `theme`, `messages`, `money`. Events go to the host as `trustpay:*` DOM events, which the glue's
     /// handle (`on`, `onEvent`) listens to.
     #[wasm_bindgen]
     pub fn mount(target: Element, opts: JsValue) -> Result<Handle, JsValue> {
         let cfg = crate::mount::from_options(&opts)?;
         Inner::mount(target, cfg).map(Handle)
-    }
-
-    /// A locale's texts, fetched by the boot glue (`locales/<tag>.<hash>.txt`, checked against
-    /// the manifest it carries) before it mounts anything in that locale. Throws on a table
-    /// that doesn't fit (the widget then shows English).
-    #[wasm_bindgen(js_name = addLocale)]
-    pub fn add_locale(tag: &str, table: String) -> Result<(), JsValue> {
-        crate::i18n::install(tag, table)
-            .map(|_| ())
-            .map_err(|_| js_sys::Error::new("TrustPayCheckout: bad locale table").into())
     }
 
     /// The stylesheet every widget adopts: the boot glue constructs it once from

@@ -5,7 +5,7 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::i18n::Locale;
+use crate::i18n::{Locale, Texts};
 use crate::reducer::Mode;
 use crate::widget::Config;
 
@@ -17,9 +17,10 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The options object: `edge` (required), `intent` or `fetchIntent`, `locale` (an exact tag;
-/// English when its texts aren't here), `mode`, `theme`, `messages` (looked up as it is: the
-/// glue hands over its own copy), `money` (the glue's formatter for that locale).
+/// The options object: `edge` (required), `intent` or `fetchIntent`, `locale` (an exact tag)
+/// and `texts` (its table, as fetched: English when it is absent or refused), `mode`,
+/// `theme`, `messages` (looked up as it is: the glue hands over its own copy), `money` (the
+/// glue's money formatter).
 pub(crate) fn from_options(opts: &JsValue) -> Result<Config, JsValue> {
     let s = |k: &str| get(opts, k).as_string();
     let edge = non_empty(s("edge"))
@@ -27,14 +28,13 @@ pub(crate) fn from_options(opts: &JsValue) -> Result<Config, JsValue> {
     let locale = s("locale")
         .as_deref()
         .and_then(Locale::from_tag)
-        .unwrap_or(Locale::En)
-        .usable();
+        .unwrap_or(Locale::En);
     let messages = get(opts, "messages");
     Ok(Config {
         edge,
         intent: non_empty(s("intent")),
         fetch_intent: get(opts, "fetchIntent").dyn_into().ok(),
-        locale,
+        texts: Texts::new(locale, s("texts")),
         mode: s("mode").as_deref().map(Mode::parse).unwrap_or_default(),
         theme: non_empty(s("theme")).unwrap_or_else(|| "auto".to_owned()),
         messages: messages.is_object().then(|| messages.unchecked_into()),

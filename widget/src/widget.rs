@@ -16,7 +16,7 @@ use crate::Slot as _;
 use crate::api::Edge;
 use crate::dom::{Dom, TextCtx};
 use crate::flow::{self, Session};
-use crate::i18n::{Locale, Msg, Phrase};
+use crate::i18n::{Msg, Phrase, Texts};
 use crate::push::PushTracker;
 use crate::reducer::{
     Button, Effect, Emit, Event, Failure, Machine, Mode, OrderRef, State, Update, view,
@@ -29,7 +29,8 @@ pub(crate) struct Config {
     pub(crate) edge: String,
     pub(crate) intent: Option<String>,
     pub(crate) fetch_intent: Option<js_sys::Function>,
-    pub(crate) locale: Locale,
+    /// The texts it shows (and so its locale).
+    pub(crate) texts: Texts,
     pub(crate) mode: Mode,
     pub(crate) theme: String,
     /// The merchant's `messages` (key → text).
@@ -87,9 +88,9 @@ pub(crate) fn destroy_on(host: &Element) {
 impl Inner {
     pub(crate) fn mount(host: Element, cfg: Config) -> Result<Rc<Inner>, JsValue> {
         destroy_on(&host);
-        let (dom, early) = Dom::build(&host, cfg.locale, &cfg.theme)?;
+        let (dom, early) = Dom::build(&host, cfg.texts.locale(), &cfg.theme)?;
         let mut text = TextCtx {
-            locale: cfg.locale,
+            texts: cfg.texts,
             messages: cfg.messages,
             money: cfg.money,
             amount: None,

@@ -191,15 +191,11 @@ fn document() -> web_sys::Document {
         .expect("document")
 }
 
-/// What the boot glue does before it mounts anything: hands over the stylesheet and the
-/// shopper's locale table (here: every table, as if each locale file had loaded).
+/// What the boot glue does before it mounts anything: hands over the stylesheet.
 fn prepare() {
     let sheet = web_sys::CssStyleSheet::new().expect("stylesheet");
     sheet.replace_sync(widget::style::CSS).expect("css");
     widget::set_styles(sheet);
-    for locale in Locale::ALL {
-        widget::add_locale(locale.tag(), locale.table().to_owned()).expect("table");
-    }
 }
 
 fn host(id: &str) -> Element {
@@ -249,17 +245,23 @@ fn opts(edge: &str, intent: &str, locale: &str) -> JsValue {
     for (k, v) in [("edge", edge), ("intent", intent), ("locale", locale)] {
         js_sys::Reflect::set(&o, &k.into(), &v.into()).expect("set");
     }
-    set_money(&o, locale);
+    set_glue(&o, locale);
     o.into()
 }
 
-/// The boot glue's `money` option: `amount.rs`'s table for `locale` (English when it isn't one),
-/// which the glue formats with too (the bundle smoke test checks the glue's copy against `Intl`).
-fn set_money(o: &js_sys::Object, locale: &str) {
-    let locale = Locale::from_tag(locale).unwrap_or(Locale::En);
-    let money = Closure::<dyn Fn(f64, String) -> String>::new(move |minor: f64, cur: String| {
-        widget::amount::format(locale, minor as i64, &cur)
-    });
+/// The options the boot glue adds to every mount: `texts`, the locale's table (as if its file
+/// had loaded), and `money`, formatting with `amount.rs`'s table as the glue's copy of it does
+/// (the bundle smoke test checks that copy against `Intl`).
+fn set_glue(o: &js_sys::Object, locale: &str) {
+    if let Some(locale) = Locale::from_tag(locale).filter(|l| *l != Locale::En) {
+        js_sys::Reflect::set(o, &"texts".into(), &locale.table().into()).expect("set");
+    }
+    let money = Closure::<dyn Fn(String, f64, String) -> String>::new(
+        |tag: String, minor: f64, cur: String| {
+            let locale = Locale::from_tag(&tag).expect("the wasm passes its locale's tag");
+            widget::amount::format(locale, minor as i64, &cur)
+        },
+    );
     js_sys::Reflect::set(o, &"money".into(), money.as_ref()).expect("set");
     money.forget();
 }
@@ -444,7 +446,7 @@ async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
                     .unwrap_or_default();
                 js_sys::Reflect::set(&o, &name.into(), &value).expect("set");
             }
-            set_money(&o, &el.get_attribute("locale").unwrap_or_default());
+            set_glue(&o, &el.get_attribute("locale").unwrap_or_default());
             widget::mount(el, o.into())
         });
     prepare();
@@ -709,7 +711,7 @@ async fn fetch_intent_is_called_on_click_and_its_intent_is_used() {
     js_sys::Reflect::set(&o, &"edge".into(), &"https://edge-11.test".into()).expect("set");
     js_sys::Reflect::set(&o, &"locale".into(), &"en".into()).expect("set");
     js_sys::Reflect::set(&o, &"fetchIntent".into(), fetch.as_ref()).expect("set");
-    set_money(&o, "en");
+    set_glue(&o, "en");
     fetch.forget();
     let handle = widget::mount(el.clone(), o.into()).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
@@ -882,9 +884,13 @@ async fn pushed_underpaid_closes_the_stream_in_zh_cn() {
     restore_event_source();
 }
 
-/// The shown text of a phrase (what the widget renders for this locale in this build).
+/// The shown text of a phrase: its entry in the locale's table, which `opts` hands over.
 fn says(locale: Locale, phrase: Phrase) -> &'static str {
-    locale.phrase_text(phrase)
+    locale
+        .table()
+        .split('\u{1f}')
+        .nth(phrase as usize)
+        .expect("an entry per phrase")
 }
 
 fn focused_in(host: &Element) -> Option<Element> {
@@ -1261,5 +1267,26 @@ async fn focus_stays_in_the_widget_when_the_open_link_goes() {
         Some("status"),
         "focus moved to the message, not <body>"
     );
+    handle.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_locale_table_that_does_not_fit_is_refused_for_english() {
+    install_stub(vec![1], JsValue::UNDEFINED, 0);
+    let el = host("pay-de-refused");
+    let o = opts(
+        "https://edge-de-refused.test",
+        &intent("24.00", "USD"),
+        "de",
+    );
+    // The German file with its pay-amount placeholder lost: the wasm must not show it.
+    let broken = Locale::De.table().replacen("{amount}", "", 1);
+    js_sys::Reflect::set(&o, &"texts".into(), &broken.into()).expect("set");
+    let handle = widget::mount(el.clone(), o).expect("mount");
+    assert!(until(1000, || handle.state() == "idle").await);
+    let root = shadow_q(&el, ".tp").expect("root");
+    assert_eq!(root.get_attribute("lang").as_deref(), Some("en"));
+    assert_eq!(root.get_attribute("dir").as_deref(), Some("ltr"));
+    assert_eq!(text(&el, "button"), "Pay \u{2068}$24.00\u{2069}");
     handle.destroy();
 }

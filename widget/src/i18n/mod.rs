@@ -175,94 +175,106 @@ impl Locale {
         Locale::ALL.into_iter().find(|l| l.tag() == tag)
     }
 
-    /// The texts this build can show in this locale now: compiled in, or [`install`]ed.
-    ///
-    /// The wasm widget compiles in English only; every other locale is a separate file that
-    /// the boot glue fetches on demand and hands over through [`install`]. Native builds
-    /// (tests, `cargo xtask`) compile every table in.
+    /// The table compiled into this build for this locale. The wasm widget compiles in English
+    /// only; every other locale is a separate file that the boot glue fetches on demand and
+    /// hands to each mount ([`Texts::new`]). Native builds (tests, `cargo xtask`) compile every
+    /// table in.
     #[cfg(not(target_arch = "wasm32"))]
-    fn texts(self) -> Option<&'static str> {
+    fn built_in(self) -> Option<&'static str> {
         Some(self.table())
     }
 
-    /// See the native version above: English, or a table handed over through [`install`].
+    /// See the native version above: English only.
     #[cfg(target_arch = "wasm32")]
-    fn texts(self) -> Option<&'static str> {
-        if self == Locale::En {
-            return Some(en::TABLE);
-        }
-        LOADED.with(|loaded| {
-            loaded
-                .borrow()
-                .iter()
-                .find(|(l, _)| *l == self)
-                .map(|(_, t)| *t)
-        })
+    fn built_in(self) -> Option<&'static str> {
+        (self == Locale::En).then_some(en::TABLE)
     }
 
-    /// This locale if its texts are here, else English (whose texts always are): the locale
-    /// a widget shows, and so the one its `lang` and `dir` must name.
-    pub fn usable(self) -> Locale {
-        if self.texts().is_some() {
-            self
-        } else {
-            Locale::En
-        }
-    }
-
-    /// The text of a phrase in this locale (English while this locale's texts aren't here).
+    /// The text of a phrase in this locale (English if this build lacks the locale's table).
     pub fn phrase_text(self, phrase: Phrase) -> &'static str {
-        self.texts()
-            .unwrap_or(en::TABLE)
-            .split('\u{1f}')
-            .nth(phrase as usize)
-            .unwrap_or_default()
+        entry(self.built_in().unwrap_or(en::TABLE), phrase)
     }
 }
 
-thread_local! {
-    /// Tables handed over at run time ([`install`]); leaked, so at most one per locale.
-    static LOADED: std::cell::RefCell<Vec<(Locale, &'static str)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// Entry `phrase` of a table (`""` if the table lacks it; [`check`]ed tables never do).
+fn entry(table: &str, phrase: Phrase) -> &str {
+    table
+        .split('\u{1f}')
+        .nth(phrase as usize)
+        .unwrap_or_default()
+}
+
+/// The texts one widget shows: its locale's table, checked, or English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Texts {
+    locale: Locale,
+    /// A fetched table; `None`: the locale's compiled-in one.
+    fetched: Option<String>,
+}
+
+impl Texts {
+    /// English, always built in.
+    pub const EN: Texts = Texts {
+        locale: Locale::En,
+        fetched: None,
+    };
+
+    /// The texts for `locale`: `fetched` (its file's text) when it passes [`check`], else the
+    /// table compiled in for `locale`, else English, whose locale (and so `lang` and `dir`)
+    /// it then is.
+    pub fn new(locale: Locale, fetched: Option<String>) -> Texts {
+        match fetched {
+            Some(table) if check(&table).is_ok() => Texts {
+                locale,
+                fetched: Some(table),
+            },
+            Some(_) | None if locale.built_in().is_some() => Texts {
+                locale,
+                fetched: None,
+            },
+            Some(_) | None => Texts::EN,
+        }
+    }
+
+    /// The locale these texts are in.
+    pub fn locale(&self) -> Locale {
+        self.locale
+    }
+
+    /// The text of a phrase.
+    pub fn phrase(&self, phrase: Phrase) -> &str {
+        match &self.fetched {
+            Some(table) => entry(table, phrase),
+            None => self.locale.phrase_text(phrase),
+        }
+    }
 }
 
 /// Why a fetched locale table was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableError {
-    /// The tag is not one of [`Locale::ALL`]'s tags.
-    UnknownLocale,
     /// The table does not hold exactly one U+001F-terminated entry per [`Phrase`].
     PhraseCount,
     /// The [`Phrase::PayAmount`] entry lacks its one `{amount}` placeholder.
     AmountPlaceholder,
 }
 
-/// Takes a locale's table (the exact [`Locale::table`] text, fetched as a file) for use from
-/// now on. Checked first: a table that would show wrong or missing text is refused, and the
-/// widget stays in English. Installing a locale twice keeps the first table.
-pub fn install(tag: &str, table: String) -> Result<Locale, TableError> {
-    let locale = Locale::from_tag(tag).ok_or(TableError::UnknownLocale)?;
+/// Checks a fetched locale table (the exact [`Locale::table`] text, fetched as a file): a
+/// table that would show wrong or missing text is refused, and the widget stays in English.
+pub fn check(table: &str) -> Result<(), TableError> {
     if table.matches('\u{1f}').count() != Phrase::ALL.len() || !table.ends_with('\u{1f}') {
         return Err(TableError::PhraseCount);
     }
     // A byte search, not `str::matches`: see [`with_amount`].
-    let pay = table.split('\u{1f}').nth(Phrase::PayAmount as usize);
-    let holes = pay.map_or(0, |p| {
-        p.as_bytes()
-            .windows(HOLE.len())
-            .filter(|w| *w == HOLE)
-            .count()
-    });
+    let holes = entry(table, Phrase::PayAmount)
+        .as_bytes()
+        .windows(HOLE.len())
+        .filter(|w| *w == HOLE)
+        .count();
     if holes != 1 {
         return Err(TableError::AmountPlaceholder);
     }
-    LOADED.with(|loaded| {
-        let mut loaded = loaded.borrow_mut();
-        if !loaded.iter().any(|(l, _)| *l == locale) {
-            loaded.push((locale, Box::leak(table.into_boxed_str())));
-        }
-    });
-    Ok(locale)
+    Ok(())
 }
 
 /// The widget's own states and controls.
@@ -612,7 +624,7 @@ impl Overrides {
         if self.0.is_empty() {
             return text(locale, msg).to_owned();
         }
-        text_with(locale, msg, |key| {
+        text_with(&Texts::new(locale, None), msg, |key| {
             self.0
                 .iter()
                 .find(|(k, _)| k == key)
@@ -621,15 +633,15 @@ impl Overrides {
     }
 }
 
-/// The text for `msg` in `locale`, or the override `lookup` finds for it: by the specific
+/// The text for `msg` in `texts`, or the override `lookup` finds for it: by the specific
 /// [`Msg::key`] first, then by the [`Phrase::key`]. An empty (or blank) override is no
 /// override: it would blank the widget. The wasm widget looks the keys up in the merchant's
 /// `messages` object itself; [`Overrides`] is the same rule over pairs.
-pub fn text_with(locale: Locale, msg: &Msg, lookup: impl Fn(&str) -> Option<String>) -> String {
+pub fn text_with(texts: &Texts, msg: &Msg, lookup: impl Fn(&str) -> Option<String>) -> String {
     let found = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
     found(&msg.key())
         .or_else(|| found(phrase(msg).key()))
-        .unwrap_or_else(|| text(locale, msg).to_owned())
+        .unwrap_or_else(|| texts.phrase(phrase(msg)).to_owned())
 }
 
 /// The placeholder [`Phrase::PayAmount`] carries.
@@ -821,15 +833,23 @@ mod tests {
     }
 
     #[test]
-    fn install_takes_a_shipped_table_and_refuses_broken_ones() {
+    fn texts_take_a_shipped_table_and_refuse_broken_ones() {
         for locale in Locale::ALL {
             assert_eq!(Locale::from_tag(locale.tag()), Some(locale));
-            assert_eq!(install(locale.tag(), locale.table().to_owned()), Ok(locale));
-            assert_eq!(locale.usable(), locale, "native builds carry every table");
+            assert_eq!(check(locale.table()), Ok(()));
+            let texts = Texts::new(locale, Some(locale.table().to_owned()));
+            assert_eq!(texts.locale(), locale);
+            for &p in Phrase::ALL {
+                assert_eq!(texts.phrase(p), locale.phrase_text(p), "{locale:?} {p:?}");
+            }
+            assert_eq!(
+                Texts::new(locale, None).locale(),
+                locale,
+                "native builds carry every table"
+            );
         }
         assert_eq!(Locale::from_tag("de-DE"), None);
         let de = Locale::De.table();
-        assert_eq!(install("xx", de.to_owned()), Err(TableError::UnknownLocale));
         // One entry short, one too many, or cut off mid-entry.
         let short = de
             .strip_suffix("\u{1f}")
@@ -837,22 +857,25 @@ mod tests {
         let short = short
             .map(|(head, _)| cat(&[head, "\u{1f}"]))
             .expect("41 entries");
-        assert_eq!(install("de", short), Err(TableError::PhraseCount));
+        assert_eq!(check(&short), Err(TableError::PhraseCount));
         assert_eq!(
-            install("de", cat(&[de, "extra\u{1f}"])),
+            check(&cat(&[de, "extra\u{1f}"])),
             Err(TableError::PhraseCount)
         );
+        assert_eq!(check(&cat(&[de, "cut"])), Err(TableError::PhraseCount));
         assert_eq!(
-            install("de", cat(&[de, "cut"])),
-            Err(TableError::PhraseCount)
-        );
-        assert_eq!(
-            install("de", de.replacen("{amount}", "{betrag}", 1)),
+            check(&de.replacen("{amount}", "{betrag}", 1)),
             Err(TableError::AmountPlaceholder)
         );
         assert_eq!(
-            install("de", de.replacen("{amount}", "{amount}{amount}", 1)),
+            check(&de.replacen("{amount}", "{amount}{amount}", 1)),
             Err(TableError::AmountPlaceholder)
+        );
+        // A refused table: the compiled-in one where there is one (native), its text intact.
+        let refused = Texts::new(Locale::De, Some(short));
+        assert_eq!(
+            refused.phrase(Phrase::PayNow),
+            Locale::De.phrase_text(Phrase::PayNow)
         );
     }
 
