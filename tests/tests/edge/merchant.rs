@@ -701,9 +701,7 @@ async fn notification_outbox_row_sent_by_cron(env: &Stack) {
         "INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) \
          VALUES ('{id}', 'M-CRON-1', 'order.paid', '{body}', 'pending', 0, 0, 0, 0)"
     );
-    env.edge
-        .d1_execute(&sql)
-        .unwrap_or_else(|e| panic!("staging the outbox row: {e}"));
+    env.d1_execute_for("M-CRON-1", &sql, "staging the outbox row");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(deliveries_of(env, &id).is_empty(), "sent without the cron");
     assert!(

@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use tests::wait::eventually;
 
-use crate::support::{POLL, Stack, TOKEN, cases, refund_auth};
+use crate::support::{self, POLL, Stack, TOKEN, cases, refund_auth};
 
 /// The shards of this suite's Worker.
 const SHARDS: usize = 4;
@@ -44,12 +43,9 @@ async fn edge_sharding() {
     );
 }
 
-/// The shard of `order_no` (a merchant order number), as the Worker computes it.
+/// The shard of `order_no` (a merchant order number) on this suite's Worker.
 fn shard_of(order_no: &str) -> usize {
-    let digest = Sha256::digest(order_no.as_bytes());
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&digest[..8]);
-    (u64::from_be_bytes(head) % SHARDS as u64) as usize
+    support::shard_of(order_no, SHARDS)
 }
 
 /// The suite's order numbers by shard: `sh-1`, `sh-2`, ... until every shard has

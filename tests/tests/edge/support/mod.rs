@@ -103,6 +103,18 @@ pub(crate) fn risk_hook_path() -> String {
 /// shards (`D1_SHARDS`, unless the test sets it itself): the `edge-sharded` stage sets it to 4.
 pub(crate) const SHARDS_ENV: &str = "EDGE_D1_SHARDS";
 
+/// The D1 shard (`0..shards`) that holds the merchant order number `order_no` (attempt 1's
+/// number), computed here from the rule `edge/src/store.rs` documents rather than by calling
+/// the Worker's code: the first 8 bytes of its SHA-256, big-endian, modulo `shards`.
+pub(crate) fn shard_of(order_no: &str, shards: usize) -> usize {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(order_no.as_bytes());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    let shards = u64::try_from(shards.max(1)).unwrap_or(1);
+    usize::try_from(u64::from_be_bytes(head) % shards).unwrap_or(0)
+}
+
 /// Starts a Worker from async code (with [`SHARDS_ENV`]'s shards when it is set); panics with
 /// the harness's explanation.
 pub(crate) async fn start_edge(vars: EdgeVars) -> EdgeWorker {
@@ -449,6 +461,16 @@ impl Stack {
             "{order_no} never reached {state}: {}",
             self.admin_order(order_no).await.text
         );
+    }
+
+    /// Runs SQL that writes rows about the merchant order `order_no` on the D1 shard holding
+    /// it ([`shard_of`]; [`EdgeWorker::d1_execute_on`]), to stage a state the Worker would only
+    /// reach by stopping between two steps. Panics with `what` on failure.
+    pub(crate) fn d1_execute_for(&self, order_no: &str, sql: &str, what: &str) {
+        let shard = shard_of(order_no, self.edge.shards());
+        self.edge
+            .d1_execute_on(shard, sql)
+            .unwrap_or_else(|e| panic!("{what} (shard {shard}): {e}"));
     }
 
     /// POSTs a callback body to `/v1/trustpay/callback`.
