@@ -51,7 +51,6 @@ function load() {
     loading = compiled.then(function (module) {
       return wasm_bindgen({ module_or_path: module });
     }).then(function () {
-      wasm_bindgen.setStyles(styles());
       api.version = VERSION;
       loaded = true;
     });
@@ -195,10 +194,10 @@ function start(host, o, selector) {
       if (dead) return;
       dead = true;
       subs.forEach(function (s) { host.removeEventListener('trustpay:' + s[0], s[1]); });
-      if (real) real.destroy();
+      if (real) wasm_bindgen.destroy(real);
       else if (early) early.remove();
     },
-    get state() { return real ? real.state : dead ? 'destroyed' : early ? 'idle' : 'loading'; }
+    get state() { return real ? wasm_bindgen.state(real) : dead ? 'destroyed' : early ? 'idle' : 'loading'; }
   };
   if (typeof o.onEvent === 'function') EVENTS.forEach(function (e) { h.on(e, o.onEvent); });
   var tag = resolve(o.locale);
@@ -223,7 +222,7 @@ function start(host, o, selector) {
       // A copy (the wasm reads it as it shows texts), without inherited keys.
       messages: o.messages && typeof o.messages === 'object' ? Object.assign(Object.create(null), o.messages) : null,
       // The wasm writes amounts with this (`amount.rs`'s table), not with code of its own.
-      money: money
+      money: money, sheet: styles()
     });
     if (early) early.handOver();
     return h;

@@ -7,11 +7,10 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    CssStyleSheet, Document, Element, HtmlAnchorElement, HtmlButtonElement, ShadowRoot,
-    ShadowRootInit, ShadowRootMode,
+    Document, Element, HtmlAnchorElement, HtmlButtonElement, ShadowRoot, ShadowRootInit,
+    ShadowRootMode,
 };
 
-use crate::Slot as _;
 use crate::i18n::{Locale, Msg, Texts, Ui, phrase, text_with, with_amount};
 use crate::reducer::{Button, Tone, View, is_pay_page};
 
@@ -23,18 +22,6 @@ pub(crate) struct Dom {
     pub(crate) button: HtmlButtonElement,
     pub(crate) status: Element,
     pub(crate) reopen: HtmlAnchorElement,
-}
-
-thread_local! {
-    /// The stylesheet every widget adopts ([`crate::style::CSS`], constructed once by the boot
-    /// glue, which draws with it before the wasm is in: see [`set_stylesheet`]).
-    static SHEET: std::cell::RefCell<Option<CssStyleSheet>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Sets the stylesheet widgets adopt. The glue passes the one it made from
-/// [`crate::style::CSS`]; keeping the CSS text out of the wasm saves its bytes there.
-pub(crate) fn set_stylesheet(sheet: CssStyleSheet) {
-    SHEET.with(|s| *s.write() = Some(sheet));
 }
 
 /// What the boot glue did before the wasm took over (see `widget/js/boot.js`).
@@ -98,11 +85,14 @@ fn make(doc: &Document, tag: &str, attrs: &[(&str, &str)]) -> Result<Element, Js
 
 impl Dom {
     /// Attaches (or reuses) the host's shadow root and builds the widget in it, or takes over
-    /// the button the boot glue drew there ([`Early`]).
+    /// the button the boot glue drew there ([`Early`]). `sheet`: the stylesheet every widget
+    /// adopts, [`crate::style::CSS`], which the glue constructs once (it draws with it before
+    /// the wasm is in) and hands to each mount, so the CSS text is not in the wasm too.
     pub(crate) fn build(
         host: &Element,
         locale: Locale,
         theme: &str,
+        sheet: &JsValue,
     ) -> Result<(Dom, Early), JsValue> {
         let doc = host
             .owner_document()
@@ -121,10 +111,12 @@ impl Dom {
             None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
         };
         shadow.set_text_content(None);
-        let sheet = SHEET
-            .with(|s| s.read().clone())
-            .ok_or_else(|| JsValue::from_str("TrustPayCheckout: no stylesheet (setStyles)"))?;
-        shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
+        if sheet.is_undefined() {
+            return Err(JsValue::from_str(
+                "TrustPayCheckout: no stylesheet (`sheet`)",
+            ));
+        }
+        shadow.set_adopted_style_sheets(&js_sys::Array::of1(sheet));
 
         let dir = if locale.is_rtl() { "rtl" } else { "ltr" };
         let root = make(

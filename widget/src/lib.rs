@@ -82,55 +82,43 @@ pub fn decimal(n: i64) -> String {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(target_arch = "wasm32")]
-pub use js_api::{Handle, mount, set_styles};
+pub use js_api::{destroy, mount, state};
 
-/// The JavaScript API (`TrustPayCheckout.*` once the boot glue has run); typed in
-/// `widget/js/checkout.d.ts`.
+/// The JavaScript API the boot glue calls (`wasm_bindgen.*` inside `checkout.js`; the page's
+/// `TrustPayCheckout.*` is the glue's, typed in `widget/js/checkout.d.ts`).
 #[cfg(target_arch = "wasm32")]
 mod js_api {
-    use std::rc::Rc;
-
     use wasm_bindgen::prelude::*;
     use web_sys::Element;
 
-    use crate::widget::Inner;
-
-    /// A mounted widget.
-    #[wasm_bindgen]
-    #[derive(Debug)]
-    pub struct Handle(Rc<Inner>);
-
-    #[wasm_bindgen]
-    impl Handle {
-        /// Removes the widget: listeners, timers, tracking and requests in flight stop.
-        pub fn destroy(&self) {
-            self.0.destroy();
-        }
-
-        /// The current state name (`idle`, `waiting`, `final`, ..., or `destroyed`).
-        #[wasm_bindgen(getter)]
-        pub fn state(&self) -> String {
-            self.0.state_name().to_owned()
-        }
-    }
+    use crate::widget::{Inner, find};
 
     /// Mounts on `target` with the options the boot glue has settled (`TrustPayCheckout.mount`,
     /// the script tag's `data-*` and `<trustpay-checkout>`'s attributes all end here): `edge`,
     /// `intent` or `fetchIntent`, `locale` (an exact tag; the glue negotiates it) and `texts`
     /// (that locale's file, which the glue fetched and checked against its manifest), `mode`,
-    /// `theme`, `messages`, `money`. Events go to the host as `trustpay:*` DOM events, which the glue's
-    /// handle (`on`, `onEvent`) listens to.
+    /// `theme`, `messages`, `money`, `sheet`. Events go to the host as `trustpay:*` DOM events,
+    /// which the glue's handle (`on`, `onEvent`) listens to. Returns the widget's id for
+    /// [`destroy`] and [`state`] (a number, not a wasm-bindgen class: no finalizer, no glue).
     #[wasm_bindgen]
-    pub fn mount(target: Element, opts: JsValue) -> Result<Handle, JsValue> {
+    pub fn mount(target: Element, opts: JsValue) -> Result<u32, JsValue> {
         let cfg = crate::mount::from_options(&opts)?;
-        Inner::mount(target, cfg).map(Handle)
+        Inner::mount(target, cfg).map(|w| w.id)
     }
 
-    /// The stylesheet every widget adopts: the boot glue constructs it once from
-    /// `widget::style::CSS` (it draws the first button with it) and hands it over.
-    #[wasm_bindgen(js_name = setStyles)]
-    pub fn set_styles(sheet: web_sys::CssStyleSheet) {
-        crate::dom::set_stylesheet(sheet);
+    /// Removes the widget: listeners, timers, tracking and requests in flight stop (nothing
+    /// if it is gone already).
+    #[wasm_bindgen]
+    pub fn destroy(id: u32) {
+        if let Some(w) = find(id) {
+            w.destroy();
+        }
+    }
+
+    /// The widget's state name (`idle`, `waiting`, `final`, ..., or `destroyed`).
+    #[wasm_bindgen]
+    pub fn state(id: u32) -> String {
+        find(id).map_or("destroyed", |w| w.state_name()).to_owned()
     }
 }
 

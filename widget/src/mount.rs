@@ -20,7 +20,7 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 /// The options object: `edge` (required), `intent` or `fetchIntent`, `locale` (an exact tag)
 /// and `texts` (its table, as fetched: English when it is absent or refused), `mode`,
 /// `theme`, `messages` (looked up as it is: the glue hands over its own copy), `money` (the
-/// glue's money formatter).
+/// glue's money formatter), `sheet` (the stylesheet).
 pub(crate) fn from_options(opts: &JsValue) -> Result<Config, JsValue> {
     let s = |k: &str| get(opts, k).as_string();
     let edge = non_empty(s("edge"))
@@ -39,5 +39,6 @@ pub(crate) fn from_options(opts: &JsValue) -> Result<Config, JsValue> {
         theme: non_empty(s("theme")).unwrap_or_else(|| "auto".to_owned()),
         messages: messages.is_object().then(|| messages.unchecked_into()),
         money: get(opts, "money").dyn_into().ok(),
+        sheet: get(opts, "sheet"),
     })
 }

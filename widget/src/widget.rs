@@ -35,11 +35,15 @@ pub(crate) struct Config {
     pub(crate) theme: String,
     /// The merchant's `messages` (key → text).
     pub(crate) messages: Option<js_sys::Object>,
-    /// The glue's money formatter for `locale` (see `dom::TextCtx::money`).
+    /// The glue's money formatter (see `dom::TextCtx::money`).
     pub(crate) money: Option<js_sys::Function>,
+    /// The glue's constructed stylesheet (see `Dom::build`).
+    pub(crate) sheet: JsValue,
 }
 
 pub(crate) struct Inner {
+    /// What the boot glue's handle names it by (`destroy(id)`, `state(id)`): from 1 up.
+    pub(crate) id: u32,
     host: Element,
     edge: Edge,
     fetch_intent: Option<js_sys::Function>,
@@ -77,6 +81,14 @@ thread_local! {
     static LIVE: RefCell<Vec<Rc<Inner>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The id of the next widget mounted.
+static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// The live widget with this id (`None` once destroyed).
+pub(crate) fn find(id: u32) -> Option<Rc<Inner>> {
+    LIVE.with(|live| live.read().iter().find(|w| w.id == id).cloned())
+}
+
 /// Destroys a widget already mounted on `host` (re-mount, element re-connect).
 pub(crate) fn destroy_on(host: &Element) {
     let existing = LIVE.with(|live| live.read().iter().find(|w| &w.host == host).cloned());
@@ -88,7 +100,7 @@ pub(crate) fn destroy_on(host: &Element) {
 impl Inner {
     pub(crate) fn mount(host: Element, cfg: Config) -> Result<Rc<Inner>, JsValue> {
         destroy_on(&host);
-        let (dom, early) = Dom::build(&host, cfg.texts.locale(), &cfg.theme)?;
+        let (dom, early) = Dom::build(&host, cfg.texts.locale(), &cfg.theme, &cfg.sheet)?;
         let mut text = TextCtx {
             texts: cfg.texts,
             messages: cfg.messages,
@@ -123,6 +135,7 @@ impl Inner {
             listeners: RefCell::new(Vec::new()),
             destroyed: Cell::new(false),
             announced: early.drawn,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             host,
         });
         inner.listen();

@@ -191,11 +191,38 @@ fn document() -> web_sys::Document {
         .expect("document")
 }
 
-/// What the boot glue does before it mounts anything: hands over the stylesheet.
-fn prepare() {
-    let sheet = web_sys::CssStyleSheet::new().expect("stylesheet");
-    sheet.replace_sync(widget::style::CSS).expect("css");
-    widget::set_styles(sheet);
+thread_local! {
+    /// The boot glue's one stylesheet for every widget (`sheet` in the mount options).
+    static SHEET: web_sys::CssStyleSheet = {
+        let sheet = web_sys::CssStyleSheet::new().expect("stylesheet");
+        sheet.replace_sync(widget::style::CSS).expect("css");
+        sheet
+    };
+}
+
+/// What the boot glue does before it mounts anything (nothing left: the stylesheet and the
+/// locale's table go with each mount, see [`set_glue`]).
+fn prepare() {}
+
+/// A mounted widget as the boot glue's handle holds it: its id, with the handle's `destroy`
+/// and `state` (what `<trustpay-checkout>` calls on it too).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Handle(u32);
+
+#[wasm_bindgen]
+impl Handle {
+    pub fn destroy(&self) {
+        widget::destroy(self.0);
+    }
+
+    pub fn state(&self) -> String {
+        widget::state(self.0)
+    }
+}
+
+fn mount_on(el: Element, opts: JsValue) -> Result<Handle, JsValue> {
+    widget::mount(el, opts).map(Handle)
 }
 
 fn host(id: &str) -> Element {
@@ -250,9 +277,10 @@ fn opts(edge: &str, intent: &str, locale: &str) -> JsValue {
 }
 
 /// The options the boot glue adds to every mount: `texts`, the locale's table (as if its file
-/// had loaded), and `money`, formatting with `amount.rs`'s table as the glue's copy of it does
-/// (the bundle smoke test checks that copy against `Intl`).
+/// had loaded), `money`, formatting with `amount.rs`'s table as the glue's copy of it does
+/// (the bundle smoke test checks that copy against `Intl`), and `sheet`, the stylesheet.
 fn set_glue(o: &js_sys::Object, locale: &str) {
+    SHEET.with(|sheet| js_sys::Reflect::set(o, &"sheet".into(), sheet).expect("set"));
     if let Some(locale) = Locale::from_tag(locale).filter(|l| *l != Locale::En) {
         js_sys::Reflect::set(o, &"texts".into(), &locale.table().into()).expect("set");
     }
@@ -317,7 +345,7 @@ const UNDERPAID: u32 = 50;
 async fn mount_renders_accessibly_and_tracks_to_paid() {
     install_stub(vec![1, 5], JsValue::UNDEFINED, 0);
     let el = host("pay-1");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-1.test", &intent("5.00", "USD"), "en"),
     )
@@ -400,7 +428,7 @@ async fn mount_renders_accessibly_and_tracks_to_paid() {
 async fn destroy_removes_listeners_and_stops_polling() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let el = host("pay-2");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-2.test", &intent("5.00", "USD"), "en"),
     )
@@ -436,19 +464,18 @@ async fn destroy_removes_listeners_and_stops_polling() {
 async fn custom_element_mounts_in_arabic_rtl_and_unmounts_on_removal() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     // What the boot glue's mountElement does: the element's attributes as the mount options.
-    let mount =
-        Closure::<dyn Fn(Element) -> Result<widget::Handle, JsValue>>::new(|el: Element| {
-            let o = js_sys::Object::new();
-            for name in ["edge", "intent", "locale"] {
-                let value = el
-                    .get_attribute(name)
-                    .map(JsValue::from)
-                    .unwrap_or_default();
-                js_sys::Reflect::set(&o, &name.into(), &value).expect("set");
-            }
-            set_glue(&o, &el.get_attribute("locale").unwrap_or_default());
-            widget::mount(el, o.into())
-        });
+    let mount = Closure::<dyn Fn(Element) -> Result<Handle, JsValue>>::new(|el: Element| {
+        let o = js_sys::Object::new();
+        for name in ["edge", "intent", "locale"] {
+            let value = el
+                .get_attribute(name)
+                .map(JsValue::from)
+                .unwrap_or_default();
+            js_sys::Reflect::set(&o, &name.into(), &value).expect("set");
+        }
+        set_glue(&o, &el.get_attribute("locale").unwrap_or_default());
+        mount_on(el, o.into())
+    });
     prepare();
     define_element(mount.as_ref().unchecked_ref());
     mount.forget();
@@ -501,7 +528,7 @@ async fn popup_blocked_shows_reopen_link() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     block_popups();
     let el = host("pay-5");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-5.test", &intent("5.00", "USD"), "en"),
     )
@@ -539,7 +566,7 @@ async fn edge_errors_become_shopper_messages_and_stable_codes() {
     .expect("json");
     install_stub(vec![1], js_sys::Array::of2(&410.into(), &body).into(), 0);
     let el = host("pay-6");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-6.test", &intent("5.00", "USD"), "en"),
     )
@@ -580,7 +607,7 @@ async fn messages_option_overrides_text() {
     )
     .expect("set");
     js_sys::Reflect::set(&o, &"messages".into(), &messages).expect("set");
-    let handle = widget::mount(el.clone(), o).expect("mount");
+    let handle = mount_on(el.clone(), o).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     assert_eq!(text(&el, "button"), "Buy now for \u{2068}$5.00\u{2069}");
     handle.destroy();
@@ -592,7 +619,7 @@ async fn network_failures_retry_the_same_intent_without_duplicates() {
     let el = host("pay-8");
     let the_intent = intent("5.00", "USD");
     let handle =
-        widget::mount(el.clone(), opts("https://edge-8.test", &the_intent, "en")).expect("mount");
+        mount_on(el.clone(), opts("https://edge-8.test", &the_intent, "en")).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     click(&el, "button");
     // Two failures (retried after ≤ 0.6 s and ≤ 1.2 s), then the order.
@@ -633,7 +660,7 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
     ] {
         let o = opts(edge, &the_intent, "en");
         js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
-        let h = widget::mount(host(id), o).expect("mount");
+        let h = mount_on(host(id), o).expect("mount");
         assert!(
             until(1000, || h.state() == "idle").await,
             "{edge}: {}",
@@ -645,7 +672,7 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
     let el = host("pay-9");
     let o = opts("https://edge-9.test", &the_intent, "en");
     js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
-    let handle = widget::mount(el.clone(), o).expect("mount");
+    let handle = mount_on(el.clone(), o).expect("mount");
     let log = record(&el);
     assert!(
         until(3000, || text(&el, "[role=status]") == EN_PAID).await,
@@ -674,7 +701,7 @@ async fn redirect_mode_resumes_tracking_from_session_storage() {
 async fn offline_is_announced() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let el = host("pay-10");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-10.test", &intent("5.00", "USD"), "es"),
     )
@@ -713,7 +740,7 @@ async fn fetch_intent_is_called_on_click_and_its_intent_is_used() {
     js_sys::Reflect::set(&o, &"fetchIntent".into(), fetch.as_ref()).expect("set");
     set_glue(&o, "en");
     fetch.forget();
-    let handle = widget::mount(el.clone(), o.into()).expect("mount");
+    let handle = mount_on(el.clone(), o.into()).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     assert_eq!(
         text(&el, "button"),
@@ -740,7 +767,7 @@ async fn push_channel_tracks_to_paid_without_polling() {
     install_stub(vec![1], created_with_events_token(), 0);
     install_event_source();
     let el = host("pay-push");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-push.test", &intent("5.00", "USD"), "en"),
     )
@@ -780,7 +807,7 @@ async fn push_failure_falls_back_to_polling_silently() {
     install_stub(vec![1, 5], created_with_events_token(), 0);
     install_event_source();
     let el = host("pay-push-fail");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-push-fail.test", &intent("5.00", "USD"), "en"),
     )
@@ -812,7 +839,7 @@ async fn push_failure_falls_back_to_polling_silently() {
 async fn underpaid_order_is_final_and_never_shown_as_paid() {
     install_stub(vec![1, UNDERPAID, 5], JsValue::UNDEFINED, 0);
     let el = host("pay-underpaid");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-underpaid.test", &intent("5.00", "USD"), "en"),
     )
@@ -852,7 +879,7 @@ async fn pushed_underpaid_closes_the_stream_in_zh_cn() {
     install_stub(vec![1], created_with_events_token(), 0);
     install_event_source();
     let el = host("pay-push-underpaid");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts(
             "https://edge-push-underpaid.test",
@@ -909,8 +936,7 @@ async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
     fake_popups(true);
     let el = host(&format!("pay-again-{n}"));
     let edge = format!("https://edge-again-{n}.test");
-    let handle =
-        widget::mount(el.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+    let handle = mount_on(el.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
     let log = record(&el);
     assert!(until(1000, || handle.state() == "idle").await);
     // A keyboard shopper: focus on the pay button (it moves to the status while paying).
@@ -1009,8 +1035,7 @@ async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
 
     // A reload (a new mount on the same element) shows the payment, not a pay button.
     handle.destroy();
-    let again =
-        widget::mount(el.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+    let again = mount_on(el.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
     assert!(
         until(3000, || text(&el, "[role=status]") == paid).await,
         "after a reload: {}",
@@ -1019,8 +1044,7 @@ async fn decline_try_again_pay(tag: &str, locale: Locale, n: &str) {
     assert!(is_hidden(&el, "button"));
     // Another element on the same page keeps its own slot: no order there.
     let other = host(&format!("pay-again-{n}-other"));
-    let h2 =
-        widget::mount(other.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
+    let h2 = mount_on(other.clone(), opts(&edge, &intent("24.00", "USD"), tag)).expect("mount");
     assert!(until(1000, || h2.state() == "idle").await, "{}", h2.state());
     again.destroy();
     h2.destroy();
@@ -1046,7 +1070,7 @@ async fn decline_then_try_again_then_paid_in_ar() {
 async fn the_amount_is_one_isolated_unit_in_the_ar_button() {
     install_stub(vec![1], JsValue::UNDEFINED, 0);
     let el = host("pay-ar-bidi");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-ar-bidi.test", &intent("24.00", "USD"), "ar"),
     )
@@ -1072,7 +1096,7 @@ async fn a_popup_the_browser_keeps_open_gets_the_close_hint() {
     install_stub(vec![1, 5], JsValue::UNDEFINED, 0);
     fake_popups(false);
     let el = host("pay-hint");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-hint.test", &intent("5.00", "USD"), "en"),
     )
@@ -1112,7 +1136,7 @@ async fn attempt_limit_says_too_many_attempts_and_offers_nothing() {
     let el = host("pay-limit");
     let o = opts("https://edge-limit.test", &the_intent, "en");
     js_sys::Reflect::set(&o, &"mode".into(), &"redirect".into()).expect("set");
-    let handle = widget::mount(el.clone(), o).expect("mount");
+    let handle = mount_on(el.clone(), o).expect("mount");
     let log = record(&el);
     assert!(
         until(3000, || text(&el, "[role=status]")
@@ -1151,7 +1175,7 @@ async fn a_disallowed_origin_is_reported_within_a_second() {
     );
     capture_console();
     let el = host("pay-origin");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-origin.test", &intent("5.00", "USD"), "en"),
     )
@@ -1209,7 +1233,7 @@ async fn a_missing_or_malformed_intent_is_refused_at_mount() {
         ("c", "", "intent_missing"),
     ] {
         let el = host(&format!("pay-bad-{n}"));
-        let handle = widget::mount(
+        let handle = mount_on(
             el.clone(),
             opts(&format!("https://edge-bad-{n}.test"), the_intent, "en"),
         )
@@ -1245,7 +1269,7 @@ async fn focus_stays_in_the_widget_when_the_open_link_goes() {
     install_stub(vec![1, 1, 5], JsValue::UNDEFINED, 0);
     block_popups();
     let el = host("pay-focus");
-    let handle = widget::mount(
+    let handle = mount_on(
         el.clone(),
         opts("https://edge-focus.test", &intent("5.00", "USD"), "en"),
     )
@@ -1282,7 +1306,7 @@ async fn a_locale_table_that_does_not_fit_is_refused_for_english() {
     // The German file with its pay-amount placeholder lost: the wasm must not show it.
     let broken = Locale::De.table().replacen("{amount}", "", 1);
     js_sys::Reflect::set(&o, &"texts".into(), &broken.into()).expect("set");
-    let handle = widget::mount(el.clone(), o).expect("mount");
+    let handle = mount_on(el.clone(), o).expect("mount");
     assert!(until(1000, || handle.state() == "idle").await);
     let root = shadow_q(&el, ".tp").expect("root");
     assert_eq!(root.get_attribute("lang").as_deref(), Some("en"));
