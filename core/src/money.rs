@@ -380,17 +380,20 @@ fn parse_minor(text: &str) -> Result<i64, MoneyError> {
             },
         });
     }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| MoneyError::NotADecimal)?
+    // Both are ASCII digits only (checked above), at most 15 and 2 of them: no overflow.
+    let cents = match significant.len() {
+        1 => digits_value(significant) * 10,
+        _ => digits_value(significant),
     };
-    let cents: i64 = match significant.len() {
-        0 => 0,
-        1 => i64::from(significant.as_bytes()[0] - b'0') * 10,
-        _ => significant.parse().map_err(|_| MoneyError::NotADecimal)?,
-    };
-    Ok(whole * SCALE + cents)
+    Ok(digits_value(whole) * SCALE + cents)
+}
+
+/// The value of ASCII digits (0 for none), checked and bounded by the caller: a loop, not
+/// `str::parse`, whose generic code the wasm widget would carry (~0.5 KB) for this one use.
+fn digits_value(digits: &str) -> i64 {
+    digits
+        .bytes()
+        .fold(0, |n, b| n * 10 + i64::from(b.wrapping_sub(b'0')))
 }
 
 fn truncate_for_error(s: &str) -> String {

@@ -115,10 +115,11 @@ mod js_api {
         }
     }
 
-    /// The widget's state name (`idle`, `waiting`, `final`, ..., or `destroyed`).
+    /// The widget's state name (`idle`, `waiting`, `final`, ..., or `destroyed`), as a JS string
+    /// made from the static name (no `String` to allocate, return and free).
     #[wasm_bindgen]
-    pub fn state(id: u32) -> String {
-        find(id).map_or("destroyed", |w| w.state_name()).to_owned()
+    pub fn state(id: u32) -> JsValue {
+        JsValue::from_str(find(id).map_or("destroyed", |w| w.state_name()))
     }
 }
 

@@ -217,7 +217,7 @@ impl Handle {
     }
 
     pub fn state(&self) -> String {
-        widget::state(self.0)
+        widget::state(self.0).as_string().unwrap_or_default()
     }
 }
 
