@@ -55,12 +55,22 @@ pub(crate) fn close(popup: &Window) {
 /// The intent's payload (`v1.<base64url JSON>.<mac>`), parsed; `None` when it isn't one. Read
 /// for the button label and the session slot only: the edge verifies the intent.
 pub(crate) fn intent_payload(intent: &str) -> Option<JsValue> {
-    let mut parts = intent.split('.');
-    let (Some("v1"), Some(payload), Some(mac), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
+    // Exactly three dot-separated parts, by byte positions (`str::split` with a char pattern
+    // is generic code the wasm would carry for this; `.` is one byte, a char boundary).
+    let dot = |from: usize| {
+        intent
+            .get(from..)?
+            .bytes()
+            .position(|b| b == b'.')
+            .map(|at| at + from)
     };
+    let first = dot(0)?;
+    let second = dot(first + 1)?;
+    if dot(second + 1).is_some() || intent.get(..first)? != "v1" {
+        return None;
+    }
+    let payload = intent.get(first + 1..second)?;
+    let mac = intent.get(second + 1..)?;
     if mac.is_empty() {
         return None;
     }
