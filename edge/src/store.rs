@@ -1496,39 +1496,72 @@ impl Store {
         db.batch("finish delivery", statements).await.map(|_| ())
     }
 
-    /// The cron's pick-up: pending rows whose attempt was due at or before `stuck_before` and
-    /// that no consumer has claimed since (the message was never sent, or was lost), at most
-    /// `limit`, oldest first. Each is marked due `now` in the same statement, so the next run
-    /// leaves it alone for as long again; the caller sends their messages.
+    /// The cron's pick-up: the pending rows whose attempt was due at or before `stuck_before`
+    /// and that no consumer has claimed since (the message was never sent, or was lost), at
+    /// most `limit`, the longest overdue first, over every shard: the same rows one database
+    /// holding them all would give, however unevenly the shards hold them. Each is marked due
+    /// `now` in the statement that takes it, so the next run leaves it alone for as long again;
+    /// the caller sends their messages. One shard: one statement. More: each shard lists its
+    /// `limit` longest overdue, the oldest `limit` of all are chosen, and each shard holding
+    /// some takes those (two round trips of latency).
     pub async fn take_stuck_outbox(
         &self,
         stuck_before: i64,
         now: i64,
         limit: u32,
     ) -> Result<Vec<(String, String)>, EdgeError> {
+        if let [only] = self.shards.as_slice() {
+            let db = Db {
+                db: only,
+                trips: &self.trips,
+            };
+            return take_stuck_on(db, stuck_before, now, limit, None).await;
+        }
         #[derive(Deserialize)]
-        struct Stuck {
+        struct Overdue {
             id: String,
             order_no: String,
+            next_attempt_at: i64,
         }
-        // Every shard takes its share, so all of them together stay within `limit`.
-        let shards = u32::try_from(self.shards.len()).unwrap_or(u32::MAX);
-        let share = (limit / shards).max(1);
-        let rows: Vec<Stuck> = self
+        let mut overdue: Vec<Overdue> = self
             .on_every(|db| async move {
                 db.all(
-                    "take stuck outbox rows",
+                    "list stuck outbox rows",
                     db.stmt(
-                        "UPDATE webhook_outbox SET next_attempt_at = ?2, updated_at = ?2 WHERE id IN \
-                         (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                          ORDER BY next_attempt_at LIMIT ?3) RETURNING id, order_no",
-                        &[num(stuck_before), num(now), num(i64::from(share))],
+                        "SELECT id, order_no, next_attempt_at FROM webhook_outbox \
+                         WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                         ORDER BY next_attempt_at LIMIT ?2",
+                        &[num(stuck_before), num(i64::from(limit))],
                     )?,
                 )
                 .await
             })
             .await?;
-        Ok(rows.into_iter().map(|r| (r.id, r.order_no)).collect())
+        overdue.sort_by_key(|row| row.next_attempt_at);
+        overdue.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut by_shard: Vec<Vec<String>> = vec![Vec::new(); self.shards.len()];
+        for row in overdue {
+            if let Some(ids) = by_shard.get_mut(shard_of(&row.order_no, self.shards.len())) {
+                ids.push(row.id);
+            }
+        }
+        let taken = try_join_all(
+            by_shard
+                .iter()
+                .enumerate()
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(shard, ids)| {
+                    take_stuck_on(
+                        self.db(shard),
+                        stuck_before,
+                        now,
+                        limit,
+                        Some(ids.as_slice()),
+                    )
+                }),
+        )
+        .await?;
+        Ok(taken.into_iter().flatten().collect())
     }
 
     /// Outbox rows in `state`, newest first, at most `limit`, from every shard.
@@ -1603,6 +1636,46 @@ async fn refund_on(
         )?,
     )
     .await
+}
+
+/// [`Store::take_stuck_outbox`] on one shard: its stuck rows (of `only` alone, when given),
+/// at most `limit`, longest overdue first, each marked due `now`; (id, order number) each.
+/// The condition is checked again as each row is taken, so a row a consumer claimed since it
+/// was listed is left to the consumer.
+async fn take_stuck_on(
+    db: Db<'_>,
+    stuck_before: i64,
+    now: i64,
+    limit: u32,
+    only: Option<&[String]>,
+) -> Result<Vec<(String, String)>, EdgeError> {
+    #[derive(Deserialize)]
+    struct Stuck {
+        id: String,
+        order_no: String,
+    }
+    let only = only
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| EdgeError::Internal(format!("stuck outbox ids: {e}")))?;
+    let rows: Vec<Stuck> = db
+        .all(
+            "take stuck outbox rows",
+            db.stmt(
+                "UPDATE webhook_outbox SET next_attempt_at = ?2, updated_at = ?2 WHERE id IN \
+                 (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                  AND (?4 IS NULL OR id IN (SELECT value FROM json_each(?4))) \
+                  ORDER BY next_attempt_at LIMIT ?3) RETURNING id, order_no",
+                &[
+                    num(stuck_before),
+                    num(now),
+                    num(i64::from(limit)),
+                    opt_text(only.as_deref()),
+                ],
+            )?,
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.order_no)).collect())
 }
 
 /// One outbox row, on one shard.

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use checkout_core::webhook;
 use serde_json::json;
+use tests::forge::now_secs;
 use tests::wait::eventually;
 
 use crate::support::{self, POLL, Stack, TOKEN, cases, refund_auth};
@@ -19,6 +21,8 @@ const SHARDS: usize = 4;
 const PER_SHARD: usize = 3;
 /// `RECONCILE_MIN_AGE_SECONDS`.
 const MIN_AGE: Duration = Duration::from_secs(1);
+/// Stuck outbox rows the cron re-sends per run (`SWEEP_BATCH` of `edge/src/notify.rs`).
+const SWEEP_BATCH: usize = 100;
 /// `whsec_` + base64 of 32 bytes.
 const HOOK_SECRET: &str = "whsec_c2hhcmRpbmctY2FuYXJ5LTAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -40,6 +44,7 @@ async fn edge_sharding() {
         the_cron_and_the_risk_hook_see_every_shard,
         admin_notifications_see_every_shard,
         refund_numbers_are_checked_on_every_shard,
+        the_outbox_sweep_takes_a_full_batch_from_one_shard,
     );
 }
 
@@ -221,4 +226,71 @@ async fn refund_numbers_are_checked_on_every_shard(env: &Stack) {
     refund(second)
         .await
         .expect(409, "refund_not_allowed", "a number used on another shard");
+}
+
+/// Notifications whose queue messages were lost (staged: paid orders and their pending outbox
+/// rows, long overdue, written straight into one shard) are all re-sent by one cron run when
+/// there are fewer than a run's batch, as with one database: more than a quarter of the batch
+/// sits on one shard, so a sweep that gave each shard an equal share of the batch leaves some
+/// for a later run.
+async fn the_outbox_sweep_takes_a_full_batch_from_one_shard(env: &Stack) {
+    const SHARD: usize = 3;
+    let stuck = SWEEP_BATCH / SHARDS + 5;
+    let orders: Vec<String> = (1..)
+        .map(|n| format!("sweep-{n}"))
+        .filter(|no| shard_of(no) == SHARD)
+        .take(stuck)
+        .collect();
+    let ids: BTreeSet<String> = orders
+        .iter()
+        .map(|no| webhook::event_id(no, 5, 1))
+        .collect();
+    let created = now_secs();
+    let order_rows: Vec<String> = orders
+        .iter()
+        .map(|no| {
+            format!(
+                "('{no}', 500, 'USD', {}, 5, 0, 0, 0, 'https://pay.example/{no}')",
+                support::MERCHANT
+            )
+        })
+        .collect();
+    let outbox_rows: Vec<String> = orders
+        .iter()
+        .map(|no| {
+            let id = webhook::event_id(no, 5, 1);
+            let body = json!({"id": id, "type": "order.paid", "created_at": created, "data": {"order_no": no}});
+            format!("('{id}', '{no}', 'order.paid', '{body}', 'pending', 0, 0, 0, 0)")
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO orders (order_no, amount_minor, currency, merchant_id, status, creating_until, created_at, updated_at, pay_url) VALUES {}; \
+         INSERT INTO webhook_outbox (id, order_no, kind, body, state, attempts, next_attempt_at, created_at, updated_at) VALUES {};",
+        order_rows.join(", "),
+        outbox_rows.join(", ")
+    );
+    env.edge
+        .d1_execute_on(SHARD, &sql)
+        .unwrap_or_else(|e| panic!("staging the stuck outbox rows: {e}"));
+    let cron = env
+        .send(reqwest::Method::GET, &env.edge.scheduled_url(), &[], None)
+        .await;
+    assert_eq!(cron.status, 200, "/__scheduled: {}", cron.text);
+    let delivered = || {
+        env.receiver()
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.answered == 204 && ids.contains(&d.id))
+            .map(|d| d.id)
+            .collect::<BTreeSet<String>>()
+    };
+    let all = eventually(Duration::from_secs(20), POLL, || async {
+        (delivered() == ids).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "one cron run sent {} of the {stuck} stuck notifications on shard {SHARD}",
+        delivered().len()
+    );
 }
