@@ -214,15 +214,34 @@ fn trim_bindgen_init(glue: &str) -> Result<String> {
 /// `wasm-opt -Os` on the wasm, shortens its import/export names and minifies the JS (esbuild, pinned through wrangler).
 pub(crate) fn build_widget_pkg(env: &Env, profile: Profile, optimize: bool) -> Result<WidgetPkg> {
     let mut cargo = env.cargo();
-    cargo.args([
-        "build",
-        "-p",
-        "widget",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]);
-    if profile == Profile::Release {
-        cargo.arg("--release");
+    match profile {
+        Profile::Debug => {
+            cargo.args([
+                "build",
+                "-p",
+                "widget",
+                "--target",
+                "wasm32-unknown-unknown",
+            ]);
+        }
+        // `cargo rustc`: the extra flag reaches only the widget crate's own rustc, the one that
+        // runs the whole-program (fat LTO) optimisation, so its dependencies (shared with the
+        // edge's wasm build) keep their cached artifacts. LLVM's inliner at opt-level "z"
+        // inlines up to a cost of 5; 10 measured −202 B gzip of wasm (8 the same, 15 −112,
+        // 25 and 40 larger than 5).
+        Profile::Release => {
+            cargo.args([
+                "rustc",
+                "-p",
+                "widget",
+                "--lib",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--release",
+                "--",
+                "-Cllvm-args=-inline-threshold=10",
+            ]);
+        }
     }
     env::run(&mut cargo)?;
 
