@@ -179,10 +179,12 @@ impl Dom {
         if !root.has_attribute("data-early") {
             return None;
         }
+        // Only the glue's `draw()` marks a root `data-early`, and it draws exactly these three
+        // elements in this order: no `instanceof` checks (an import and a shim each).
         let first = root.first_element_child()?;
         let status = first.next_element_sibling()?;
-        let reopen: HtmlAnchorElement = status.next_element_sibling()?.dyn_into().ok()?;
-        let button: HtmlButtonElement = first.dyn_into().ok()?;
+        let reopen: HtmlAnchorElement = status.next_element_sibling()?.unchecked_into();
+        let button: HtmlButtonElement = first.unchecked_into();
         let _ = root.remove_attribute("data-early");
         // The wasm's negotiation and fallback decide; the glue's guess is replaced if it differs.
         let _ = root.set_attribute("lang", locale.tag());
@@ -303,6 +305,44 @@ impl Dom {
     pub(crate) fn clear(&self) {
         self.shadow.set_text_content(None);
         self.shadow.set_adopted_style_sheets(&js_sys::Array::new());
+    }
+}
+
+/// A DOM event listener, removed when dropped (so `destroy()` leaves none behind). What
+/// gloo-events' `EventListener` does for the widget, without the options object it builds on
+/// every add (`passive`, `once`, `capture` setters: imports and glue the widget never needs,
+/// its listeners neither cancel events nor capture).
+#[derive(Debug)]
+pub(crate) struct Listener {
+    target: web_sys::EventTarget,
+    kind: &'static str,
+    callback: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    /// Listens for `kind` events on `target` until dropped.
+    pub(crate) fn new(
+        target: &web_sys::EventTarget,
+        kind: &'static str,
+        mut on: impl FnMut(&web_sys::Event) + 'static,
+    ) -> Listener {
+        let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(
+            move |event: web_sys::Event| on(&event),
+        );
+        let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
+        Listener {
+            target: target.clone(),
+            kind,
+            callback,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
     }
 }
 

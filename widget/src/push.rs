@@ -9,10 +9,10 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gloo_events::EventListener;
 use web_sys::EventSource;
 
 use crate::api::{self, Edge};
+use crate::dom::Listener;
 use crate::polling::PollingTracker;
 use crate::reducer::{OrderRef, Update};
 use crate::tracker::{Channel, Report, Tracker};
@@ -20,7 +20,7 @@ use crate::tracker::{Channel, Report, Tracker};
 struct Shared {
     channel: Cell<Channel>,
     hidden: Cell<bool>,
-    source: Cell<Option<(EventSource, EventListener, EventListener)>>,
+    source: Cell<Option<(EventSource, Listener, Listener)>>,
     poll: PollingTracker,
     report: Rc<dyn Fn(Report)>,
 }
@@ -87,7 +87,7 @@ impl Tracker for PushTracker {
             return;
         };
         let weak = Rc::downgrade(shared);
-        let on_message = EventListener::new(&source, "message", move |event| {
+        let on_message = Listener::new(&source, "message", move |event| {
             let Some(shared) = weak.upgrade() else { return };
             let view = js_sys::Reflect::get(event, &"data".into())
                 .ok()
@@ -106,7 +106,7 @@ impl Tracker for PushTracker {
             }
         });
         let weak = Rc::downgrade(shared);
-        let on_error = EventListener::new(&source, "error", move |_| {
+        let on_error = Listener::new(&source, "error", move |_| {
             if let Some(shared) = weak.upgrade() {
                 fall_back(&shared);
             }

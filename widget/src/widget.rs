@@ -6,7 +6,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use checkout_core::contract::{ApiErrorCode, AttemptResponse, CreateOrderResponse};
-use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -14,7 +13,7 @@ use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 
 use crate::Slot as _;
 use crate::api::Edge;
-use crate::dom::{Dom, TextCtx};
+use crate::dom::{Dom, Listener, TextCtx};
 use crate::flow::{self, Session};
 use crate::i18n::{Msg, Phrase, Texts};
 use crate::push::PushTracker;
@@ -61,7 +60,7 @@ pub(crate) struct Inner {
     /// Checks, after closing it, whether the payment window really closed.
     close_check: RefCell<Option<Timeout>>,
     create_abort: RefCell<Option<AbortController>>,
-    listeners: RefCell<Vec<EventListener>>,
+    listeners: RefCell<Vec<Listener>>,
     destroyed: Cell<bool>,
     /// The boot glue drew the button and announced `ready` already (`dom::Early::drawn`).
     announced: bool,
@@ -184,7 +183,7 @@ impl Inner {
     fn listen(self: &Rc<Self>) {
         let mut listeners = Vec::with_capacity(6);
         let weak = self.weak();
-        listeners.push(EventListener::new(&self.dom.button, "click", move |_| {
+        listeners.push(Listener::new(&self.dom.button, "click", move |_| {
             if let Some(w) = weak.upgrade() {
                 let event = match view(&w.machine.read()).button {
                     Some(Button::Retry) => Event::RetryClicked,
@@ -194,7 +193,7 @@ impl Inner {
             }
         }));
         let weak = self.weak();
-        listeners.push(EventListener::new(&self.dom.reopen, "click", move |_| {
+        listeners.push(Listener::new(&self.dom.reopen, "click", move |_| {
             if let Some(w) = weak.upgrade() {
                 // The link opens a tab we hold no handle to: it can't be closed for the shopper.
                 w.session.set_window(true);
@@ -205,22 +204,18 @@ impl Inner {
             if let Some(document) = window.document() {
                 let weak = self.weak();
                 let doc = document.clone();
-                listeners.push(EventListener::new(
-                    &document,
-                    "visibilitychange",
-                    move |_| {
-                        if let Some(w) = weak.upgrade()
-                            && let Some(t) = w.tracker.write().as_mut()
-                        {
-                            t.set_hidden(doc.hidden());
-                        }
-                    },
-                ));
+                listeners.push(Listener::new(&document, "visibilitychange", move |_| {
+                    if let Some(w) = weak.upgrade()
+                        && let Some(t) = w.tracker.write().as_mut()
+                    {
+                        t.set_hidden(doc.hidden());
+                    }
+                }));
             }
             // Back from the pay page out of the back/forward cache: this page's machine is
             // frozen mid-redirect; pick the order up again.
             let weak = self.weak();
-            listeners.push(EventListener::new(&window, "pageshow", move |event| {
+            listeners.push(Listener::new(&window, "pageshow", move |event| {
                 let persisted = js_sys::Reflect::get(event, &"persisted".into())
                     .ok()
                     .and_then(|v| v.as_bool())
@@ -234,7 +229,7 @@ impl Inner {
             }));
             for (name, online) in [("online", true), ("offline", false)] {
                 let weak = self.weak();
-                listeners.push(EventListener::new(&window, name, move |_| {
+                listeners.push(Listener::new(&window, name, move |_| {
                     if let Some(w) = weak.upgrade() {
                         w.dispatch(Event::Online(online));
                     }
