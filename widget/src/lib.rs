@@ -11,7 +11,8 @@
 //! - [`style`]: the stylesheet (the boot glue constructs it and draws with it; the wasm adopts it).
 //! - [`wire`]: the edge's JSON answers → `checkout-core` contract types (no serde).
 //!
-//! Browser shell (wasm32 only): `dom` (Shadow DOM rendering), `api` (edge client),
+//! Browser shell (wasm32 only): `dom` (Shadow DOM rendering, DOM listeners), `api` (edge
+//! client), `exec` (the async tasks),
 //! `flow` (popup / new tab / redirect + sessionStorage), `polling` (the polling tracker),
 //! `push` (the Server-Sent Events tracker, polling as its fallback),
 //! `mount` (script tag, `TrustPayCheckout.mount`, `<trustpay-checkout>`), and `widget`
@@ -31,6 +32,8 @@ pub mod wire;
 mod api;
 #[cfg(target_arch = "wasm32")]
 mod dom;
+#[cfg(target_arch = "wasm32")]
+mod exec;
 #[cfg(target_arch = "wasm32")]
 mod flow;
 #[cfg(target_arch = "wasm32")]

@@ -69,7 +69,7 @@ fn run(shared: &Rc<Shared>, step: Step) {
             let signal = controller.signal();
             *shared.abort.write() = Some(controller);
             let weak = Rc::downgrade(shared);
-            wasm_bindgen_futures::spawn_local(async move {
+            crate::exec::spawn(async move {
                 let result = {
                     let Some(shared) = weak.upgrade() else { return };
                     let (edge, order) = (shared.edge.clone(), shared.order.clone());

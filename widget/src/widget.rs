@@ -143,7 +143,7 @@ impl Inner {
 
         // Start after the caller got its handle, so `handle.on("ready", ..)` sees `ready`.
         let weak = Rc::downgrade(&inner);
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::exec::spawn(async move {
             let Some(w) = weak.upgrade() else { return };
             if w.destroyed.get() {
                 return;
@@ -395,7 +395,7 @@ impl Inner {
             previous.abort();
         }
         let weak = self.weak();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::exec::spawn(async move {
             let Some(w) = weak.upgrade() else { return };
             let intent = w.intent().await;
             let result = match intent {
@@ -432,7 +432,7 @@ impl Inner {
         }
         let edge = self.edge.clone();
         let weak = self.weak();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::exec::spawn(async move {
             let result = edge
                 .new_attempt(&order.order_no, &order.client_secret, &signal)
                 .await;
