@@ -15,9 +15,10 @@
 //! function and the function table are the roots, and direct calls and `ref.func` the
 //! edges; the handler's own calls are not followed, and table entries that implement a
 //! `core::fmt` trait or `core::panic::PanicPayload` are not roots (only formatting code
-//! calls them, and formatting code is only kept when something live reaches it directly:
-//! a `to_string()` on a live path keeps all it needs). So no function a non-panicking run
-//! can execute changes.
+//! calls them, through `call_indirect`). If a live path formats after all (a `to_string()`,
+//! a `format!`: some formatting code is reached from the roots), those entries are roots
+//! too, since the call graph can't see which of them it calls. So no function a
+//! non-panicking run can execute changes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -70,26 +71,38 @@ pub(crate) fn trap_panics(wasm: &[u8]) -> Result<Trapped> {
         );
     };
 
-    let formatting = |index: &u32| {
-        module
-            .names
-            .get(index)
-            .is_some_and(|name| implements_formatting(name))
+    let name_of = |index: &u32| module.names.get(index).map_or("", String::as_str);
+    let reach = |table_formatting: bool| {
+        let mut live = HashSet::new();
+        let mut todo: Vec<u32> = module
+            .roots
+            .iter()
+            .copied()
+            .chain(
+                module
+                    .table
+                    .iter()
+                    .copied()
+                    .filter(|f| table_formatting || !implements_formatting(name_of(f))),
+            )
+            .collect();
+        while let Some(f) = todo.pop() {
+            if f == handler || !live.insert(f) {
+                continue;
+            }
+            if let Some(callees) = module.edges.get(&f) {
+                todo.extend(callees.iter().copied());
+            }
+        }
+        live
     };
-    let mut live = HashSet::new();
-    let mut todo: Vec<u32> = module
-        .roots
-        .iter()
-        .copied()
-        .chain(module.table.iter().copied().filter(|f| !formatting(f)))
-        .collect();
-    while let Some(f) = todo.pop() {
-        if f == handler || !live.insert(f) {
-            continue;
-        }
-        if let Some(callees) = module.edges.get(&f) {
-            todo.extend(callees.iter().copied());
-        }
+    let mut live = reach(false);
+    // Formatting that a live path runs (a `to_string()`, a `format!`) calls the table's
+    // `fmt::Write` / `Display` entries through `call_indirect`, which the call graph can't see:
+    // then every formatting entry of the table stays (the formatting code is no longer dead).
+    if live.iter().any(|f| is_formatting_code(name_of(f))) {
+        println!("  panics trap: a live path formats, so the table's formatting entries stay");
+        live = reach(true);
     }
 
     let (code_start, code_end) = module.code_section.context("no code section")?;
@@ -128,6 +141,21 @@ fn implements_formatting(name: &str) -> bool {
         None => rest.strip_prefix("core").unwrap_or(""),
     };
     trait_path.starts_with("::fmt::") || trait_path.starts_with("::panic::PanicPayload>")
+}
+
+/// Code that formats: `core::fmt`'s own functions (`fmt::write`, `Formatter`'s methods, …),
+/// `alloc::fmt::format`, and formatting-trait methods (reached directly, e.g. by `to_string()`).
+fn is_formatting_code(name: &str) -> bool {
+    let unhashed = |krate: &str| {
+        name.trim_start_matches('<')
+            .strip_prefix(krate)
+            .map(|rest| match rest.strip_prefix('[') {
+                Some(hashed) => hashed.split_once(']').map_or("", |(_, path)| path),
+                None => rest,
+            })
+            .is_some_and(|path| path.starts_with("::fmt::"))
+    };
+    unhashed("core") || unhashed("alloc") || implements_formatting(name)
 }
 
 fn parse(wasm: &[u8]) -> Result<Module> {
@@ -434,6 +462,66 @@ mod tests {
             assert_eq!(body(i), [3, 0, 0x00, 0x0b], "function {i}");
         }
         assert_eq!(body(6), [2, 0, 0x0b]);
+    }
+
+    /// A live `to_string()`: `run` calls a `Display` impl directly, which writes through the
+    /// table's `<String as fmt::Write>::write_str` (a `call_indirect`): that entry must stay.
+    #[test]
+    fn formatting_a_live_path_runs_keeps_the_tables_formatting_entries() {
+        let list = [
+            "run",
+            "<u32 as core[1]::fmt::Display>::fmt",
+            "__rustc[0]::rust_begin_unwind",
+            "<alloc[2]::string::String as core[1]::fmt::Write>::write_str",
+            "core[1]::fmt::write",
+        ];
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        section(&mut wasm, 1, &[1, 0x60, 0, 0]);
+        section(&mut wasm, 3, &[5, 0, 0, 0, 0, 0]);
+        section(&mut wasm, 7, &[1, 3, b'r', b'u', b'n', 0, 0]);
+        section(&mut wasm, 9, &[1, 0, 0x41, 1, 0x0b, 1, 3]);
+        let call = |f: u8| vec![5, 0, 0x10, f, 0x01, 0x0b];
+        // f1 calls table slot 1 (f3) indirectly: call_indirect type 0, table 0.
+        let indirect = vec![7, 0, 0x41, 1, 0x11, 0, 0, 0x0b];
+        let mut code = vec![5];
+        for body in [
+            call(1),
+            indirect,
+            vec![2, 0, 0x0b],
+            vec![2, 0, 0x0b],
+            vec![2, 0, 0x0b],
+        ] {
+            code.extend_from_slice(&body);
+        }
+        section(&mut wasm, 10, &code);
+        section(&mut wasm, 0, &names(&list));
+
+        let trapped = trap_panics(&wasm).expect("trapped");
+        let module = parse(&trapped.wasm).expect("still a module");
+        let body = |i: usize| {
+            let (start, end) = module.bodies[i];
+            trapped.wasm[start..end].to_vec()
+        };
+        assert_eq!(body(3), [2, 0, 0x0b], "write_str must stay");
+        assert_eq!(body(2), [3, 0, 0x00, 0x0b], "the handler still traps");
+        assert_eq!(
+            body(4),
+            [3, 0, 0x00, 0x0b],
+            "fmt::write: nothing live calls it"
+        );
+        assert_eq!(trapped.functions, 2);
+    }
+
+    #[test]
+    fn formatting_code_is_recognised() {
+        assert!(is_formatting_code("core[c5]::fmt::write"));
+        assert!(is_formatting_code(
+            "<core[c5]::fmt::Formatter>::pad_integral"
+        ));
+        assert!(is_formatting_code("alloc[3c]::fmt::format::format_inner"));
+        assert!(is_formatting_code("<u32 as core[c5]::fmt::Display>::fmt"));
+        assert!(!is_formatting_code("core[c5]::panicking::panic_fmt"));
+        assert!(!is_formatting_code("widget::widget::Inner::render"));
     }
 
     #[test]
