@@ -8,7 +8,7 @@
 //! them against the browser's `Intl` for every locale and currency. The build hands [`style`]'s
 //! table to the boot glue, whose `money()` writes every amount the page shows (the first
 //! button's, and the wasm's, which calls it through the `money` mount option instead of
-//! carrying this code too); [`format`] is the same algorithm, the reference the tests hold the
+//! carrying this code too); [`format()`] is the same algorithm, the reference the tests hold the
 //! glue's copy to.
 
 use crate::i18n::Locale;

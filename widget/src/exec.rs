@@ -99,3 +99,57 @@ impl Wake for WakeUp {
         schedule(self.0);
     }
 }
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &JsValue, ms: u32) -> i32;
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(callback: &JsValue, ms: u32) -> i32;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: i32);
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(id: i32);
+}
+
+/// A `setTimeout` or `setInterval`, cleared when dropped (so `destroy()` leaves none behind;
+/// dropping it from inside its own callback is fine). gloo-timers' `Timeout` and `Interval`,
+/// without their `catch` wrappers: neither call throws.
+#[derive(Debug)]
+pub(crate) struct Timer {
+    id: i32,
+    repeats: bool,
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl Timer {
+    /// Calls `callback` once, after `ms` milliseconds.
+    pub(crate) fn once(ms: u32, callback: impl FnOnce() + 'static) -> Timer {
+        let callback = Closure::once(callback);
+        Timer {
+            id: set_timeout(callback.as_ref(), ms),
+            repeats: false,
+            _callback: callback,
+        }
+    }
+
+    /// Calls `callback` every `ms` milliseconds.
+    pub(crate) fn every(ms: u32, callback: impl FnMut() + 'static) -> Timer {
+        let callback = Closure::<dyn FnMut()>::new(callback);
+        Timer {
+            id: set_interval(callback.as_ref(), ms),
+            repeats: true,
+            _callback: callback,
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        if self.repeats {
+            clear_interval(self.id);
+        } else {
+            clear_timeout(self.id);
+        }
+    }
+}

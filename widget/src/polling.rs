@@ -1,16 +1,16 @@
 //! The polling [`Tracker`]: `GET /v1/orders/{order_no}` on the [`PollPlan`] schedule, with
-//! a gloo `Timeout` for the wait and an `AbortController` for the request in flight. Both
+//! an `exec::Timer` for the wait and an `AbortController` for the request in flight. Both
 //! are dropped/aborted by `stop()`, so nothing fires after `destroy()`.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
 use web_sys::AbortController;
 
 use crate::Slot as _;
 use crate::api::Edge;
 use crate::backoff::Backoff;
+use crate::exec::Timer;
 use crate::reducer::{OrderRef, Update};
 use crate::tracker::{PollPlan, Report, Step, Tracker};
 
@@ -18,7 +18,7 @@ struct Shared {
     edge: Edge,
     order: OrderRef,
     plan: RefCell<PollPlan>,
-    timer: RefCell<Option<Timeout>>,
+    timer: RefCell<Option<Timer>>,
     abort: RefCell<Option<AbortController>>,
     report: Rc<dyn Fn(Report)>,
 }
@@ -53,7 +53,7 @@ fn run(shared: &Rc<Shared>, step: Step) {
         Step::GiveUp => (shared.report)(Report::GaveUp),
         Step::Wait(ms) => {
             let weak: Weak<Shared> = Rc::downgrade(shared);
-            let timer = Timeout::new(ms, move || {
+            let timer = Timer::once(ms, move || {
                 if let Some(shared) = weak.upgrade() {
                     shared.timer.write().take();
                     let step = shared.plan.write().on_timer();

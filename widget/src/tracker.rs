@@ -20,7 +20,7 @@ pub enum Report {
     GaveUp,
 }
 
-/// Watches one order. Implementations: polling (`polling.rs`, gloo timers + fetch) and push
+/// Watches one order. Implementations: polling (`polling.rs`, timers + fetch) and push
 /// (`push.rs`: the edge's Server-Sent Events via `EventSource`, falling back to polling).
 pub trait Tracker {
     /// Starts watching (idempotent).

@@ -1,12 +1,12 @@
 //! One mounted widget: owns its DOM, reducer, tracker, timers and listeners, and performs
 //! the reducer's effects. Every callback holds a `Weak` to it, and every listener and timer
-//! is a gloo handle stored here, so `destroy()` (dropping them) leaves nothing running.
+//! is a handle stored here (`dom::Listener`, `exec::Timer`), so `destroy()` (dropping them)
+//! leaves nothing running.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use checkout_core::contract::{ApiErrorCode, AttemptResponse, CreateOrderResponse};
-use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
@@ -14,6 +14,7 @@ use web_sys::{AbortController, CustomEvent, CustomEventInit, Element, Window};
 use crate::Slot as _;
 use crate::api::Edge;
 use crate::dom::{Dom, Listener, TextCtx};
+use crate::exec::Timer;
 use crate::flow::{self, Session};
 use crate::i18n::{Msg, Phrase, Texts};
 use crate::push::PushTracker;
@@ -55,10 +56,10 @@ pub(crate) struct Inner {
     tracker: RefCell<Option<Box<dyn Tracker>>>,
     /// The events token of the order just created (for the push tracker).
     events_token: RefCell<Option<String>>,
-    retry: RefCell<Option<Timeout>>,
-    popup_watch: RefCell<Option<Interval>>,
+    retry: RefCell<Option<Timer>>,
+    popup_watch: RefCell<Option<Timer>>,
     /// Checks, after closing it, whether the payment window really closed.
-    close_check: RefCell<Option<Timeout>>,
+    close_check: RefCell<Option<Timer>>,
     create_abort: RefCell<Option<AbortController>>,
     listeners: RefCell<Vec<Listener>>,
     destroyed: Cell<bool>,
@@ -275,7 +276,7 @@ impl Inner {
             Effect::NewAttempt(order) => self.new_attempt(order),
             Effect::ScheduleRetry(ms) => {
                 let weak = self.weak();
-                *self.retry.write() = Some(Timeout::new(ms, move || {
+                *self.retry.write() = Some(Timer::once(ms, move || {
                     if let Some(w) = weak.upgrade() {
                         w.retry.write().take();
                         w.dispatch(Event::RetryDue);
@@ -307,7 +308,7 @@ impl Inner {
                             self.session.set_window(false);
                         } else {
                             let weak = self.weak();
-                            *self.close_check.write() = Some(Timeout::new(300, move || {
+                            *self.close_check.write() = Some(Timer::once(300, move || {
                                 let Some(w) = weak.upgrade() else { return };
                                 let open = !popup.closed().unwrap_or(true);
                                 w.session.set_window(open);
@@ -368,7 +369,7 @@ impl Inner {
     /// Checks once a second whether the shopper closed the popup.
     fn watch_popup(self: &Rc<Self>) {
         let weak = self.weak();
-        *self.popup_watch.write() = Some(Interval::new(1_000, move || {
+        *self.popup_watch.write() = Some(Timer::every(1_000, move || {
             let Some(w) = weak.upgrade() else { return };
             let closed = w
                 .popup
@@ -379,7 +380,7 @@ impl Inner {
             if closed {
                 w.popup.write().take();
                 w.session.set_window(false);
-                // Dropping the Interval from inside its own callback is fine in gloo.
+                // Dropping the timer from inside its own callback is fine (see `exec::Timer`).
                 w.popup_watch.write().take();
                 w.dispatch(Event::PopupClosed);
             }
