@@ -139,7 +139,7 @@ impl Edge {
     ) -> Result<JsValue, Failure> {
         set(init, "signal", signal);
         set(init, "cache", &"no-store".into());
-        let window = web_sys::window().ok_or(Failure::Network)?;
+        let window = crate::window().ok_or(Failure::Network)?;
         let response = JsFuture::from(window.fetch_with_str_and_init(url, init))
             .await
             .map_err(|_| Failure::Network)?;

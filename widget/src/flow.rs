@@ -17,7 +17,7 @@ const POPUP_FEATURES: &str = "popup=yes,width=480,height=760";
 
 /// Opens an empty popup inside the user gesture. `None` when blocked.
 pub(crate) fn prepare_window() -> Option<Window> {
-    let window = web_sys::window()?;
+    let window = crate::window()?;
     let popup = window
         .open_with_url_and_target_and_features("about:blank", "_blank", POPUP_FEATURES)
         .ok()
@@ -34,7 +34,7 @@ pub(crate) fn show(prepared: Option<Window>, url: &str) -> Option<Window> {
     {
         return Some(popup);
     }
-    let window = web_sys::window()?;
+    let window = crate::window()?;
     let tab = window
         .open_with_url_and_target(url, "_blank")
         .ok()
@@ -85,7 +85,7 @@ pub(crate) fn intent_payload(intent: &str) -> Option<JsValue> {
     while !b64.len().is_multiple_of(4) {
         b64.push('=');
     }
-    let json = web_sys::window()?.atob(&b64).ok()?;
+    let json = crate::window()?.atob(&b64).ok()?;
     js_sys::JSON::parse(&json).ok().filter(JsValue::is_object)
 }
 
@@ -98,7 +98,7 @@ pub(crate) fn field(obj: &JsValue, key: &str) -> Option<String> {
 
 /// Redirect mode: leave for the pay page.
 pub(crate) fn navigate(url: &str) {
-    if let Some(window) = web_sys::window() {
+    if let Some(window) = crate::window() {
         let _ = window.location().assign(url);
     }
 }
@@ -144,7 +144,7 @@ impl Session {
     }
 
     fn storage() -> Option<web_sys::Storage> {
-        web_sys::window()?.session_storage().ok().flatten()
+        crate::window()?.session_storage().ok().flatten()
     }
 
     pub(crate) fn save(&self, order: &OrderRef) {

@@ -126,6 +126,18 @@ mod js_api {
     }
 }
 
+/// The page's `window` (`None` outside a window, e.g. in a worker): one import, where
+/// `web_sys::window()` looks for the global object four ways and checks that it is a `Window`.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn window() -> Option<web_sys::Window> {
+    #[wasm_bindgen::prelude::wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(thread_local_v2, js_name = window)]
+        static WINDOW: Option<web_sys::Window>;
+    }
+    WINDOW.with(Clone::clone)
+}
+
 /// `RefCell` borrows without the panic machinery. A borrow conflict is a bug, and with
 /// `panic = "abort"` it ends in the same trap either way; aborting directly spares each of the
 /// ~70 call sites its `#[track_caller]` location and the message formatting (−666 B gzip).

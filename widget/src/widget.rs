@@ -149,7 +149,7 @@ impl Inner {
             if w.destroyed.get() {
                 return;
             }
-            if !web_sys::window()
+            if !crate::window()
                 .map(|win| win.navigator().on_line())
                 .unwrap_or(true)
             {
@@ -201,7 +201,7 @@ impl Inner {
                 w.dispatch(Event::ReopenClicked);
             }
         }));
-        if let Some(window) = web_sys::window() {
+        if let Some(window) = crate::window() {
             if let Some(document) = window.document() {
                 let weak = self.weak();
                 let doc = document.clone();
@@ -353,7 +353,7 @@ impl Inner {
                 }
             },
         ));
-        if web_sys::window()
+        if crate::window()
             .and_then(|w| w.document())
             .map(|d| d.hidden())
             .unwrap_or(false)
