@@ -397,26 +397,35 @@ pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
     if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(PayUrlError::Malformed);
     }
-    let lower = url
-        .get(..8)
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    // `get`, not indexing, and no `format!`: this runs in the wasm widget too, where a
-    // panicking slice or a format string pulls in core::fmt (~6 KB gzip).
-    let (secure, rest) = if lower.starts_with("https://") {
+    // Bytes, `get` and no `format!`: this runs in the wasm widget too, where a panicking slice
+    // or a format string pulls in core::fmt, and each `str` pattern type its own search code.
+    // Every cut below is at an ASCII byte, so on a char boundary.
+    let head = url.get(..8).map_or(&[][..], str::as_bytes);
+    let (secure, rest) = if head.eq_ignore_ascii_case(b"https://") {
         (true, url.get(8..).unwrap_or_default())
-    } else if lower.starts_with("http://") {
+    } else if head
+        .get(..7)
+        .is_some_and(|h| h.eq_ignore_ascii_case(b"http://"))
+    {
         (false, url.get(7..).unwrap_or_default())
     } else {
         return Err(PayUrlError::NotHttps);
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
+    let cut = |text: &str, stops: &[u8]| -> usize {
+        text.bytes()
+            .position(|b| stops.contains(&b))
+            .unwrap_or(text.len())
+    };
+    let authority = rest.get(..cut(rest, b"/?#")).unwrap_or_default();
+    if authority.is_empty() || authority.bytes().any(|b| b == b'@' || b == b'\\') {
         return Err(PayUrlError::Malformed);
     }
     let (host, bracketed) = match authority.strip_prefix('[') {
-        Some(v6) => (v6.split(']').next().unwrap_or_default(), true),
-        None => (authority.split(':').next().unwrap_or_default(), false),
+        Some(v6) => (v6.get(..cut(v6, b"]")).unwrap_or_default(), true),
+        None => (
+            authority.get(..cut(authority, b":")).unwrap_or_default(),
+            false,
+        ),
     };
     if host.is_empty() {
         return Err(PayUrlError::Malformed);
@@ -524,6 +533,99 @@ mod tests {
             serde_json::from_str::<OrderView>(&json).expect("parses"),
             view
         );
+    }
+
+    /// The `str`-pattern form `check_pay_url` had before it moved to bytes: the oracle.
+    fn reference_check_pay_url(url: &str) -> Result<(), PayUrlError> {
+        if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(PayUrlError::Malformed);
+        }
+        let lower = url
+            .get(..8)
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        // `get`, not indexing, and no `format!`: this runs in the wasm widget too, where a
+        // panicking slice or a format string pulls in core::fmt (~6 KB gzip).
+        let (secure, rest) = if lower.starts_with("https://") {
+            (true, url.get(8..).unwrap_or_default())
+        } else if lower.starts_with("http://") {
+            (false, url.get(7..).unwrap_or_default())
+        } else {
+            return Err(PayUrlError::NotHttps);
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
+            return Err(PayUrlError::Malformed);
+        }
+        let (host, bracketed) = match authority.strip_prefix('[') {
+            Some(v6) => (v6.split(']').next().unwrap_or_default(), true),
+            None => (authority.split(':').next().unwrap_or_default(), false),
+        };
+        if host.is_empty() {
+            return Err(PayUrlError::Malformed);
+        }
+        let loopback = if bracketed {
+            host == "::1"
+        } else {
+            host.eq_ignore_ascii_case("127.0.0.1") || host.eq_ignore_ascii_case("localhost")
+        };
+        if secure || loopback {
+            Ok(())
+        } else {
+            Err(PayUrlError::NotHttps)
+        }
+    }
+
+    #[test]
+    fn pay_url_check_is_the_reference_one() {
+        let parts = [
+            "",
+            "h",
+            "http://",
+            "https://",
+            "HTTP://",
+            "HtTpS://",
+            "ftp://",
+            "//",
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "[::1]",
+            "[::1",
+            "::1",
+            "pay.example",
+            "@",
+            "\\",
+            ":",
+            ":9",
+            "/",
+            "?",
+            "#",
+            "]",
+            "[",
+            "é",
+            "ü://",
+            "x y",
+            "\u{7f}",
+            "\u{a0}",
+            "\u{2028}",
+            ".",
+        ];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let url = [a, b, c].concat();
+                    assert_eq!(
+                        check_pay_url(&url),
+                        reference_check_pay_url(&url),
+                        "{url:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, parts.len().pow(3));
     }
 
     #[test]
