@@ -84,7 +84,7 @@ const STAGES: &[Stage] = &[
     },
     Stage {
         name: "edge-sharded",
-        what: "EDGE_D1_SHARDS=4 cargo test -p tests --test edge -- sharding:: e2e:: attempts:: integrity:: callback_attacks:: --include-ignored --test-threads=1 (every Worker on 4 D1 shards)",
+        what: "EDGE_D1_SHARDS=4 cargo test -p tests --test edge -- sharding:: e2e:: attempts:: integrity:: callback_attacks:: merchant:: live:: bad_inputs:: upstream_faults:: abuse::edge_abuse --include-ignored --test-threads=1 (every Worker on 4 D1 shards)",
         run: edge_sharded,
     },
     Stage {
@@ -254,8 +254,14 @@ fn edge_live(env: &Env) -> Result<()> {
 }
 
 /// D1 sharding: the focused suite (orders spread over 4 shards, every path across orders sees
-/// all of them), then the suites that check the state machine, integrity and callback attacks
-/// again with every Worker on 4 shards (`EDGE_D1_SHARDS`, read by the suites' fixture).
+/// all of them), then the other edge suites again with every Worker on 4 shards
+/// (`EDGE_D1_SHARDS`, read by the suites' fixture): the state machine, integrity, callback
+/// attacks, merchant notifications (outbox, cron, dead letters, replay), the reconciliation
+/// cron and live events, bad inputs, upstream faults and abuse. Left out:
+/// `abuse::edge_weak_configuration` (nine Workers refusing their configuration before any D1
+/// access, nothing to shard; each start migrates 4 databases, ~200 s in all), `merchant_kit::`
+/// (the examples against a Worker; stage `merchant-kit`). `merchant::` onwards add about
+/// 3.5 min.
 fn edge_sharded(env: &Env) -> Result<()> {
     env::run(env.cargo().env("EDGE_D1_SHARDS", "4").args([
         "test",
@@ -269,6 +275,11 @@ fn edge_sharded(env: &Env) -> Result<()> {
         "attempts::",
         "integrity::",
         "callback_attacks::",
+        "merchant::",
+        "live::",
+        "bad_inputs::",
+        "upstream_faults::",
+        "abuse::edge_abuse",
         "--include-ignored",
         // One Worker at a time, as in edge-hardening and edge-merchant.
         "--test-threads=1",

@@ -11,7 +11,7 @@
 //! | `edge-hardening` | `bad_inputs:: callback_attacks:: upstream_faults:: abuse::` (one at a time) |
 //! | `edge-merchant` | `merchant:: integrity:: attempts::attempt_notifications` |
 //! | `edge-live` | `live::` |
-//! | `edge-sharded` | `sharding:: e2e:: attempts:: integrity:: callback_attacks::` with `EDGE_D1_SHARDS=4` (every Worker on 4 D1 shards) |
+//! | `edge-sharded` | `sharding:: e2e:: attempts:: integrity:: callback_attacks:: merchant:: live:: bad_inputs:: upstream_faults:: abuse::edge_abuse` with `EDGE_D1_SHARDS=4` (every Worker on 4 D1 shards) |
 //! | `merchant-kit` | `merchant_kit::` |
 //!
 //! By hand: `cargo test -p tests --test edge -- e2e:: --include-ignored`.
