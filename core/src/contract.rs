@@ -411,19 +411,21 @@ pub fn check_pay_url(url: &str) -> Result<(), PayUrlError> {
     } else {
         return Err(PayUrlError::NotHttps);
     };
-    let cut = |text: &str, stops: &[u8]| -> usize {
-        text.bytes()
-            .position(|b| stops.contains(&b))
-            .unwrap_or(text.len())
+    let cut = |text: &str, stop: fn(u8) -> bool| -> usize {
+        text.bytes().position(stop).unwrap_or(text.len())
     };
-    let authority = rest.get(..cut(rest, b"/?#")).unwrap_or_default();
+    let authority = rest
+        .get(..cut(rest, |b| matches!(b, b'/' | b'?' | b'#')))
+        .unwrap_or_default();
     if authority.is_empty() || authority.bytes().any(|b| b == b'@' || b == b'\\') {
         return Err(PayUrlError::Malformed);
     }
     let (host, bracketed) = match authority.strip_prefix('[') {
-        Some(v6) => (v6.get(..cut(v6, b"]")).unwrap_or_default(), true),
+        Some(v6) => (v6.get(..cut(v6, |b| b == b']')).unwrap_or_default(), true),
         None => (
-            authority.get(..cut(authority, b":")).unwrap_or_default(),
+            authority
+                .get(..cut(authority, |b| b == b':'))
+                .unwrap_or_default(),
             false,
         ),
     };

@@ -355,8 +355,13 @@ fn parse_minor(text: &str) -> Result<i64, MoneyError> {
     if text.starts_with('-') {
         return Err(MoneyError::Negative);
     }
-    let (whole, frac) = match text.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
+    // Cut at ASCII bytes (char boundaries): `str` patterns would bring their search code into
+    // the wasm widget, which parses amounts with this too.
+    let (whole, frac) = match text.bytes().position(|b| b == b'.') {
+        Some(dot) => (
+            text.get(..dot).unwrap_or_default(),
+            Some(text.get(dot + 1..).unwrap_or_default()),
+        ),
         None => (text, None),
     };
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -368,11 +373,20 @@ fn parse_minor(text: &str) -> Result<i64, MoneyError> {
         Some(f) if all_digits(f) => f,
         Some(_) => return Err(MoneyError::NotADecimal),
     };
-    let significant = frac.trim_end_matches('0');
+    let significant = frac
+        .get(
+            ..frac
+                .bytes()
+                .rposition(|b| b != b'0')
+                .map_or(0, |last| last + 1),
+        )
+        .unwrap_or_default();
     if significant.len() > 2 {
         return Err(MoneyError::TooPrecise);
     }
-    let whole = whole.trim_start_matches('0');
+    let whole = whole
+        .get(whole.bytes().position(|b| b != b'0').unwrap_or(whole.len())..)
+        .unwrap_or_default();
     if whole.len() > MAX_INTEGER_DIGITS {
         return Err(MoneyError::TooLarge {
             max: Amount {
@@ -403,6 +417,79 @@ fn truncate_for_error(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `str`-pattern form `parse_minor` had before it moved to bytes: the oracle.
+    fn reference_parse_minor(text: &str) -> Result<i64, MoneyError> {
+        if text.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        if text.starts_with('-') {
+            return Err(MoneyError::Negative);
+        }
+        let (whole, frac) = match text.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (text, None),
+        };
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(whole) {
+            return Err(MoneyError::NotADecimal);
+        }
+        let frac = match frac {
+            None => "",
+            Some(f) if all_digits(f) => f,
+            Some(_) => return Err(MoneyError::NotADecimal),
+        };
+        let significant = frac.trim_end_matches('0');
+        if significant.len() > 2 {
+            return Err(MoneyError::TooPrecise);
+        }
+        let whole = whole.trim_start_matches('0');
+        if whole.len() > MAX_INTEGER_DIGITS {
+            return Err(MoneyError::TooLarge {
+                max: Amount {
+                    minor: MoneyLimits::default().max_minor,
+                },
+            });
+        }
+        // Both are ASCII digits only (checked above), at most 15 and 2 of them: no overflow.
+        let cents = match significant.len() {
+            1 => digits_value(significant) * 10,
+            _ => digits_value(significant),
+        };
+        Ok(digits_value(whole) * SCALE + cents)
+    }
+
+    #[test]
+    fn parse_minor_is_the_reference_one() {
+        let parts = [
+            "",
+            "0",
+            "00",
+            "1",
+            "5",
+            "10",
+            "123456789012345",
+            "9999999999999999",
+            ".",
+            "-",
+            "+",
+            "e",
+            "é",
+            " ",
+            "50",
+        ];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let text = [a, b, c].concat();
+                    assert_eq!(parse_minor(&text), reference_parse_minor(&text), "{text:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, parts.len().pow(3));
+    }
 
     fn usd(text: &str) -> Result<Money, MoneyError> {
         Money::parse(text, Currency::Usd, MoneyLimits::default())
