@@ -601,7 +601,7 @@ impl Inner {
 fn peek_amount(intent: &str) -> Option<(i64, &'static str)> {
     let obj = flow::intent_payload(intent)?;
     let amount = checkout_core::Amount::parse_decimal(&flow::field(&obj, "amount")?).ok()?;
-    let currency = checkout_core::Currency::parse(&flow::field(&obj, "currency")?).ok()?;
+    let currency = crate::wire::currency(&flow::field(&obj, "currency")?)?;
     Some((amount.minor(), currency.code()))
 }
 
