@@ -174,13 +174,8 @@ impl Session {
     /// intent yet (`fetchIntent`, or a return page) resumes only when `untagged_ok`
     /// (redirect mode: coming back from the pay page is the point).
     pub(crate) fn load(&self, untagged_ok: bool) -> Option<OrderRef> {
-        let text = Self::storage()?.get_item(&self.key).ok().flatten()?;
-        let obj = js_sys::JSON::parse(&text).ok()?;
-        let get = |k: &str| {
-            js_sys::Reflect::get(&obj, &k.into())
-                .ok()
-                .and_then(|v| v.as_string())
-        };
+        let obj = self.entry()?;
+        let get = |k: &str| field(&obj, k);
         let stored_tag = get("tag").unwrap_or_default();
         let tag = self.tag.read();
         let belongs = if tag.is_empty() {
