@@ -30,7 +30,7 @@ Commands:
                   Measure size, speed and scale against their goals (widget, edge-size, core,
                   stack, push); a full run writes bench/results.json + bench/results.md
   size            Build the release widget (wasm-bindgen + wasm-opt -Os) and check its gzip
-                  budgets: 48 KiB for checkout.js + checkout_bg.wasm, 1.5 KiB per locale file
+                  budgets: 40 KiB for checkout.js + checkout_bg.wasm, 1.5 KiB per locale file
   dev             setup, build, and run the local stack until Ctrl-C
   fuzz --time N [TARGET..]
                   Run each cargo-fuzz target N seconds (nightly); executions and crashes (not in CI)

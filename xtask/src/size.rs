@@ -15,10 +15,14 @@ use flate2::write::GzEncoder;
 use crate::env::{self, Env};
 use crate::wasm::{self, Profile};
 
-/// What the widget may cost a merchant's page, gzip -9, js + wasm: 48 KiB. (The goal is 45 KiB
-/// and, with the shopper's locale, 40 KiB: `cargo xtask bench` reports the miss; this budget
-/// is what the build holds now (46,794 B) plus some room, so that it can only shrink.)
-pub(crate) const GZIP_BUDGET: u64 = 48 * 1024;
+/// What the widget may cost a merchant's page, gzip -9, js + wasm: 40 KiB. The budget
+/// is 45 KiB and its goal 40 KiB *with* the shopper's locale file ([`FIRST_PAYLOAD_GOAL`],
+/// which `cargo xtask bench` and this command report per locale); this budget is what the
+/// build holds now (39,796 B) plus some room, so that it can only shrink.
+pub(crate) const GZIP_BUDGET: u64 = 40 * 1024;
+
+/// The goal for the first payload in any locale: js + wasm + that locale's file, gzip -9.
+pub(crate) const FIRST_PAYLOAD_GOAL: u64 = 40 * 1024;
 
 /// What one more locale may add, gzip -9 of its on-demand file: 1.5 KiB.
 pub(crate) const LOCALE_GZIP_BUDGET: u64 = 1536;
@@ -92,6 +96,17 @@ pub(crate) fn run(env: &Env) -> Result<()> {
         .unwrap_or(0);
     println!("size ok: {}", check_budget(gzip)?);
     println!("locales ok: {}", check_locale_budget(largest)?);
+    // Reported, not enforced (the bench keeps it as a goal): the largest first payload.
+    let verdict = if gzip + largest <= FIRST_PAYLOAD_GOAL {
+        "within"
+    } else {
+        "MISSES"
+    };
+    println!(
+        "first payload with the largest locale file: {} gzip, {verdict} the {} goal",
+        kib(gzip + largest),
+        kib(FIRST_PAYLOAD_GOAL)
+    );
     Ok(())
 }
 
@@ -164,8 +179,8 @@ mod tests {
     }
 
     #[test]
-    fn budgets_fail_above_48_kib_and_1_5_kib_per_locale() {
-        assert_eq!(GZIP_BUDGET, 49_152);
+    fn budgets_fail_above_40_kib_and_1_5_kib_per_locale() {
+        assert_eq!(GZIP_BUDGET, 40_960);
         assert!(check_budget(GZIP_BUDGET).is_ok());
         let err = check_budget(GZIP_BUDGET + 1).expect_err("over budget");
         assert!(err.to_string().contains("widget is too big"), "{err}");
