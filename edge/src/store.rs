@@ -217,6 +217,9 @@ pub enum Reserved {
     Reserved,
     /// A refund with this number exists already (a retry, or a reused number).
     Exists(StoredRefund),
+    /// With shards: the number is claimed for another order, whose refund may be on another
+    /// shard and still being reserved (a reused number; nothing written).
+    Taken,
     /// The order can't give this much back (or doesn't exist).
     Exceeds,
 }
@@ -1293,11 +1296,39 @@ impl Store {
     /// still give that much back (its paid amount, or its amount when TrustPay reported none,
     /// minus the larger of TrustPay's refunded total and every refund reserved so far). One
     /// statement, so two concurrent refunds can't both pass the check.
+    ///
+    /// With shards, the refund number's key on the order's shard can't keep a number unique
+    /// (another order's refund may be on another shard), so the number is first claimed for
+    /// the order on the shard the number itself hashes to ([`shard_of`]; table
+    /// `refund_numbers`): one statement, so of two orders reserving one number at once only
+    /// one gets it, the other [`Reserved::Taken`], as one database's key would decide. A claim
+    /// that ends up with no refund of its order is released again.
     pub async fn reserve_refund(
         &self,
         refund: NewRefund<'_>,
         now: i64,
     ) -> Result<Reserved, EdgeError> {
+        let claims = self.refund_claims(refund.merchant_refund_no);
+        if let Some(claims) = claims {
+            let owner: Option<Owner> = claims
+                .first(
+                    "claim refund number",
+                    claims.stmt(
+                        "INSERT INTO refund_numbers (merchant_refund_no, order_no, created_at) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (merchant_refund_no) DO UPDATE SET order_no = refund_numbers.order_no \
+                         RETURNING order_no",
+                        &[
+                            text(refund.merchant_refund_no),
+                            text(refund.order_no),
+                            num(now),
+                        ],
+                    )?,
+                )
+                .await?;
+            if owner.is_none_or(|o| o.order_no != refund.order_no) {
+                return Ok(Reserved::Taken);
+            }
+        }
         let db = self.on(refund.order_no);
         let n = db
             .changes(
@@ -1320,10 +1351,23 @@ impl Store {
         if n == 1 {
             return Ok(Reserved::Reserved);
         }
-        Ok(match refund_on(db, refund.merchant_refund_no).await? {
+        let reserved = match refund_on(db, refund.merchant_refund_no).await? {
             Some(existing) => Reserved::Exists(existing),
             None => Reserved::Exceeds,
-        })
+        };
+        let ours = matches!(&reserved, Reserved::Exists(e) if e.order_no == refund.order_no);
+        if let Some(claims) = claims
+            && !ours
+        {
+            release_claim(claims, refund.merchant_refund_no, refund.order_no).await?;
+        }
+        Ok(reserved)
+    }
+
+    /// The shard holding refund-number claims for `merchant_refund_no`; `None` with one shard
+    /// (the refunds table's key decides there).
+    fn refund_claims(&self, merchant_refund_no: &str) -> Option<Db<'_>> {
+        (self.shards.len() > 1).then(|| self.db(shard_of(merchant_refund_no, self.shards.len())))
     }
 
     /// One refund by its number, whichever order (and shard) it belongs to. A number is
@@ -1393,7 +1437,8 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Forgets a refund of the order TrustPay refused, so the number can be reused.
+    /// Forgets a refund of the order TrustPay refused, so the number can be reused (its claim
+    /// too, with shards).
     pub async fn delete_refund(
         &self,
         order_no: &str,
@@ -1405,8 +1450,11 @@ impl Store {
             "DELETE FROM refunds WHERE merchant_refund_no = ?1",
             &[text(merchant_refund_no)],
         )
-        .await
-        .map(|_| ())
+        .await?;
+        match self.refund_claims(merchant_refund_no) {
+            Some(claims) => release_claim(claims, merchant_refund_no, order_no).await,
+            None => Ok(()),
+        }
     }
 
     /// Total of the order's requested refunds, minor units.
@@ -1621,6 +1669,28 @@ impl Store {
             None => Err(EdgeError::Storage("replay outbox row: no result".into())),
         }
     }
+}
+
+/// The order a refund number is claimed for (`refund_numbers`).
+#[derive(Deserialize)]
+struct Owner {
+    order_no: String,
+}
+
+/// Releases `order_no`'s claim on a refund number (another order's claim stays).
+async fn release_claim(
+    claims: Db<'_>,
+    merchant_refund_no: &str,
+    order_no: &str,
+) -> Result<(), EdgeError> {
+    claims
+        .changes(
+            "release refund number",
+            "DELETE FROM refund_numbers WHERE merchant_refund_no = ?1 AND order_no = ?2",
+            &[text(merchant_refund_no), text(order_no)],
+        )
+        .await
+        .map(|_| ())
 }
 
 /// One refund by its number, on one shard.

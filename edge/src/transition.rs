@@ -508,7 +508,7 @@ async fn refund_in_full(
     };
     match store.reserve_refund(reservation, ctx.now_ms).await? {
         Reserved::Reserved => {}
-        Reserved::Exists(_) | Reserved::Exceeds => return Ok(()),
+        Reserved::Exists(_) | Reserved::Taken | Reserved::Exceeds => return Ok(()),
     }
     let request = RefundRequest {
         order_no: row.order_no.clone(),

@@ -155,6 +155,12 @@ pub async fn refund(mut req: Request, ctx: &Ctx) -> Result<Response, EdgeError> 
         Reserved::Exists(existing) => {
             return replay(existing, order_no.as_str(), body.refund_amount);
         }
+        // Another order's refund holds the number (its reservation may be under way).
+        Reserved::Taken => {
+            return Err(EdgeError::RefundNotAllowed(
+                "the refund number is used already",
+            ));
+        }
         Reserved::Exceeds => {
             return Err(EdgeError::RefundNotAllowed(
                 "the amount exceeds what is left to refund",

@@ -44,6 +44,8 @@ async fn edge_sharding() {
         the_cron_and_the_risk_hook_see_every_shard,
         admin_notifications_see_every_shard,
         refund_numbers_are_checked_on_every_shard,
+        a_claimed_refund_number_is_refused_to_other_orders,
+        one_refund_number_raced_on_every_shard_is_reserved_once,
         the_outbox_sweep_takes_a_full_batch_from_one_shard,
     );
 }
@@ -226,6 +228,89 @@ async fn refund_numbers_are_checked_on_every_shard(env: &Stack) {
     refund(second)
         .await
         .expect(409, "refund_not_allowed", "a number used on another shard");
+}
+
+/// A refund request that has claimed its number for its order but not yet reserved the
+/// refund on the order's shard (staged: the claim alone, in `refund_numbers` on the shard the
+/// number hashes to) holds the number: another order's refund under it is refused before
+/// TrustPay is asked, while the holder's own goes ahead. The window a race between two shards
+/// falls into, made to last.
+async fn a_claimed_refund_number_is_refused_to_other_orders(env: &Stack) {
+    let by_shard = orders();
+    let (holder, other) = (&by_shard[&3][0], &by_shard[&0][0]);
+    let number = "R-claimed-1";
+    let sql = format!(
+        "INSERT INTO refund_numbers (merchant_refund_no, order_no, created_at) VALUES ('{number}', '{holder}', 0)"
+    );
+    env.edge
+        .d1_execute_on(shard_of(number), &sql)
+        .unwrap_or_else(|e| panic!("staging the claim: {e}"));
+    let refund = |order_no: &str| {
+        let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
+        async move {
+            env.edge_post(
+                "/v1/admin/refunds",
+                &[("Authorization", &refund_auth())],
+                &body,
+            )
+            .await
+        }
+    };
+    refund(other).await.expect(
+        409,
+        "refund_not_allowed",
+        "a number claimed for another order",
+    );
+    assert_eq!(env.sim_requests("/v4/order/refund", other).await, 0);
+    let made = refund(holder).await;
+    assert_eq!(made.status, 201, "the holder's refund: {}", made.text);
+}
+
+/// An order on each shard refunded at once under one new refund number: one refund is made,
+/// the others are refused as a reused number before TrustPay is asked, as one database's key
+/// decides it. (With the number's key on each order's shard alone, the requests that raced
+/// were all reserved and sent, and TrustPay refused all but the first.) Two rounds, orders not
+/// refunded before.
+async fn one_refund_number_raced_on_every_shard_is_reserved_once(env: &Stack) {
+    let by_shard = orders();
+    for round in 1..=2 {
+        let racers: Vec<&str> = (0..SHARDS).map(|s| by_shard[&s][round].as_str()).collect();
+        let number = format!("R-race-{round}");
+        let refund = |order_no: &str| {
+            let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
+            async move {
+                env.edge_post(
+                    "/v1/admin/refunds",
+                    &[("Authorization", &refund_auth())],
+                    &body,
+                )
+                .await
+            }
+        };
+        let (a, b, c, d) = tokio::join!(
+            refund(racers[0]),
+            refund(racers[1]),
+            refund(racers[2]),
+            refund(racers[3]),
+        );
+        let answers = [a, b, c, d];
+        let made = answers.iter().filter(|a| a.status == 201).count();
+        let refused = answers
+            .iter()
+            .filter(|a| a.status == 409 && a.code() == "refund_not_allowed")
+            .count();
+        assert_eq!(
+            (made, refused),
+            (1, SHARDS - 1),
+            "{number} for {racers:?}: {:?}",
+            answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+        );
+        let mut asked = 0;
+        for no in &racers {
+            asked += env.sim_requests("/v4/order/refund", no).await;
+        }
+        assert_eq!(asked, 1, "{number}: TrustPay asked {asked} times");
+    }
 }
 
 /// Notifications whose queue messages were lost (staged: paid orders and their pending outbox
