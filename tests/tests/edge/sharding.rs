@@ -3,7 +3,9 @@
 //! count, as `edge/src/store.rs` documents), and every path across orders sees all of them:
 //! the risk hook's lookup by TrustPay's order number, the reconciliation scan, the admin
 //! notification list and replay by id, and the refund-number check. Each case fails if that
-//! path read shard 0 only. Stage `edge-sharded`.
+//! path read shard 0 only. Then what must not change with shards: a refund number stays unique
+//! across them (also under a race), and one cron run re-sends a backlog of lost notifications
+//! held by one shard. Stage `edge-sharded`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
