@@ -1301,22 +1301,24 @@ impl Store {
     /// (another order's refund may be on another shard), so the number is first claimed for
     /// the order on the shard the number itself hashes to ([`shard_of`]; table
     /// `refund_numbers`): one statement, so of two orders reserving one number at once only
-    /// one gets it, the other [`Reserved::Taken`], as one database's key would decide. A claim
-    /// that ends up with no refund of its order is released again.
+    /// one gets it, the other [`Reserved::Taken`]. Claims are never deleted (a delete could
+    /// drop the claim a concurrent retry of the same order relies on); a claim older than
+    /// [`REFUND_CLAIM_LEASE_MS`] whose order has no refund under the number (TrustPay refused
+    /// it, the amount was too high, the request died in between) is taken over by the next
+    /// order that asks, as one database would then accept it.
     pub async fn reserve_refund(
         &self,
         refund: NewRefund<'_>,
         now: i64,
     ) -> Result<Reserved, EdgeError> {
-        let claims = self.refund_claims(refund.merchant_refund_no);
-        if let Some(claims) = claims {
-            let owner: Option<Owner> = claims
+        if let Some(claims) = self.refund_claims(refund.merchant_refund_no) {
+            let claim: Option<Claim> = claims
                 .first(
                     "claim refund number",
                     claims.stmt(
                         "INSERT INTO refund_numbers (merchant_refund_no, order_no, created_at) VALUES (?1, ?2, ?3) \
                          ON CONFLICT (merchant_refund_no) DO UPDATE SET order_no = refund_numbers.order_no \
-                         RETURNING order_no",
+                         RETURNING order_no, created_at",
                         &[
                             text(refund.merchant_refund_no),
                             text(refund.order_no),
@@ -1325,7 +1327,12 @@ impl Store {
                     )?,
                 )
                 .await?;
-            if owner.is_none_or(|o| o.order_no != refund.order_no) {
+            let ours = match claim {
+                Some(claim) if claim.order_no == refund.order_no => true,
+                Some(claim) => self.take_over(claims, &refund, &claim, now).await?,
+                None => false,
+            };
+            if !ours {
                 return Ok(Reserved::Taken);
             }
         }
@@ -1351,17 +1358,45 @@ impl Store {
         if n == 1 {
             return Ok(Reserved::Reserved);
         }
-        let reserved = match refund_on(db, refund.merchant_refund_no).await? {
+        Ok(match refund_on(db, refund.merchant_refund_no).await? {
             Some(existing) => Reserved::Exists(existing),
             None => Reserved::Exceeds,
-        };
-        let ours = matches!(&reserved, Reserved::Exists(e) if e.order_no == refund.order_no);
-        if let Some(claims) = claims
-            && !ours
+        })
+    }
+
+    /// Takes another order's claim on a refund number over when it is only a leftover: older
+    /// than [`REFUND_CLAIM_LEASE_MS`] (so no request of that order is between its claim and its
+    /// reservation any more) and with no refund of that order under the number. One
+    /// conditional statement, so of two orders taking it over at once only one gets it.
+    async fn take_over(
+        &self,
+        claims: Db<'_>,
+        refund: &NewRefund<'_>,
+        claim: &Claim,
+        now: i64,
+    ) -> Result<bool, EdgeError> {
+        if now - claim.created_at < REFUND_CLAIM_LEASE_MS
+            || refund_on(self.on(&claim.order_no), refund.merchant_refund_no)
+                .await?
+                .is_some()
         {
-            release_claim(claims, refund.merchant_refund_no, refund.order_no).await?;
+            return Ok(false);
         }
-        Ok(reserved)
+        let n = claims
+            .changes(
+                "take over refund number",
+                "UPDATE refund_numbers SET order_no = ?2, created_at = ?3 \
+                 WHERE merchant_refund_no = ?1 AND order_no = ?4 AND created_at = ?5",
+                &[
+                    text(refund.merchant_refund_no),
+                    text(refund.order_no),
+                    num(now),
+                    text(&claim.order_no),
+                    num(claim.created_at),
+                ],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     /// The shard holding refund-number claims for `merchant_refund_no`; `None` with one shard
@@ -1371,8 +1406,7 @@ impl Store {
     }
 
     /// One refund by its number, whichever order (and shard) it belongs to. A number is
-    /// unique per shard by its key; across shards only this read (before a reservation)
-    /// and TrustPay keep it unique.
+    /// unique per shard by its key, and across shards by its claim ([`Store::reserve_refund`]).
     pub async fn refund(
         &self,
         merchant_refund_no: &str,
@@ -1437,8 +1471,9 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Forgets a refund of the order TrustPay refused, so the number can be reused (its claim
-    /// too, with shards).
+    /// Forgets a refund of the order TrustPay refused, so the number can be reused (with
+    /// shards, its claim stays the order's until another order takes it over: see
+    /// [`Store::reserve_refund`]).
     pub async fn delete_refund(
         &self,
         order_no: &str,
@@ -1450,11 +1485,8 @@ impl Store {
             "DELETE FROM refunds WHERE merchant_refund_no = ?1",
             &[text(merchant_refund_no)],
         )
-        .await?;
-        match self.refund_claims(merchant_refund_no) {
-            Some(claims) => release_claim(claims, merchant_refund_no, order_no).await,
-            None => Ok(()),
-        }
+        .await
+        .map(|_| ())
     }
 
     /// Total of the order's requested refunds, minor units.
@@ -1671,27 +1703,18 @@ impl Store {
     }
 }
 
-/// The order a refund number is claimed for (`refund_numbers`).
+/// A refund number's claim (`refund_numbers`): for which order, since when (ms).
 #[derive(Deserialize)]
-struct Owner {
+struct Claim {
     order_no: String,
+    created_at: i64,
 }
 
-/// Releases `order_no`'s claim on a refund number (another order's claim stays).
-async fn release_claim(
-    claims: Db<'_>,
-    merchant_refund_no: &str,
-    order_no: &str,
-) -> Result<(), EdgeError> {
-    claims
-        .changes(
-            "release refund number",
-            "DELETE FROM refund_numbers WHERE merchant_refund_no = ?1 AND order_no = ?2",
-            &[text(merchant_refund_no), text(order_no)],
-        )
-        .await
-        .map(|_| ())
-}
+/// How long a claim on a refund number holds it for its order against every other order when
+/// that order has no refund under it: the moment between a claim and its reservation (two
+/// statements in a row), with a wide margin. A refund number freed by TrustPay's refusal can be
+/// used by another order after this.
+const REFUND_CLAIM_LEASE_MS: i64 = 120_000;
 
 /// One refund by its number, on one shard.
 async fn refund_on(

@@ -508,7 +508,21 @@ async fn refund_in_full(
     };
     match store.reserve_refund(reservation, ctx.now_ms).await? {
         Reserved::Reserved => {}
-        Reserved::Exists(_) | Reserved::Taken | Reserved::Exceeds => return Ok(()),
+        // Asked before (this refund is made or under way), or nothing is left to give back.
+        Reserved::Exists(existing) if existing.order_no == row.order_no => return Ok(()),
+        Reserved::Exceeds => return Ok(()),
+        // The number derived from this order is another order's (a merchant chose it): the
+        // duplicate payment stays unrefunded, so say so where the merchant looks.
+        Reserved::Exists(_) | Reserved::Taken => {
+            ctx.log.warn(
+                "duplicate_refund_number_taken",
+                &[
+                    ("order_no", row.order_no.as_str().into()),
+                    ("merchant_refund_no", refund_no.as_str().into()),
+                ],
+            );
+            return Ok(());
+        }
     }
     let request = RefundRequest {
         order_no: row.order_no.clone(),

@@ -20,7 +20,7 @@ use crate::support::{self, POLL, Stack, TOKEN, cases, refund_auth};
 /// The shards of this suite's Worker.
 const SHARDS: usize = 4;
 /// Orders per shard the suite makes sure of.
-const PER_SHARD: usize = 3;
+const PER_SHARD: usize = 4;
 /// `RECONCILE_MIN_AGE_SECONDS`.
 const MIN_AGE: Duration = Duration::from_secs(1);
 /// Stuck outbox rows the cron re-sends per run (`SWEEP_BATCH` of `edge/src/notify.rs`).
@@ -47,6 +47,7 @@ async fn edge_sharding() {
         admin_notifications_see_every_shard,
         refund_numbers_are_checked_on_every_shard,
         a_claimed_refund_number_is_refused_to_other_orders,
+        a_leftover_refund_number_claim_is_taken_over,
         one_refund_number_raced_on_every_shard_is_reserved_once,
         the_outbox_sweep_takes_a_full_batch_from_one_shard,
     );
@@ -233,16 +234,17 @@ async fn refund_numbers_are_checked_on_every_shard(env: &Stack) {
 }
 
 /// A refund request that has claimed its number for its order but not yet reserved the
-/// refund on the order's shard (staged: the claim alone, in `refund_numbers` on the shard the
-/// number hashes to) holds the number: another order's refund under it is refused before
-/// TrustPay is asked, while the holder's own goes ahead. The window a race between two shards
-/// falls into, made to last.
+/// refund on the order's shard (staged: the claim alone, made just now, in `refund_numbers` on
+/// the shard the number hashes to) holds the number: another order's refund under it is
+/// refused before TrustPay is asked, while the holder's own goes ahead. The window a race
+/// between two shards falls into, made to last.
 async fn a_claimed_refund_number_is_refused_to_other_orders(env: &Stack) {
     let by_shard = orders();
     let (holder, other) = (&by_shard[&3][0], &by_shard[&0][0]);
     let number = "R-claimed-1";
     let sql = format!(
-        "INSERT INTO refund_numbers (merchant_refund_no, order_no, created_at) VALUES ('{number}', '{holder}', 0)"
+        "INSERT INTO refund_numbers (merchant_refund_no, order_no, created_at) VALUES ('{number}', '{holder}', {})",
+        now_secs() * 1000
     );
     env.edge
         .d1_execute_on(shard_of(number), &sql)
@@ -266,6 +268,73 @@ async fn a_claimed_refund_number_is_refused_to_other_orders(env: &Stack) {
     assert_eq!(env.sim_requests("/v4/order/refund", other).await, 0);
     let made = refund(holder).await;
     assert_eq!(made.status, 201, "the holder's refund: {}", made.text);
+}
+
+/// Claims are never deleted, so a leftover one (its order has no refund under the number:
+/// TrustPay refused it, the amount was too high, or the request died after claiming; staged:
+/// a claim two minutes old and more) must not hold the number for ever: the next order that
+/// asks takes it over and its refund goes to TrustPay. A claim as old whose order does have a
+/// refund under the number keeps it (staged: a real refund, its claim aged).
+async fn a_leftover_refund_number_claim_is_taken_over(env: &Stack) {
+    let by_shard = orders();
+    let refund = |order_no: &str, number: &str| {
+        let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
+        async move {
+            env.edge_post(
+                "/v1/admin/refunds",
+                &[("Authorization", &refund_auth())],
+                &body,
+            )
+            .await
+        }
+    };
+    let claim_of = |number: &str| {
+        env.edge
+            .d1_query_shard(
+                shard_of(number),
+                &format!(
+                    "SELECT order_no FROM refund_numbers WHERE merchant_refund_no = '{number}'"
+                ),
+            )
+            .unwrap_or_else(|e| panic!("reading the claim: {e}"))[0]["order_no"]
+            .clone()
+    };
+
+    let (gone, taker) = (&by_shard[&1][3], &by_shard[&2][3]);
+    let number = "R-leftover-1";
+    let stale = (now_secs() - 121) * 1000;
+    env.edge
+        .d1_execute_on(
+            shard_of(number),
+            &format!(
+                "INSERT INTO refund_numbers (merchant_refund_no, order_no, created_at) VALUES ('{number}', '{gone}', {stale})"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("staging the claim: {e}"));
+    let made = refund(taker, number).await;
+    assert_eq!(made.status, 201, "a leftover claim: {}", made.text);
+    assert_eq!(env.sim_requests("/v4/order/refund", taker).await, 1);
+    assert_eq!(claim_of(number), taker.as_str());
+
+    let (owner, other) = (&by_shard[&3][3], &by_shard[&0][3]);
+    let number = "R-leftover-2";
+    let made = refund(owner, number).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    env.edge
+        .d1_execute_on(
+            shard_of(number),
+            &format!(
+                "UPDATE refund_numbers SET created_at = {stale} WHERE merchant_refund_no = '{number}'"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("ageing the claim: {e}"));
+    refund(other, number).await.expect(
+        409,
+        "refund_not_allowed",
+        "an old claim whose order has its refund",
+    );
+    assert_eq!(env.sim_requests("/v4/order/refund", other).await, 0);
+    assert_eq!(claim_of(number), owner.as_str());
 }
 
 /// An order on each shard refunded at once under one new refund number: one refund is made,
