@@ -386,7 +386,8 @@ enum Page {
 
 /// What `/baseline` puts in each `<!--checkout:NAME-->…<!--/checkout:NAME-->` region of
 /// `index.html`: no preload, a plain button instead of the widget's host, and a same-origin
-/// script that marks the button ready instead of the widget's tag.
+/// script that marks the button ready instead of the widget's tag, loaded the same way
+/// (`defer`: it runs when the page is parsed, as the widget's does).
 const PLAIN_BUTTON: &[(&str, &str)] = &[
     ("head", ""),
     (
@@ -395,7 +396,7 @@ const PLAIN_BUTTON: &[(&str, &str)] = &[
     ),
     (
         "script",
-        r#"<script src="/assets/baseline.js" async></script>"#,
+        r#"<script src="/assets/baseline.js" defer></script>"#,
     ),
 ];
 
@@ -524,7 +525,7 @@ mod tests {
             assert!(!plain.contains(gone), "{gone} in {plain}");
         }
         assert!(plain.contains(r#"<button type="button" id="baseline-pay">Pay</button>"#));
-        assert!(plain.contains(r#"<script src="/assets/baseline.js" async></script>"#));
+        assert!(plain.contains(r#"<script src="/assets/baseline.js" defer></script>"#));
         // Everything outside the regions is the same page.
         let empty: Vec<(&str, &str)> = PLAIN_BUTTON.iter().map(|(name, _)| (*name, "")).collect();
         let mut outside = plain.clone();

@@ -129,7 +129,7 @@ fn stack_figures(data: &Value) -> Result<Vec<Figure>> {
             figures.push(
                 Figure::new("time to ready", "the same, widget files from a static file server", "median", fast, Unit::Milliseconds)
                     .note(format!(
-                        "same loads, alternating with both pages{js}; a plain file server on loopback (www/pkg, uncompressed) instead of `wrangler dev`'s asset pipeline, which is slower locally than Cloudflare's static assets: what the widget itself costs"
+                        "same loads, alternating with both pages{js}; a plain file server on loopback (www/pkg, uncompressed) instead of `wrangler dev`'s asset pipeline, which is slower locally than Cloudflare's static assets: the gap with that pipeline left out"
                     )),
             );
             figures.push(Figure::new(
