@@ -414,6 +414,40 @@ mod tests {
         body
     }
 
+    /// A body of size 5 that calls function `f` directly.
+    fn call(f: u8) -> Vec<u8> {
+        vec![5, 0, 0x10, f, 0x01, 0x0b]
+    }
+
+    /// A module of `() -> ()` functions named `names` with these bodies (each with its size
+    /// prefix), function 0 exported as `run`, and `table` in one element segment at offset 1.
+    fn module(names_list: &[&str], table: &[u8], bodies: &[Vec<u8>]) -> Vec<u8> {
+        let count = u8::try_from(bodies.len()).expect("a small module");
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        section(&mut wasm, 1, &[1, 0x60, 0, 0]);
+        let mut functions = vec![count];
+        functions.extend(std::iter::repeat_n(0, bodies.len()));
+        section(&mut wasm, 3, &functions);
+        section(&mut wasm, 7, &[1, 3, b'r', b'u', b'n', 0, 0]);
+        let mut elements = vec![
+            1,
+            0,
+            0x41,
+            1,
+            0x0b,
+            u8::try_from(table.len()).expect("small"),
+        ];
+        elements.extend_from_slice(table);
+        section(&mut wasm, 9, &elements);
+        let mut code = vec![count];
+        for body in bodies {
+            code.extend_from_slice(body);
+        }
+        section(&mut wasm, 10, &code);
+        section(&mut wasm, 0, &names(names_list));
+        wasm
+    }
+
     #[test]
     fn traps_the_handler_and_what_only_it_or_formatting_reaches() {
         // f0 export "run": calls f1. f1 live helper. f2 the handler: calls f3.
@@ -428,26 +462,19 @@ mod tests {
             "<core[1]::fmt::Formatter>::pad",
             "closure::invoke",
         ];
-        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
-        section(&mut wasm, 1, &[1, 0x60, 0, 0]);
-        section(&mut wasm, 3, &[7, 0, 0, 0, 0, 0, 0, 0]);
-        section(&mut wasm, 7, &[1, 3, b'r', b'u', b'n', 0, 0]);
-        section(&mut wasm, 9, &[1, 0, 0x41, 1, 0x0b, 2, 4, 6]);
-        let call = |f: u8| vec![5, 0, 0x10, f, 0x01, 0x0b];
-        let mut code = vec![7];
-        for body in [
-            call(1),
-            vec![4, 0, 0x41, 0x7f, 0x0b],
-            call(3),
-            vec![2, 0, 0x0b],
-            call(5),
-            vec![2, 0, 0x0b],
-            vec![2, 0, 0x0b],
-        ] {
-            code.extend_from_slice(&body);
-        }
-        section(&mut wasm, 10, &code);
-        section(&mut wasm, 0, &names(&list));
+        let wasm = module(
+            &list,
+            &[4, 6],
+            &[
+                call(1),
+                vec![4, 0, 0x41, 0x7f, 0x0b],
+                call(3),
+                vec![2, 0, 0x0b],
+                call(5),
+                vec![2, 0, 0x0b],
+                vec![2, 0, 0x0b],
+            ],
+        );
 
         let trapped = trap_panics(&wasm).expect("trapped");
         assert_eq!(trapped.functions, 4);
@@ -475,26 +502,19 @@ mod tests {
             "<alloc[2]::string::String as core[1]::fmt::Write>::write_str",
             "core[1]::fmt::write",
         ];
-        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
-        section(&mut wasm, 1, &[1, 0x60, 0, 0]);
-        section(&mut wasm, 3, &[5, 0, 0, 0, 0, 0]);
-        section(&mut wasm, 7, &[1, 3, b'r', b'u', b'n', 0, 0]);
-        section(&mut wasm, 9, &[1, 0, 0x41, 1, 0x0b, 1, 3]);
-        let call = |f: u8| vec![5, 0, 0x10, f, 0x01, 0x0b];
         // f1 calls table slot 1 (f3) indirectly: call_indirect type 0, table 0.
         let indirect = vec![7, 0, 0x41, 1, 0x11, 0, 0, 0x0b];
-        let mut code = vec![5];
-        for body in [
-            call(1),
-            indirect,
-            vec![2, 0, 0x0b],
-            vec![2, 0, 0x0b],
-            vec![2, 0, 0x0b],
-        ] {
-            code.extend_from_slice(&body);
-        }
-        section(&mut wasm, 10, &code);
-        section(&mut wasm, 0, &names(&list));
+        let wasm = module(
+            &list,
+            &[3],
+            &[
+                call(1),
+                indirect,
+                vec![2, 0, 0x0b],
+                vec![2, 0, 0x0b],
+                vec![2, 0, 0x0b],
+            ],
+        );
 
         let trapped = trap_panics(&wasm).expect("trapped");
         let module = parse(&trapped.wasm).expect("still a module");

@@ -15,7 +15,7 @@ use serde_json::json;
 use tests::forge::now_secs;
 use tests::wait::eventually;
 
-use crate::support::{self, POLL, Stack, TOKEN, cases, refund_auth};
+use crate::support::{self, Answer, POLL, Stack, TOKEN, cases, refund_auth};
 
 /// The shards of this suite's Worker.
 const SHARDS: usize = 4;
@@ -211,26 +211,28 @@ async fn admin_notifications_see_every_shard(env: &Stack) {
     }
 }
 
+/// `POST /v1/admin/refunds`: 1.00 of `order_no` under the merchant refund number `number`.
+async fn refund(env: &Stack, order_no: &str, number: &str) -> Answer {
+    let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
+    env.edge_post(
+        "/v1/admin/refunds",
+        &[("Authorization", &refund_auth())],
+        &body,
+    )
+    .await
+}
+
 /// A refund number used for an order on one shard is refused for an order on another.
 async fn refund_numbers_are_checked_on_every_shard(env: &Stack) {
     let by_shard = orders();
     let (first, second) = (&by_shard[&1][0], &by_shard[&2][0]);
-    let refund = |order_no: &str| {
-        let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": "R-shard-1"});
-        async move {
-            env.edge_post(
-                "/v1/admin/refunds",
-                &[("Authorization", &refund_auth())],
-                &body,
-            )
-            .await
-        }
-    };
-    let made = refund(first).await;
+    let made = refund(env, first, "R-shard-1").await;
     assert_eq!(made.status, 201, "{}", made.text);
-    refund(second)
-        .await
-        .expect(409, "refund_not_allowed", "a number used on another shard");
+    refund(env, second, "R-shard-1").await.expect(
+        409,
+        "refund_not_allowed",
+        "a number used on another shard",
+    );
 }
 
 /// A refund request that has claimed its number for its order but not yet reserved the
@@ -249,24 +251,13 @@ async fn a_claimed_refund_number_is_refused_to_other_orders(env: &Stack) {
     env.edge
         .d1_execute_on(shard_of(number), &sql)
         .unwrap_or_else(|e| panic!("staging the claim: {e}"));
-    let refund = |order_no: &str| {
-        let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
-        async move {
-            env.edge_post(
-                "/v1/admin/refunds",
-                &[("Authorization", &refund_auth())],
-                &body,
-            )
-            .await
-        }
-    };
-    refund(other).await.expect(
+    refund(env, other, number).await.expect(
         409,
         "refund_not_allowed",
         "a number claimed for another order",
     );
     assert_eq!(env.sim_requests("/v4/order/refund", other).await, 0);
-    let made = refund(holder).await;
+    let made = refund(env, holder, number).await;
     assert_eq!(made.status, 201, "the holder's refund: {}", made.text);
 }
 
@@ -277,17 +268,6 @@ async fn a_claimed_refund_number_is_refused_to_other_orders(env: &Stack) {
 /// refund under the number keeps it (staged: a real refund, its claim aged).
 async fn a_leftover_refund_number_claim_is_taken_over(env: &Stack) {
     let by_shard = orders();
-    let refund = |order_no: &str, number: &str| {
-        let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
-        async move {
-            env.edge_post(
-                "/v1/admin/refunds",
-                &[("Authorization", &refund_auth())],
-                &body,
-            )
-            .await
-        }
-    };
     let claim_of = |number: &str| {
         env.edge
             .d1_query_shard(
@@ -311,14 +291,14 @@ async fn a_leftover_refund_number_claim_is_taken_over(env: &Stack) {
             ),
         )
         .unwrap_or_else(|e| panic!("staging the claim: {e}"));
-    let made = refund(taker, number).await;
+    let made = refund(env, taker, number).await;
     assert_eq!(made.status, 201, "a leftover claim: {}", made.text);
     assert_eq!(env.sim_requests("/v4/order/refund", taker).await, 1);
     assert_eq!(claim_of(number), taker.as_str());
 
     let (owner, other) = (&by_shard[&3][3], &by_shard[&0][3]);
     let number = "R-leftover-2";
-    let made = refund(owner, number).await;
+    let made = refund(env, owner, number).await;
     assert_eq!(made.status, 201, "{}", made.text);
     env.edge
         .d1_execute_on(
@@ -328,7 +308,7 @@ async fn a_leftover_refund_number_claim_is_taken_over(env: &Stack) {
             ),
         )
         .unwrap_or_else(|e| panic!("ageing the claim: {e}"));
-    refund(other, number).await.expect(
+    refund(env, other, number).await.expect(
         409,
         "refund_not_allowed",
         "an old claim whose order has its refund",
@@ -347,22 +327,11 @@ async fn one_refund_number_raced_on_every_shard_is_reserved_once(env: &Stack) {
     for round in [1_usize, 2] {
         let racers: Vec<&str> = (0..SHARDS).map(|s| by_shard[&s][round].as_str()).collect();
         let number = format!("R-race-{round}");
-        let refund = |order_no: &str| {
-            let body = json!({"order_no": order_no, "refund_amount": "1.00", "reason": "sharding", "merchant_refund_no": number});
-            async move {
-                env.edge_post(
-                    "/v1/admin/refunds",
-                    &[("Authorization", &refund_auth())],
-                    &body,
-                )
-                .await
-            }
-        };
         let (a, b, c, d) = tokio::join!(
-            refund(racers[0]),
-            refund(racers[1]),
-            refund(racers[2]),
-            refund(racers[3]),
+            refund(env, racers[0], &number),
+            refund(env, racers[1], &number),
+            refund(env, racers[2], &number),
+            refund(env, racers[3], &number),
         );
         let answers = [a, b, c, d];
         let made = answers.iter().filter(|a| a.status == 201).count();
