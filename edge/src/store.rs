@@ -645,26 +645,32 @@ impl Store {
         self.db(shard_of(order_no, self.shards.len()))
     }
 
-    /// Runs `read` on every shard at once (one round trip each) and concatenates the rows, in
-    /// shard order.
+    /// Runs `read` on every shard at once (one round trip each); the answers in shard order.
+    async fn each_shard<'s, R, F, Fut>(&'s self, read: F) -> Result<Vec<R>, EdgeError>
+    where
+        F: Fn(Db<'s>) -> Fut,
+        Fut: std::future::Future<Output = Result<R, EdgeError>>,
+    {
+        try_join_all((0..self.shards.len()).map(|shard| read(self.db(shard)))).await
+    }
+
+    /// [`Store::each_shard`] for rows: every shard's, concatenated in shard order.
     async fn on_every<'s, T, F, Fut>(&'s self, read: F) -> Result<Vec<T>, EdgeError>
     where
         F: Fn(Db<'s>) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<T>, EdgeError>>,
     {
-        let each = try_join_all((0..self.shards.len()).map(|shard| read(self.db(shard)))).await?;
-        Ok(each.into_iter().flatten().collect())
+        Ok(self.each_shard(read).await?.into_iter().flatten().collect())
     }
 
-    /// [`Store::on_every`] for a lookup at most one shard can answer (a unique key that says
+    /// [`Store::each_shard`] for a lookup at most one shard can answer (a unique key that says
     /// nothing about its shard): that answer.
     async fn on_any<'s, T, F, Fut>(&'s self, read: F) -> Result<Option<T>, EdgeError>
     where
         F: Fn(Db<'s>) -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, EdgeError>>,
     {
-        let each = try_join_all((0..self.shards.len()).map(|shard| read(self.db(shard)))).await?;
-        Ok(each.into_iter().flatten().next())
+        Ok(self.each_shard(read).await?.into_iter().flatten().next())
     }
 
     /// Inserts a new order in phase "creating" (lease until `lease_until`) with its first
@@ -1600,15 +1606,14 @@ impl Store {
         #[derive(Deserialize)]
         struct Overdue {
             id: String,
-            order_no: String,
             next_attempt_at: i64,
         }
-        let mut overdue: Vec<Overdue> = self
-            .on_every(|db| async move {
+        let listed: Vec<Vec<Overdue>> = self
+            .each_shard(|db| async move {
                 db.all(
                     "list stuck outbox rows",
                     db.stmt(
-                        "SELECT id, order_no, next_attempt_at FROM webhook_outbox \
+                        "SELECT id, next_attempt_at FROM webhook_outbox \
                          WHERE state = 'pending' AND next_attempt_at <= ?1 \
                          ORDER BY next_attempt_at LIMIT ?2",
                         &[num(stuck_before), num(i64::from(limit))],
@@ -1617,11 +1622,17 @@ impl Store {
                 .await
             })
             .await?;
-        overdue.sort_by_key(|row| row.next_attempt_at);
+        // Each row is taken on the shard that listed it.
+        let mut overdue: Vec<(usize, Overdue)> = listed
+            .into_iter()
+            .enumerate()
+            .flat_map(|(shard, rows)| rows.into_iter().map(move |row| (shard, row)))
+            .collect();
+        overdue.sort_by_key(|(_, row)| row.next_attempt_at);
         overdue.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let mut by_shard: Vec<Vec<String>> = vec![Vec::new(); self.shards.len()];
-        for row in overdue {
-            if let Some(ids) = by_shard.get_mut(shard_of(&row.order_no, self.shards.len())) {
+        for (shard, row) in overdue {
+            if let Some(ids) = by_shard.get_mut(shard) {
                 ids.push(row.id);
             }
         }

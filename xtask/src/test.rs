@@ -186,71 +186,75 @@ fn edge_build(env: &Env) -> Result<()> {
 /// End-to-end: the simulator in-process, the built Worker under `wrangler dev`, local D1.
 /// The tests are `#[ignore]`d in the plain `cargo test --workspace` run (they need the build).
 fn edge_e2e(env: &Env) -> Result<()> {
-    env::run(env.cargo().args([
-        "test",
-        "-p",
-        "tests",
-        "--test",
-        "edge",
-        "--",
-        "e2e::",
-        "attempts::payment_attempts",
-        "--include-ignored",
-    ]))
+    edge_suites(
+        env,
+        1,
+        &["e2e::", "attempts::payment_attempts"],
+        Workers::Parallel,
+    )
+}
+
+/// How many of an edge stage's Workers run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workers {
+    /// As many as the test harness likes.
+    Parallel,
+    /// One at a time (suites that time retries, or start many Workers).
+    OneAtATime,
+}
+
+/// `cargo test -p tests --test edge -- <filters> --include-ignored` with every Worker on
+/// `shards` D1 databases (`EDGE_D1_SHARDS`, read by the suites' fixture).
+fn edge_suites(env: &Env, shards: u32, filters: &[&str], workers: Workers) -> Result<()> {
+    let mut cargo = env.cargo();
+    if shards > 1 {
+        cargo.env("EDGE_D1_SHARDS", shards.to_string());
+    }
+    cargo.args(["test", "-p", "tests", "--test", "edge", "--"]);
+    cargo.args(filters).arg("--include-ignored");
+    if workers == Workers::OneAtATime {
+        cargo.arg("--test-threads=1");
+    }
+    env::run(&mut cargo)
 }
 
 /// Hardening (`docs/reliability.md`): the bad-input table, callback attacks and upstream faults,
 /// each ending with the secret-leak scan; one `wrangler dev` per suite, like `edge-e2e`.
 fn edge_hardening(env: &Env) -> Result<()> {
-    env::run(env.cargo().args([
-        "test",
-        "-p",
-        "tests",
-        "--test",
-        "edge",
-        "--",
-        "bad_inputs::",
-        "callback_attacks::",
-        "upstream_faults::",
-        "abuse::",
-        "--include-ignored",
-        // One Worker at a time, as when they were three test binaries.
-        "--test-threads=1",
-    ]))
+    // One Worker at a time, as when they were three test binaries.
+    edge_suites(
+        env,
+        1,
+        &[
+            "bad_inputs::",
+            "callback_attacks::",
+            "upstream_faults::",
+            "abuse::",
+        ],
+        Workers::OneAtATime,
+    )
 }
 
 /// Merchant integrations end-to-end: signed notifications through the local Queue to a
 /// local receiver, the risk-control hook (also called by the simulator), client results.
 fn edge_merchant(env: &Env) -> Result<()> {
-    env::run(env.cargo().args([
-        "test",
-        "-p",
-        "tests",
-        "--test",
-        "edge",
-        "--",
-        "merchant::",
-        "integrity::",
-        "attempts::attempt_notifications",
-        "--include-ignored",
-        // One Worker at a time: the suites time webhook retries.
-        "--test-threads=1",
-    ]))
+    // One Worker at a time: the suites time webhook retries.
+    edge_suites(
+        env,
+        1,
+        &[
+            "merchant::",
+            "integrity::",
+            "attempts::attempt_notifications",
+        ],
+        Workers::OneAtATime,
+    )
 }
 
 /// Live order status end-to-end: the reconciliation cron (triggered through `wrangler dev
 /// --test-scheduled`) and the live order-event channel.
 fn edge_live(env: &Env) -> Result<()> {
-    env::run(env.cargo().args([
-        "test",
-        "-p",
-        "tests",
-        "--test",
-        "edge",
-        "--",
-        "live::",
-        "--include-ignored",
-    ]))
+    edge_suites(env, 1, &["live::"], Workers::Parallel)
 }
 
 /// D1 sharding: the focused suite (orders spread over 4 shards, every path across orders sees
@@ -263,27 +267,24 @@ fn edge_live(env: &Env) -> Result<()> {
 /// (the examples against a Worker; stage `merchant-kit`). `merchant::` onwards add about
 /// 3.5 min.
 fn edge_sharded(env: &Env) -> Result<()> {
-    env::run(env.cargo().env("EDGE_D1_SHARDS", "4").args([
-        "test",
-        "-p",
-        "tests",
-        "--test",
-        "edge",
-        "--",
-        "sharding::",
-        "e2e::",
-        "attempts::",
-        "integrity::",
-        "callback_attacks::",
-        "merchant::",
-        "live::",
-        "bad_inputs::",
-        "upstream_faults::",
-        "abuse::edge_abuse",
-        "--include-ignored",
-        // One Worker at a time, as in edge-hardening and edge-merchant.
-        "--test-threads=1",
-    ]))
+    // One Worker at a time, as in edge-hardening and edge-merchant.
+    edge_suites(
+        env,
+        4,
+        &[
+            "sharding::",
+            "e2e::",
+            "attempts::",
+            "integrity::",
+            "callback_attacks::",
+            "merchant::",
+            "live::",
+            "bad_inputs::",
+            "upstream_faults::",
+            "abuse::edge_abuse",
+        ],
+        Workers::OneAtATime,
+    )
 }
 
 /// The merchant backend kit: the OpenAPI lint, each language's example against the shared
